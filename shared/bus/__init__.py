@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic catalogue, producer, consumer loop, dead letters."""

@@ -1,0 +1,296 @@
+"""The consumer loop every confluent-kafka service runs.
+
+Per batch: decode and validate each record (bad ones go to the dead-letter topic), hand the good ones to the
+handler inside a CONSUMER span parented by the producer's, make the handler's effects durable (flush the
+producer), and only then commit offsets. Handler errors are retried; transient ones (broker or database
+unavailable) forever with capped backoff, others up to ``max_attempts`` and then dead-lettered, so one
+poison record never blocks or crashes a service.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
+
+from shared import tracing
+from shared.bus.client_config import kafka_config
+from shared.bus.dead_letters import dead_letter
+from shared.bus.producer import DeliveryError, EventProducer
+from shared.bus.record import Record
+from shared.events.codec import DecodeError, decode
+from shared.events.envelope import Envelope
+from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A decoded envelope and the record it came from."""
+
+    envelope: Envelope[Any]
+    record: Record
+
+
+RecordHandler = Callable[[Delivery], None]
+BatchHandler = Callable[[Sequence[Delivery]], None]
+AssignHook = Callable[[list[TopicPartition]], list[TopicPartition]]
+
+
+class RejectRecord(Exception):
+    """Raised by a handler for a record it can never process (sent to the dead-letter topic at once)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors from unavailable infrastructure: retry the same batch rather than dead-letter its records."""
+    transient_names = {"OperationalError", "InterfaceError", "PoolTimeout", "ConnectionTimeout"}
+    return isinstance(exc, KafkaException | DeliveryError | ConnectionError | TimeoutError) or any(
+        cls.__name__ in transient_names for cls in type(exc).__mro__
+    )
+
+
+class ConsumerLoop:
+    """Consume ``topics`` as ``group_id`` and apply ``handler`` (one record) or ``batch_handler`` (a batch)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        producer: EventProducer,
+        handler: RecordHandler | None = None,
+        batch_handler: BatchHandler | None = None,
+        on_assign: AssignHook | None = None,
+        max_batch: int = 500,
+        poll_timeout: float = 0.5,
+        max_attempts: int = 5,
+        auto_offset_reset: str = "earliest",
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler or batch_handler")
+        self.group_id = group_id
+        self.topics = list(topics)
+        self._settings = settings
+        self._producer = producer
+        self._handler = handler
+        self._batch_handler = batch_handler
+        self._on_assign = on_assign
+        self._max_batch = max_batch
+        self._poll_timeout = poll_timeout
+        self._max_attempts = max_attempts
+        self._stop = threading.Event()
+        self._last_lag_report = 0.0
+        config = kafka_config(settings) | {
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": auto_offset_reset,
+            "enable.partition.eof": False,
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": 10_000,
+            "max.poll.interval.ms": 300_000,
+            "fetch.max.bytes": 52_428_800,
+        }
+        self._consumer = Consumer(config | (overrides or {}))
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Finish the current batch, commit it and leave the group."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop gracefully (main thread only)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def run(self) -> None:
+        """Consume until ``stop``; always closes the consumer (leaving the group promptly)."""
+        self._consumer.subscribe(self.topics, on_assign=self._assigned)
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+        finally:
+            self._consumer.close()
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._on_assign is not None:
+            positioned = self._on_assign(partitions)
+            consumer.incremental_assign(positioned)
+        else:
+            consumer.incremental_assign(partitions)
+
+    # -- one batch -------------------------------------------------------------------------------------------
+    def poll_once(self) -> int:
+        """Consume, handle and commit one batch; returns how many records it took."""
+        messages = self._consumer.consume(self._max_batch, self._poll_timeout)
+        records: list[Record] = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer %s: %s", self.group_id, err.str())
+                continue
+            records.append(Record.from_message(msg))
+        if records:
+            deliveries = self._decode_all(records)
+            if deliveries:
+                self._handle(deliveries)
+            self._make_durable_and_commit(records)
+        self._report_lag()
+        return len(records)
+
+    def _decode_all(self, records: list[Record]) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        for record in records:
+            try:
+                envelope = decode(record.value, record.key, max_bytes=self._settings.max_event_bytes)
+            except DecodeError as exc:
+                log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+                dead_letter(self._producer, record, reason=exc.reason, error=exc.message, group=self.group_id)
+                continue
+            deliveries.append(Delivery(envelope, record))
+        return deliveries
+
+    def _handle(self, deliveries: list[Delivery]) -> None:
+        if self._batch_handler is not None:
+            self._run_with_retries(deliveries, self._apply_batch)
+        else:
+            for delivery in deliveries:
+                self._run_with_retries([delivery], self._apply_one)
+
+    def _apply_one(self, deliveries: Sequence[Delivery]) -> None:
+        assert self._handler is not None
+        delivery = deliveries[0]
+        envelope, record = delivery.envelope, delivery.record
+        started = time.perf_counter()
+        with tracing.consume_span(
+            record.topic,
+            record.headers,
+            f"process {envelope.type}",
+            tracing.event_attributes(envelope, record.topic),
+        ):
+            self._handler(delivery)
+        HANDLER_SECONDS.labels(self.group_id, envelope.type).observe(time.perf_counter() - started)
+        EVENTS_CONSUMED.labels(self.group_id, record.topic, envelope.type).inc()
+
+    def _apply_batch(self, deliveries: Sequence[Delivery]) -> None:
+        assert self._batch_handler is not None
+        started = time.perf_counter()
+        self._batch_handler(deliveries)
+        HANDLER_SECONDS.labels(self.group_id, "batch").observe(time.perf_counter() - started)
+        for delivery in deliveries:
+            EVENTS_CONSUMED.labels(self.group_id, delivery.record.topic, delivery.envelope.type).inc()
+
+    def _run_with_retries(self, deliveries: Sequence[Delivery], apply: Callable[[Sequence[Delivery]], None]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                apply(deliveries)
+                return
+            except RejectRecord as exc:
+                self._reject(deliveries, apply, exc.reason, str(exc))
+                return
+            except Exception as exc:
+                HANDLER_RETRIES.labels(self.group_id).inc()
+                if is_transient(exc):
+                    if self._stop.is_set():
+                        raise
+                    log.warning("consumer %s: transient error, retrying batch: %s", self.group_id, exc)
+                    time.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
+                    continue
+                if attempt < self._max_attempts:
+                    log.warning("consumer %s: handler failed (attempt %d): %r", self.group_id, attempt, exc)
+                    time.sleep(0.05 * attempt)
+                    continue
+                self._reject(deliveries, apply, "handler_error", f"{type(exc).__name__}: {exc}")
+                return
+
+    def _reject(
+        self,
+        deliveries: Sequence[Delivery],
+        apply: Callable[[Sequence[Delivery]], None],
+        reason: str,
+        error: str,
+    ) -> None:
+        if len(deliveries) == 1:
+            record = deliveries[0].record
+            log.error(
+                "dead-lettering %s[%d]@%d after handler failure: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                error,
+            )
+            dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
+            return
+        # A batch failed for good: apply its records one by one so only the poison one is dead-lettered.
+        for delivery in deliveries:
+            self._run_with_retries([delivery], apply)
+
+    def _make_durable_and_commit(self, records: list[Record]) -> None:
+        """Effects first (events and dead letters acknowledged by Kafka), offsets second."""
+        first: dict[tuple[str, int], int] = {}
+        latest: dict[tuple[str, int], int] = {}
+        for record in records:
+            tp = (record.topic, record.partition)
+            first[tp] = min(first.get(tp, record.offset), record.offset)
+            latest[tp] = max(latest.get(tp, -1), record.offset)
+        try:
+            self._producer.flush()
+        except DeliveryError as exc:
+            # Not committing is the safe side: rewind so the batch is redelivered; handlers are idempotent.
+            log.error("consumer %s: effects not durable, re-processing the batch: %s", self.group_id, exc)
+            for (topic, partition), offset in first.items():
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            return
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # A rebalance may have revoked the partition; the new owner re-processes idempotently.
+            log.warning("consumer %s: commit failed: %s", self.group_id, exc)
+
+    def _report_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag_report < 5.0:
+            return
+        self._last_lag_report = now
+        try:
+            assigned = self._consumer.assignment()
+            positions = self._consumer.position(assigned) if assigned else []
+        except KafkaException:
+            return
+        for tp in positions:
+            try:
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            position = tp.offset if tp.offset >= 0 and tp.offset != OFFSET_STORED else 0
+            CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(high - position, 0))
+
+    def lag(self) -> int:
+        """Total lag over the assigned partitions, fresh from the broker."""
+        total = 0
+        assigned = self._consumer.assignment()
+        for tp in self._consumer.position(assigned) if assigned else []:
+            _, high = self._consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+            total += max(high - max(tp.offset, 0), 0)
+        return total

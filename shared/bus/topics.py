@@ -1,0 +1,90 @@
+"""The topic catalogue: every topic Architect uses, with explicit partitions, replication and cleanup.
+
+Names are written out here, never derived from class names (STYLE.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GOALS_COMMANDS = "architect.goals.commands"
+GOALS_EVENTS = "architect.goals.events"
+TASKS_EVENTS = "architect.tasks.events"
+AGENTS_COMMANDS = "architect.agents.commands"
+AGENTS_EVENTS = "architect.agents.events"
+AGENTS_ASSIGNMENTS = "architect.agents.assignments"
+AUCTIONS_EVENTS = "architect.auctions.events"
+BLACKBOARD_EVENTS = "architect.blackboard.events"
+DRIFT_EVENTS = "architect.drift.events"
+DECISIONS_COMMANDS = "architect.decisions.commands"
+DECISIONS_EVENTS = "architect.decisions.events"
+SAGAS_COMMANDS = "architect.sagas.commands"
+SAGAS_EVENTS = "architect.sagas.events"
+LOCKS_COMMANDS = "architect.locks.commands"
+STATE_CRDT = "architect.state.crdt"
+SCHEDULER_DELAYED = "architect.scheduler.delayed"
+DEAD_LETTERS = "architect.deadletter"
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """How one topic is created. ``partitions``/``replication`` of None take the cluster-wide setting."""
+
+    name: str
+    keyed_by: str
+    cleanup_policy: str = "delete"
+    retention_ms: int = -1
+    partitions: int | None = None
+    replication: int | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def config(self, replication: int) -> dict[str, str]:
+        """Broker-side topic config; min ISR follows replication so RF 3 tolerates one broker loss."""
+        config = {
+            "cleanup.policy": self.cleanup_policy,
+            "retention.ms": str(self.retention_ms),
+            "min.insync.replicas": str(2 if replication >= 3 else 1),
+        }
+        config.update(self.extra_config)
+        return config
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(GOALS_COMMANDS, keyed_by="goal_id"),
+    TopicSpec(GOALS_EVENTS, keyed_by="goal_id"),
+    TopicSpec(TASKS_EVENTS, keyed_by="goal_id"),
+    TopicSpec(AGENTS_COMMANDS, keyed_by="agent_id"),
+    TopicSpec(AGENTS_EVENTS, keyed_by="agent_id"),
+    TopicSpec(AGENTS_ASSIGNMENTS, keyed_by="agent_id"),
+    TopicSpec(AUCTIONS_EVENTS, keyed_by="goal_id"),
+    TopicSpec(BLACKBOARD_EVENTS, keyed_by="goal_id"),
+    TopicSpec(DRIFT_EVENTS, keyed_by="agent_id"),
+    TopicSpec(DECISIONS_COMMANDS, keyed_by="decision_id"),
+    TopicSpec(DECISIONS_EVENTS, keyed_by="decision_id"),
+    TopicSpec(SAGAS_COMMANDS, keyed_by="saga_id"),
+    TopicSpec(SAGAS_EVENTS, keyed_by="saga_id"),
+    TopicSpec(LOCKS_COMMANDS, keyed_by="file_path"),
+    TopicSpec(
+        STATE_CRDT,
+        keyed_by="replica_id/object",
+        cleanup_policy="compact",
+        extra_config={"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"},
+    ),
+    TopicSpec(SCHEDULER_DELAYED, keyed_by="stream_id", retention_ms=WEEK_MS),
+    TopicSpec(DEAD_LETTERS, keyed_by="source key", partitions=1, retention_ms=4 * WEEK_MS),
+)
+
+#: Topics whose records are envelopes; the projector reads all of them.
+EVENT_TOPICS: tuple[str, ...] = tuple(
+    t.name for t in TOPICS if t.name not in {DEAD_LETTERS, STATE_CRDT, SCHEDULER_DELAYED}
+)
+
+
+def topic_spec(name: str) -> TopicSpec:
+    """The spec of a catalogued topic; KeyError names the unknown topic."""
+    for spec in TOPICS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"topic {name!r} is not in the catalogue")

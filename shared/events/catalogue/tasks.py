@@ -1,0 +1,91 @@
+"""Tasks: units of work for agents, and their lifecycle from creation to outcome."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from shared.bus.topics import TASKS_EVENTS
+from shared.events.catalogue.goals import Tier
+from shared.events.envelope import Payload
+from shared.events.spec import EventSpec
+
+ErrorClass = Literal["timeout", "rate_limit", "auth", "crash", "invalid", "budget"]
+
+
+class TaskCreated(Payload):
+    task_id: str
+    goal_id: str
+    operator: str
+    capability: str
+    tier: Tier = "worker"
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 0
+    depends_on: list[str] = Field(default_factory=list)
+    timeout_s: float | None = None
+
+
+class TaskAssigned(Payload):
+    task_id: str
+    goal_id: str
+    agent_id: str
+    attempt: int = Field(default=1, ge=1)
+    strategy: str = "least_loaded"
+
+
+class TaskStarted(Payload):
+    task_id: str
+    goal_id: str
+    agent_id: str
+    attempt: int = 1
+
+
+class TaskSucceeded(Payload):
+    task_id: str
+    goal_id: str
+    agent_id: str
+    attempt: int = 1
+    output: dict[str, Any] = Field(default_factory=dict)
+    tokens_used: int = Field(default=0, ge=0)
+    duration_ms: int = Field(default=0, ge=0)
+
+
+class TaskFailed(Payload):
+    task_id: str
+    goal_id: str
+    agent_id: str
+    attempt: int = 1
+    error_class: ErrorClass
+    error: str = ""
+    duration_ms: int = Field(default=0, ge=0)
+
+
+class TaskTimedOut(Payload):
+    task_id: str
+    goal_id: str
+    attempt: int = 1
+    timeout_s: float
+
+
+class TaskRetryScheduled(Payload):
+    task_id: str
+    goal_id: str
+    attempt: int
+    delay_s: float
+    reason: str = ""
+
+
+def _event(payload: type[Payload], owner: str, description: str) -> EventSpec:
+    return EventSpec(payload.__name__, 1, payload, TASKS_EVENTS, "event", owner, description)
+
+
+SPECS: tuple[EventSpec, ...] = (
+    _event(TaskCreated, "orchestrator", "A task of a goal's plan exists and waits for its dependencies."),
+    _event(TaskAssigned, "assigner", "A task was given to an agent."),
+    _event(TaskStarted, "agent-runtime", "An agent began a task."),
+    _event(TaskSucceeded, "agent-runtime", "An agent finished a task, with its output and usage."),
+    _event(TaskFailed, "agent-runtime", "An agent could not finish a task; error_class decides the retry."),
+    _event(TaskTimedOut, "orchestrator", "A task passed its tier's timeout."),
+    _event(TaskRetryScheduled, "assigner", "A failed task will be offered again after a delay."),
+)

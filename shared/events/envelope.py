@@ -1,0 +1,63 @@
+"""The one envelope every Architect event and command travels in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+
+#: Namespace for deterministic ids of derived events (DESIGN rule 4).
+DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1c2f0e-6a51-4a3e-9b0c-6c1d7b1f4a10")
+
+
+class Payload(BaseModel):
+    """Base of every typed payload: immutable, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+P = TypeVar("P", bound=Payload)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """Metadata that makes an event traceable, replayable and de-duplicable, around a typed payload.
+
+    ``stream_id`` is the aggregate the event belongs to (a goal id, an agent id) and is the Kafka key;
+    ``correlation_id`` ties it to the goal or run it serves; ``causation_id`` is the event that caused it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str = Field(min_length=1, max_length=100)
+    version: int = Field(ge=1)
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    producer: str = Field(min_length=1, max_length=200)
+    stream_id: str = Field(min_length=1, max_length=200)
+    causation_id: uuid.UUID | None = None
+    correlation_id: str = Field(min_length=1, max_length=200)
+    payload: SerializeAsAny[P]
+
+    def derive_id(self, kind: str) -> uuid.UUID:
+        """A deterministic id for an event this one causes, so a replayed handler emits the same ids."""
+        return uuid.uuid5(DERIVED_EVENT_NAMESPACE, f"{self.event_id}:{kind}")
+
+    def header_metadata(self) -> dict[str, str]:
+        """Envelope metadata duplicated into Kafka headers for tools that do not parse the value."""
+        return {
+            "architect-event-id": str(self.event_id),
+            "architect-type": self.type,
+            "architect-version": str(self.version),
+            "architect-correlation-id": self.correlation_id,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """A compact, log-friendly view (never the payload, which may hold secrets or large outputs)."""
+        return {
+            "event_id": str(self.event_id),
+            "type": self.type,
+            "stream_id": self.stream_id,
+            "correlation_id": self.correlation_id,
+        }

@@ -1,0 +1,42 @@
+"""The one place where old payload versions become current ones (upcast on read).
+
+An upcaster takes the raw payload of ``(type, version)`` and returns the payload of ``version + 1``;
+chains run until the catalogue's current version. Producers always write the current version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+RawPayload = dict[str, Any]
+Upcaster = Callable[[RawPayload], RawPayload]
+
+
+def _goal_v1_to_v2(payload: RawPayload) -> RawPayload:
+    """v1 called the goal's title ``description`` and had no priority."""
+    upgraded = {k: v for k, v in payload.items() if k != "description"}
+    upgraded.setdefault("title", payload.get("description", ""))
+    upgraded.setdefault("priority", 0)
+    return upgraded
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("SubmitGoal", 1): _goal_v1_to_v2,
+    ("GoalSubmitted", 1): _goal_v1_to_v2,
+}
+
+
+class UpcastError(ValueError):
+    """An old version has no path to the current one."""
+
+
+def upcast(event_type: str, version: int, payload: RawPayload, current: int) -> RawPayload:
+    """Bring ``payload`` from ``version`` to ``current`` by chaining upcasters."""
+    while version < current:
+        step = UPCASTERS.get((event_type, version))
+        if step is None:
+            raise UpcastError(f"no upcaster for {event_type} v{version} (current is v{current})")
+        payload = step(payload)
+        version += 1
+    return payload

@@ -1,0 +1,39 @@
+"""Runtime configuration, read only from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob a service reads. Names are the environment variables, prefixed ``ARCHITECT_``."""
+
+    model_config = SettingsConfigDict(env_prefix="ARCHITECT_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: str | None = None
+    kafka_ssl_certificate_location: str | None = None
+    kafka_ssl_key_location: str | None = None
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+
+    topic_partitions: int = 6
+    topic_replication_factor: int = 1
+
+    service_name: str = "architect"
+    metrics_port: int = 0
+    log_level: str = "INFO"
+    max_event_bytes: int = 1_000_000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings(...)`` instead of patching this."""
+    return Settings()

@@ -1,0 +1,117 @@
+"""OpenTelemetry set-up and W3C trace context carried in Kafka headers.
+
+The exporter follows the standard variables: ``OTEL_TRACES_EXPORTER`` = ``otlp`` (default when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set), ``console`` or ``none``;
+``OTEL_SERVICE_NAME`` overrides the service name. Tests install an in-memory exporter with ``install_provider``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagators.textmap import Getter, Setter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+Headers = list[tuple[str, bytes]]
+TRACER_NAME = "architect"
+_propagator = TraceContextTextMapPropagator()
+
+
+class _HeaderSetter(Setter[Headers]):
+    def set(self, carrier: Headers, key: str, value: str) -> None:
+        carrier[:] = [(k, v) for k, v in carrier if k != key]
+        carrier.append((key, value.encode()))
+
+
+class _HeaderGetter(Getter[Sequence[tuple[str, bytes | None]]]):
+    def get(self, carrier: Sequence[tuple[str, bytes | None]], key: str) -> list[str] | None:
+        values = [v.decode(errors="replace") for k, v in carrier if k == key and v is not None]
+        return values or None
+
+    def keys(self, carrier: Sequence[tuple[str, bytes | None]]) -> list[str]:
+        return [k for k, _ in carrier]
+
+
+def configure_tracing(service_name: str) -> TracerProvider | None:
+    """Install a tracer provider whose exporter the OTEL_* environment chooses; None when tracing is off."""
+    exporter = _exporter_from_environment()
+    if exporter is None:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": os.getenv("OTEL_SERVICE_NAME", service_name)}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def install_provider(provider: TracerProvider) -> None:
+    """Use an explicit provider (tests: one with an in-memory exporter)."""
+    trace.set_tracer_provider(provider)
+
+
+def _exporter_from_environment() -> SpanExporter | None:
+    choice = os.getenv("OTEL_TRACES_EXPORTER")
+    if choice is None:
+        has_endpoint = os.getenv("OTEL_EXPORTER_OTLP_ENDPOINT") or os.getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        choice = "otlp" if has_endpoint else "none"
+    choice = choice.split(",")[0].strip().lower()
+    if choice == "none":
+        return None
+    if choice == "console":
+        return ConsoleSpanExporter()
+    if choice == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    raise ValueError(f"OTEL_TRACES_EXPORTER={choice!r} is not supported (use otlp, console or none)")
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+def inject(headers: Headers) -> None:
+    """Write the current span's ``traceparent``/``tracestate`` into Kafka headers."""
+    _propagator.inject(headers, setter=_HeaderSetter())
+
+
+def extract(headers: Sequence[tuple[str, bytes | None]] | None) -> otel_context.Context:
+    """The remote context a record's headers carry (an empty context when there is none)."""
+    return _propagator.extract(list(headers or []), getter=_HeaderGetter())
+
+
+def event_attributes(envelope: Any, topic: str) -> dict[str, str]:
+    """Span attributes naming an event: its type, id, causation and correlation."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "architect.event.type": envelope.type,
+        "architect.event.id": str(envelope.event_id),
+        "architect.event.causation_id": str(envelope.causation_id or ""),
+        "architect.event.correlation_id": envelope.correlation_id,
+    }
+
+
+@contextmanager
+def consume_span(
+    topic: str,
+    headers: Sequence[tuple[str, bytes | None]] | None,
+    name: str,
+    attributes: dict[str, str] | None = None,
+) -> Iterator[Span]:
+    """A CONSUMER span whose parent is the producer's span from the record headers."""
+    with tracer().start_as_current_span(
+        name,
+        context=extract(headers),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes or {"messaging.destination.name": topic},
+    ) as span:
+        yield span
