@@ -41,7 +41,9 @@ class Delivery:
 
 
 RecordHandler = Callable[[Delivery], None]
-BatchHandler = Callable[[Sequence[Delivery]], None]
+#: Gets the valid deliveries and every record of the batch (dead-lettered ones included), whose offsets a
+#: handler that stores positions itself must record too.
+BatchHandler = Callable[[Sequence[Delivery], Sequence[Record]], None]
 AssignHook = Callable[[list[TopicPartition]], list[TopicPartition]]
 
 
@@ -51,6 +53,14 @@ class RejectRecord(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class Rewind(Exception):
+    """Raised by a batch handler whose durable position differs from the consumer's: seek and re-read."""
+
+    def __init__(self, positions: dict[tuple[str, int], int]) -> None:
+        super().__init__(f"rewind to {positions}")
+        self.positions = positions
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -149,12 +159,22 @@ class ConsumerLoop:
                 continue
             records.append(Record.from_message(msg))
         if records:
-            deliveries = self._decode_all(records)
-            if deliveries:
-                self._handle(deliveries)
+            try:
+                self._process(records)
+            except Rewind as rewind:
+                self._producer.flush()
+                for (topic, partition), offset in rewind.positions.items():
+                    log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
+                    self._consumer.seek(TopicPartition(topic, partition, offset))
+                return len(records)
             self._make_durable_and_commit(records)
         self._report_lag()
         return len(records)
+
+    def _process(self, records: list[Record]) -> None:
+        deliveries = self._decode_all(records)
+        if deliveries or self._batch_handler is not None:
+            self._handle(deliveries, records)
 
     def _decode_all(self, records: list[Record]) -> list[Delivery]:
         deliveries: list[Delivery] = []
@@ -168,9 +188,9 @@ class ConsumerLoop:
             deliveries.append(Delivery(envelope, record))
         return deliveries
 
-    def _handle(self, deliveries: list[Delivery]) -> None:
+    def _handle(self, deliveries: list[Delivery], records: list[Record]) -> None:
         if self._batch_handler is not None:
-            self._run_with_retries(deliveries, self._apply_batch)
+            self._run_with_retries(deliveries, lambda ds: self._apply_batch(ds, records))
         else:
             for delivery in deliveries:
                 self._run_with_retries([delivery], self._apply_one)
@@ -190,10 +210,10 @@ class ConsumerLoop:
         HANDLER_SECONDS.labels(self.group_id, envelope.type).observe(time.perf_counter() - started)
         EVENTS_CONSUMED.labels(self.group_id, record.topic, envelope.type).inc()
 
-    def _apply_batch(self, deliveries: Sequence[Delivery]) -> None:
+    def _apply_batch(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
         assert self._batch_handler is not None
         started = time.perf_counter()
-        self._batch_handler(deliveries)
+        self._batch_handler(deliveries, records)
         HANDLER_SECONDS.labels(self.group_id, "batch").observe(time.perf_counter() - started)
         for delivery in deliveries:
             EVENTS_CONSUMED.labels(self.group_id, delivery.record.topic, delivery.envelope.type).inc()
@@ -208,6 +228,8 @@ class ConsumerLoop:
             except RejectRecord as exc:
                 self._reject(deliveries, apply, exc.reason, str(exc))
                 return
+            except Rewind:
+                raise
             except Exception as exc:
                 HANDLER_RETRIES.labels(self.group_id).inc()
                 if is_transient(exc):
@@ -243,7 +265,10 @@ class ConsumerLoop:
             return
         # A batch failed for good: apply its records one by one so only the poison one is dead-lettered.
         for delivery in deliveries:
-            self._run_with_retries([delivery], apply)
+            if self._batch_handler is not None:
+                self._run_with_retries([delivery], lambda ds: self._apply_batch(ds, [ds[0].record]))
+            else:
+                self._run_with_retries([delivery], apply)
 
     def _make_durable_and_commit(self, records: list[Record]) -> None:
         """Effects first (events and dead letters acknowledged by Kafka), offsets second."""
@@ -294,3 +319,43 @@ class ConsumerLoop:
             _, high = self._consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
             total += max(high - max(tp.offset, 0), 0)
         return total
+
+
+RawBatchHandler = Callable[[Sequence[Record]], None]
+
+
+class RawConsumerLoop(ConsumerLoop):
+    """The same loop for a topic whose records are not envelopes (the dead-letter topic itself).
+
+    Records reach the handler as they are; a handler error is retried like any other, and since dead-lettering
+    a dead letter would loop, a record the handler rejects for good is logged and skipped, counted as such.
+    """
+
+    def __init__(self, settings: Settings, *, raw_handler: RawBatchHandler, **kwargs: Any) -> None:
+        super().__init__(settings, batch_handler=lambda _deliveries, _records: None, **kwargs)
+        self._raw_handler = raw_handler
+
+    def _process(self, records: list[Record]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._raw_handler(records)
+                return
+            except Exception as exc:
+                HANDLER_RETRIES.labels(self.group_id).inc()
+                if is_transient(exc) and not self._stop.is_set():
+                    time.sleep(min(0.2 * 2 ** min(attempt, 5), 5.0))
+                    continue
+                if attempt < self._max_attempts:
+                    time.sleep(0.05 * attempt)
+                    continue
+                log.error(
+                    "consumer %s: skipping %d raw record(s) after %d attempts: %r",
+                    self.group_id,
+                    len(records),
+                    attempt,
+                    exc,
+                )
+                EVENTS_CONSUMED.labels(self.group_id, records[0].topic, "rejected").inc(len(records))
+                return

@@ -120,6 +120,7 @@ def decode(value: bytes | None, key: bytes | None = None, *, max_bytes: int = DE
         raise DecodeError("unknown_type", str(exc.args[0])) from None
     if version > spec.version or version < 1:
         raise DecodeError("unsupported_version", f"{event_type} v{version} (this build knows v1..v{spec.version})")
+    written_as = version
     if version < spec.version:
         if not isinstance(raw.get("payload"), dict):
             raise DecodeError("schema_invalid", "payload must be a JSON object")
@@ -132,6 +133,8 @@ def decode(value: bytes | None, key: bytes | None = None, *, max_bytes: int = DE
         envelope = envelope_model(spec.payload).model_validate(raw)
     except ValidationError as exc:
         raise DecodeError("schema_invalid", _describe(exc)) from None
+    if written_as != spec.version:
+        envelope._upcast_from = written_as
     if key is not None and key.decode(errors="replace") != envelope.stream_id:
         raise DecodeError("wrong_key", f"key {key!r} differs from stream_id {envelope.stream_id!r}")
     return envelope

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny
 
 #: Namespace for deterministic ids of derived events (DESIGN rule 4).
 DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1c2f0e-6a51-4a3e-9b0c-6c1d7b1f4a10")
@@ -39,6 +39,12 @@ class Envelope(BaseModel, Generic[P]):
     causation_id: uuid.UUID | None = None
     correlation_id: str = Field(min_length=1, max_length=200)
     payload: SerializeAsAny[P]
+    #: The version the record was written in, when it was upcast on read (None: written as current).
+    _upcast_from: int | None = PrivateAttr(default=None)
+
+    @property
+    def upcast_from(self) -> int | None:
+        return self._upcast_from
 
     def derive_id(self, kind: str) -> uuid.UUID:
         """A deterministic id for an event this one causes, so a replayed handler emits the same ids."""

@@ -1,0 +1,256 @@
+"""What each event changes in the read models: pure functions from an envelope to row changes.
+
+A change names a table, the row's key and the columns it sets; columns it does not name stay as they are.
+The writer folds a batch's changes per row (later events win) and upserts them, so replay and live
+processing run exactly this code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.events.envelope import Envelope
+
+Columns = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    table: str
+    key: tuple[str, ...]
+    columns: Columns = field(default_factory=dict)
+
+
+#: Key columns and every column of each read-model table, in table order.
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "goals": (
+        ("goal_id",),
+        (
+            "goal_id",
+            "goal_type",
+            "title",
+            "status",
+            "priority",
+            "submitted_by",
+            "method",
+            "plan_source",
+            "params",
+            "reason",
+            "tasks_total",
+            "tasks_succeeded",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+    "tasks": (
+        ("task_id",),
+        (
+            "task_id",
+            "goal_id",
+            "operator",
+            "capability",
+            "tier",
+            "status",
+            "agent_id",
+            "attempt",
+            "depends_on",
+            "requires_approval",
+            "output",
+            "error_class",
+            "error",
+            "tokens_used",
+            "duration_ms",
+            "created_at",
+            "updated_at",
+        ),
+    ),
+    "agents": (
+        ("agent_id",),
+        (
+            "agent_id",
+            "role",
+            "capabilities",
+            "capacity",
+            "cost",
+            "model",
+            "status",
+            "in_flight",
+            "tokens_used",
+            "breaker_state",
+            "last_heartbeat",
+            "registered_at",
+            "updated_at",
+        ),
+    ),
+    "approvals": (
+        ("goal_id", "task_id"),
+        ("goal_id", "task_id", "operator", "status", "approver", "comment", "requested_at", "decided_at"),
+    ),
+}
+JSON_COLUMNS = {"params", "depends_on", "output", "capabilities"}
+
+Projector = Callable[[Envelope[Any]], Iterable[RowChange]]
+
+
+def _goal(e: Envelope[Any], **columns: Any) -> RowChange:
+    return RowChange("goals", (e.payload.goal_id,), {"updated_at": e.occurred_at, **columns})
+
+
+def _task(e: Envelope[Any], task_id: str | None = None, **columns: Any) -> RowChange:
+    p = e.payload
+    return RowChange("tasks", (task_id or p.task_id,), {"goal_id": p.goal_id, "updated_at": e.occurred_at, **columns})
+
+
+def _agent(e: Envelope[Any], **columns: Any) -> RowChange:
+    return RowChange("agents", (e.payload.agent_id,), {"updated_at": e.occurred_at, **columns})
+
+
+def _approval(e: Envelope[Any], **columns: Any) -> RowChange:
+    return RowChange("approvals", (e.payload.goal_id, e.payload.task_id), columns)
+
+
+def _goal_submitted(e: Envelope[Any]) -> Iterable[RowChange]:
+    p = e.payload
+    yield _goal(
+        e,
+        goal_type=p.goal_type,
+        title=p.title,
+        params=p.params,
+        priority=p.priority,
+        submitted_by=p.submitted_by,
+        status="submitted",
+        created_at=e.occurred_at,
+    )
+
+
+def _goal_planned(e: Envelope[Any]) -> Iterable[RowChange]:
+    p = e.payload
+    yield _goal(e, method=p.method, plan_source=p.source, tasks_total=len(p.tasks), status="planned")
+    for t in p.tasks:
+        yield _task(
+            e,
+            t.task_id,
+            operator=t.operator,
+            capability=t.capability,
+            tier=t.tier,
+            depends_on=list(t.depends_on),
+            requires_approval=t.requires_approval,
+            status="planned",
+            created_at=e.occurred_at,
+        )
+
+
+def _approval_requested(e: Envelope[Any]) -> Iterable[RowChange]:
+    yield _approval(e, operator=e.payload.operator, status="pending", requested_at=e.occurred_at)
+    yield _task(e, status="awaiting_approval")
+
+
+def _approval_decided(status: str) -> Projector:
+    def project(e: Envelope[Any]) -> Iterable[RowChange]:
+        p = e.payload
+        note = getattr(p, "comment", "") or getattr(p, "reason", "")
+        yield _approval(e, status=status, approver=p.approver, comment=note, decided_at=e.occurred_at)
+        yield _task(e, status=status)
+
+    return project
+
+
+def _task_status(status: str, **extract: Callable[[Any], Any]) -> Projector:
+    def project(e: Envelope[Any]) -> Iterable[RowChange]:
+        yield _task(e, status=status, **{column: get(e.payload) for column, get in extract.items()})
+
+    return project
+
+
+PROJECTORS: dict[str, Projector] = {
+    "GoalSubmitted": _goal_submitted,
+    "GoalPlanned": _goal_planned,
+    "PlanRejected": lambda e: [_goal(e, reason="; ".join(e.payload.reasons))],
+    "GoalCompleted": lambda e: [_goal(e, status="completed", tasks_succeeded=e.payload.tasks_succeeded)],
+    "GoalFailed": lambda e: [_goal(e, status="failed", reason=e.payload.reason)],
+    "GoalCancelled": lambda e: [_goal(e, status="cancelled", reason=e.payload.reason)],
+    "ApprovalRequested": _approval_requested,
+    "ApprovalGranted": _approval_decided("approved"),
+    "ApprovalRejected": _approval_decided("rejected"),
+    "TaskCreated": lambda e: [
+        _task(
+            e,
+            operator=e.payload.operator,
+            capability=e.payload.capability,
+            tier=e.payload.tier,
+            depends_on=list(e.payload.depends_on),
+            status="pending",
+            created_at=e.occurred_at,
+        )
+    ],
+    "TaskAssigned": _task_status("assigned", agent_id=lambda p: p.agent_id, attempt=lambda p: p.attempt),
+    "TaskStarted": _task_status("running", agent_id=lambda p: p.agent_id, attempt=lambda p: p.attempt),
+    "TaskSucceeded": _task_status(
+        "succeeded",
+        agent_id=lambda p: p.agent_id,
+        output=lambda p: p.output,
+        tokens_used=lambda p: p.tokens_used,
+        duration_ms=lambda p: p.duration_ms,
+    ),
+    "TaskFailed": _task_status(
+        "failed",
+        agent_id=lambda p: p.agent_id,
+        error_class=lambda p: p.error_class,
+        error=lambda p: p.error,
+        duration_ms=lambda p: p.duration_ms,
+    ),
+    "TaskTimedOut": _task_status("timed_out", attempt=lambda p: p.attempt),
+    "TaskRetryScheduled": _task_status("retry_scheduled", attempt=lambda p: p.attempt),
+    "AgentRegistered": lambda e: [
+        _agent(
+            e,
+            role=e.payload.role,
+            capabilities=list(e.payload.capabilities),
+            capacity=e.payload.capacity,
+            cost=e.payload.cost,
+            model=e.payload.model,
+            status="registered",
+            breaker_state="closed",
+            in_flight=0,
+            registered_at=e.occurred_at,
+        )
+    ],
+    "AgentDeregistered": lambda e: [_agent(e, status="deregistered")],
+    "AgentHeartbeat": lambda e: [
+        _agent(
+            e,
+            status="alive",
+            in_flight=e.payload.in_flight,
+            tokens_used=e.payload.tokens_used,
+            last_heartbeat=e.occurred_at,
+        )
+    ],
+    "BreakerStateChanged": lambda e: [_agent(e, breaker_state=e.payload.state)],
+}
+
+
+def changes_for(envelope: Envelope[Any]) -> list[RowChange]:
+    """Row changes of one event; types without a projection change only the event log."""
+    projector = PROJECTORS.get(envelope.type)
+    return list(projector(envelope)) if projector else []
+
+
+def fold(changes: Iterable[RowChange]) -> dict[str, dict[tuple[str, ...], Columns]]:
+    """Merge changes per table and row, in order, so each row is written once per batch."""
+    folded: dict[str, dict[tuple[str, ...], Columns]] = {}
+    for change in changes:
+        rows = folded.setdefault(change.table, {})
+        rows.setdefault(change.key, {}).update(change.columns)
+    return folded
+
+
+def row_values(table: str, key: tuple[str, ...], columns: Columns) -> tuple[Any, ...]:
+    """One full row in table order; unnamed columns are None (meaning: keep what is stored)."""
+    key_columns, all_columns = TABLES[table]
+    values = dict(zip(key_columns, key, strict=True)) | columns
+    return tuple(
+        json.dumps(values[c]) if c in JSON_COLUMNS and values.get(c) is not None else values.get(c) for c in all_columns
+    )

@@ -1,0 +1,141 @@
+"""`architect projections rebuild`: drop the read models and replay every event topic from offset zero.
+
+It runs the live projector's own write path (same projections, same transaction shape) with bigger batches,
+under an exclusive lock that pauses live projector batches until it is done, and without secondary indexes
+while loading (they are rebuilt at the end).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from services.projector.projections import TABLES
+from services.projector.store import PROJECTION, REBUILD_LOCK, prepare_session, write_batch
+from shared.bus.client_config import kafka_config
+from shared.bus.consumer import Delivery
+from shared.bus.record import Record
+from shared.bus.topics import EVENT_TOPICS
+from shared.db.connection import connect
+from shared.db.schema import migrate
+from shared.events.codec import DecodeError, decode
+from shared.settings import Settings
+
+SECONDARY_INDEXES = {
+    "events_by_correlation": "CREATE INDEX events_by_correlation ON events (correlation_id, occurred_at)",
+    "events_by_type": "CREATE INDEX events_by_type ON events (type, occurred_at)",
+}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    events_read: int
+    events_written: int
+    skipped_invalid: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events_read / self.seconds if self.seconds else 0.0
+
+
+def rebuild(
+    settings: Settings, url: str, *, batch_size: int = 5000, progress: Progress | None = None, timeout_s: float = 3600.0
+) -> RebuildReport:
+    """Replay all event topics into fresh read models; ``progress(done, total)`` is called per batch."""
+    started = time.perf_counter()
+    with connect(url, statement_timeout_ms=0) as conn:
+        migrate(conn)
+        conn.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
+        try:
+            _reset(conn)
+            prepare_session(conn)
+            read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s)
+            with conn.transaction():
+                for ddl in SECONDARY_INDEXES.values():
+                    conn.execute(ddl)
+            conn.execute("ANALYZE")
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK,))
+            conn.commit()
+    return RebuildReport(read, written, skipped, time.perf_counter() - started)
+
+
+def _reset(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        for index in SECONDARY_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        conn.execute(f"TRUNCATE events, {', '.join(TABLES)}")
+        conn.execute("DELETE FROM projector_offsets WHERE projection = %s", (PROJECTION,))
+
+
+def _replay(
+    settings: Settings, conn: psycopg.Connection, batch_size: int, progress: Progress | None, timeout_s: float
+) -> tuple[int, int, int]:
+    consumer = Consumer(
+        kafka_config(settings)
+        | {
+            "group.id": "architect-rebuild",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "fetch.max.bytes": 104_857_600,
+            "max.partition.fetch.bytes": 10_485_760,
+            "queued.max.messages.kbytes": 262_144,
+        }
+    )
+    try:
+        targets = _end_offsets(consumer)
+        total = sum(high - low for low, high in targets.values())
+        consumer.assign(
+            [TopicPartition(t, p, OFFSET_BEGINNING) for (t, p), (low, high) in targets.items() if high > low]
+        )
+        remaining = {tp: high for tp, (low, high) in targets.items() if high > low}
+        read = written = skipped = 0
+        deadline = time.monotonic() + timeout_s
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rebuild did not reach the end offsets in {timeout_s:.0f}s: {remaining}")
+            deliveries: list[Delivery] = []
+            records: list[Record] = []
+            for msg in consumer.consume(batch_size, 1.0):
+                if msg.error() is not None:
+                    continue
+                record = Record.from_message(msg)
+                tp = (record.topic, record.partition)
+                if tp not in remaining or record.offset >= remaining[tp]:
+                    continue
+                if record.offset + 1 >= remaining[tp]:
+                    del remaining[tp]
+                read += 1
+                records.append(record)
+                try:
+                    envelope = decode(record.value, record.key, max_bytes=settings.max_event_bytes)
+                except DecodeError:
+                    skipped += 1  # already dead-lettered by the live consumers when it first arrived
+                    continue
+                deliveries.append(Delivery(envelope, record))
+            if records:
+                written += write_batch(conn, deliveries, records, fence=False)
+            if progress is not None:
+                progress(read, total)
+        return read, written, skipped
+    finally:
+        consumer.close()
+
+
+def _end_offsets(consumer: Consumer) -> dict[tuple[str, int], tuple[int, int]]:
+    """Low and high watermarks of every event-topic partition at the start: the rebuild's finish line."""
+    metadata = consumer.list_topics(timeout=30)
+    offsets = {}
+    for topic in EVENT_TOPICS:
+        if topic not in metadata.topics:
+            continue
+        for partition in metadata.topics[topic].partitions:
+            offsets[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+    return offsets

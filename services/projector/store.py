@@ -1,0 +1,206 @@
+"""Writes a batch of events into Postgres: the event log, the read models and the consumed offsets,
+all in one transaction, so a crash between batches never loses or doubles a row (exactly-once into Postgres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from services.projector.projections import TABLES, changes_for, fold, row_values
+from shared.bus.consumer import Delivery, Rewind
+from shared.bus.record import Record
+from shared.db.connection import connect
+from shared.events.codec import encode
+
+PROJECTION = "read-models"
+#: Live batches take this lock shared; a rebuild takes it exclusively for its whole run.
+REBUILD_LOCK = 0x41524342  # "ARCB"
+
+EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "version",
+    "occurred_at",
+    "producer",
+    "stream_id",
+    "correlation_id",
+    "causation_id",
+    "topic",
+    "partition",
+    "offset",
+    "body",
+)
+
+
+def prepare_session(conn: psycopg.Connection) -> None:
+    """Create per-session staging tables (unconstrained copies of the targets, emptied at each commit)."""
+    with conn.transaction():
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS stage_events ON COMMIT DELETE ROWS AS SELECT * FROM events WITH NO DATA"
+        )
+        for table in TABLES:
+            conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} ON COMMIT DELETE ROWS AS "
+                f"SELECT * FROM {table} WITH NO DATA"
+            )
+
+
+def stored_positions(conn: psycopg.Connection, projection: str = PROJECTION) -> dict[tuple[str, int], int]:
+    rows = conn.execute(
+        "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s", (projection,)
+    ).fetchall()
+    return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+def event_row(delivery: Delivery) -> tuple[Any, ...]:
+    e, r = delivery.envelope, delivery.record
+    return (
+        e.event_id,
+        e.type,
+        e.version,
+        e.occurred_at,
+        e.producer,
+        e.stream_id,
+        e.correlation_id,
+        e.causation_id,
+        r.topic,
+        r.partition,
+        r.offset,
+        _body(delivery),
+    )
+
+
+def _body(delivery: Delivery) -> str:
+    """The canonical envelope JSON: the record's own bytes when current, re-encoded when it was upcast."""
+    if delivery.envelope.upcast_from is None and delivery.record.value is not None:
+        return delivery.record.value.decode()
+    return encode(delivery.envelope).decode()
+
+
+def write_batch(
+    conn: psycopg.Connection,
+    deliveries: Sequence[Delivery],
+    records: Sequence[Record],
+    *,
+    projection: str = PROJECTION,
+    fence: bool = True,
+) -> int:
+    """Apply one batch atomically; returns how many events were new. Raises ``Rewind`` on a position gap.
+
+    ``records`` is every record of the batch, dead-lettered ones included, so the stored position moves past
+    them too and a restart does not dead-letter them again.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REBUILD_LOCK,))
+        if fence:
+            deliveries, records = _fenced(conn, deliveries, records, projection)
+        if not records:
+            return 0
+        fresh: list[Delivery] = []
+        with conn.cursor() as cur:
+            if deliveries:
+                with cur.copy(f"COPY stage_events ({', '.join(_quoted(EVENT_COLUMNS))}) FROM STDIN") as copy:
+                    for delivery in deliveries:
+                        copy.write_row(event_row(delivery))
+                cur.execute(
+                    "INSERT INTO events SELECT * FROM stage_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+                )
+                new_ids = {row[0] for row in cur.fetchall()}
+                fresh = [d for d in deliveries if d.envelope.event_id in new_ids]
+                _upsert_read_models(cur, fresh)
+            _store_positions(cur, records, projection)
+        return len(fresh)
+
+
+def _fenced(
+    conn: psycopg.Connection, deliveries: Sequence[Delivery], records: Sequence[Record], projection: str
+) -> tuple[list[Delivery], list[Record]]:
+    """Drop records below the stored position; a batch that starts past it means a gap: rewind."""
+    partitions = {(r.topic, r.partition) for r in records}
+    stored = {
+        (t, p): o
+        for t, p, o in conn.execute(
+            "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s "
+            "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
+            (projection, [t for t, _ in partitions], [p for _, p in partitions]),
+        ).fetchall()
+    }
+    first: dict[tuple[str, int], int] = {}
+    for r in records:
+        first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+    gaps = {tp: stored[tp] for tp, offset in first.items() if tp in stored and offset > stored[tp]}
+    if gaps:
+        raise Rewind(gaps)
+
+    def unseen(r: Record) -> bool:
+        return r.offset >= stored.get((r.topic, r.partition), 0)
+
+    return [d for d in deliveries if unseen(d.record)], [r for r in records if unseen(r)]
+
+
+def _upsert_read_models(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> None:
+    folded = fold(change for d in deliveries for change in changes_for(d.envelope))
+    for table, rows in folded.items():
+        key_columns, all_columns = TABLES[table]
+        with cur.copy(f"COPY stage_{table} ({', '.join(all_columns)}) FROM STDIN") as copy:
+            for key, columns in rows.items():
+                copy.write_row(row_values(table, key, columns))
+        updates = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, {table}.{c})" for c in all_columns if c not in key_columns)
+        cur.execute(
+            f"INSERT INTO {table} SELECT * FROM stage_{table} "
+            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
+        )
+
+
+def _store_positions(cur: psycopg.Cursor, records: Sequence[Record], projection: str) -> None:
+    latest: dict[tuple[str, int], int] = {}
+    for r in records:
+        latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
+    cur.executemany(
+        "INSERT INTO projector_offsets (projection, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+        [(projection, t, p, o + 1) for (t, p), o in latest.items()],
+    )
+
+
+def _quoted(columns: Sequence[str]) -> list[str]:
+    return [f'"{c}"' for c in columns]
+
+
+class ProjectorStore:
+    """One Postgres session for the projector, re-opened after the database comes back."""
+
+    def __init__(self, url: str, *, projection: str = PROJECTION) -> None:
+        self._url = url
+        self.projection = projection
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self._url)
+            prepare_session(self._conn)
+        return self._conn
+
+    def write(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> int:
+        try:
+            return write_batch(self.conn, deliveries, records, projection=self.projection)
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        try:
+            with self.conn.transaction():
+                return stored_positions(self.conn, self.projection)
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None

@@ -1,0 +1,107 @@
+"""Idempotent topic creation from the catalogue: run it any number of times, it converges."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+from shared.bus.client_config import kafka_config
+from shared.bus.topics import TOPICS, TopicSpec
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    replication: int
+    cleanup_policy: str
+    created: bool
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(kafka_config(settings))
+
+
+def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = TOPICS, *, timeout: float = 30.0
+) -> list[TopicState]:
+    """Create missing topics with explicit partitions, replication and cleanup policy; report every topic.
+
+    Existing topics are left alone except that a partition count below the catalogue's is raised (Kafka
+    cannot lower it) and their configs are brought to the catalogue's values.
+    """
+    admin = admin_client(settings)
+    existing = admin.list_topics(timeout=timeout).topics
+    wanted = {spec.name: spec for spec in specs}
+    to_create = []
+    for spec in specs:
+        if spec.name not in existing:
+            replication = spec.replication or settings.topic_replication_factor
+            to_create.append(
+                NewTopic(
+                    spec.name,
+                    num_partitions=spec.partitions or settings.topic_partitions,
+                    replication_factor=replication,
+                    config=spec.config(replication),
+                )
+            )
+    created = set()
+    if to_create:
+        for name, future in admin.create_topics(to_create, operation_timeout=timeout, request_timeout=timeout).items():
+            try:
+                future.result(timeout)
+                created.add(name)
+                log.info("created topic %s", name)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+    metadata = admin.list_topics(timeout=timeout).topics
+    _align_existing(admin, settings, wanted, metadata, created, timeout)
+    metadata = admin.list_topics(timeout=timeout).topics
+    states = []
+    for spec in specs:
+        topic = metadata[spec.name]
+        first = next(iter(topic.partitions.values()), None)
+        states.append(
+            TopicState(
+                name=spec.name,
+                partitions=len(topic.partitions),
+                replication=len(first.replicas) if first else 0,
+                cleanup_policy=spec.cleanup_policy,
+                created=spec.name in created,
+            )
+        )
+    return states
+
+
+def _align_existing(
+    admin: AdminClient,
+    settings: Settings,
+    wanted: dict[str, TopicSpec],
+    metadata: dict,
+    created: set[str],
+    timeout: float,
+) -> None:
+
+    grow = []
+    configs = []
+    for name, spec in wanted.items():
+        if name in created or name not in metadata:
+            continue
+        target = spec.partitions or settings.topic_partitions
+        if len(metadata[name].partitions) < target:
+            grow.append(NewPartitions(name, target))
+        replication = len(next(iter(metadata[name].partitions.values())).replicas)
+        configs.append(ConfigResource(ConfigResource.Type.TOPIC, name, set_config=spec.config(replication)))
+    if grow:
+        for future in admin.create_partitions(grow, request_timeout=timeout).values():
+            future.result(timeout)
+    if configs:
+        for future in admin.alter_configs(configs, request_timeout=timeout).values():
+            future.result(timeout)

@@ -1,0 +1,23 @@
+"""`architect`: operate Architect from a terminal."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.cli import dlq, events, projections, schemas, streams, topics
+
+app = typer.Typer(help="Architect: an event-sourced control plane for fleets of AI agents.", no_args_is_help=True)
+app.add_typer(topics.app, name="topics")
+app.add_typer(events.app, name="events")
+app.add_typer(streams.app, name="streams")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(projections.app, name="projections")
+app.add_typer(schemas.app, name="schemas")
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

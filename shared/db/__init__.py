@@ -1,0 +1,1 @@
+"""Postgres access for the read side: connections with timeouts and versioned SQL migrations."""
