@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic
 
 from shared.bus.client_config import kafka_config
 from shared.bus.topics import TOPICS, TopicSpec
@@ -98,10 +98,14 @@ def _align_existing(
         if len(metadata[name].partitions) < target:
             grow.append(NewPartitions(name, target))
         replication = len(next(iter(metadata[name].partitions.values())).replicas)
-        configs.append(ConfigResource(ConfigResource.Type.TOPIC, name, set_config=spec.config(replication)))
+        entries = [
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+            for key, value in spec.config(replication).items()
+        ]
+        configs.append(ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries))
     if grow:
         for future in admin.create_partitions(grow, request_timeout=timeout).values():
             future.result(timeout)
     if configs:
-        for future in admin.alter_configs(configs, request_timeout=timeout).values():
+        for future in admin.incremental_alter_configs(configs, request_timeout=timeout).values():
             future.result(timeout)

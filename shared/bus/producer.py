@@ -10,6 +10,7 @@ from opentelemetry.trace import SpanKind
 
 from shared import tracing
 from shared.bus.client_config import kafka_config
+from shared.bus.topics import DEAD_LETTER_MAX_BYTES
 from shared.events.codec import encode, spec_for
 from shared.events.envelope import Envelope
 from shared.metrics import EVENTS_PRODUCED, PRODUCE_ERRORS
@@ -33,7 +34,7 @@ class EventProducer:
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
-            "message.max.bytes": max(settings.max_event_bytes * 2, 1_000_000),
+            "message.max.bytes": DEAD_LETTER_MAX_BYTES + 64 * 1024,
             "delivery.timeout.ms": 120_000,
         }
         self._producer = Producer(config | (overrides or {}))

@@ -26,6 +26,7 @@ SCHEDULER_DELAYED = "architect.scheduler.delayed"
 DEAD_LETTERS = "architect.deadletter"
 
 WEEK_MS = 7 * 24 * 3600 * 1000
+DEAD_LETTER_MAX_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         extra_config={"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"},
     ),
     TopicSpec(SCHEDULER_DELAYED, keyed_by="stream_id", retention_ms=WEEK_MS),
-    TopicSpec(DEAD_LETTERS, keyed_by="source key", partitions=1, retention_ms=4 * WEEK_MS),
+    TopicSpec(
+        DEAD_LETTERS,
+        keyed_by="source key",
+        partitions=1,
+        retention_ms=4 * WEEK_MS,
+        # Holds originals that were rejected for being too large, plus headers.
+        extra_config={"max.message.bytes": str(DEAD_LETTER_MAX_BYTES)},
+    ),
 )
 
 #: Topics whose records are envelopes; the projector reads all of them.

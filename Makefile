@@ -1,0 +1,80 @@
+# Architect: every target sets up what it needs (virtualenv, Python deps, Kafka jars, Postgres).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv install fetch kafka kafka-cluster kafka-stop postgres postgres-stop infra infra-stop \
+        topics run demo test test-unit test-integration lint format bench clean
+
+help:
+	@echo "make demo        start broker, Postgres and every service; run a real workload end to end"
+	@echo "make test        the whole suite against a real Kafka broker and Postgres (started here)"
+	@echo "make lint        ruff check + format check"
+	@echo "make kafka       start a local KRaft broker on 127.0.0.1:9092 (make kafka-cluster: 3 brokers)"
+	@echo "make postgres    start the embedded Postgres and print its URL"
+	@echo "make run         start the stack in the foreground (Ctrl-C stops it)"
+	@echo "make bench       run the benchmarks under bench/"
+
+venv: $(PY)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(STAMP)
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+fetch: install
+	$(PY) -m shared.infra kafka fetch
+
+kafka: fetch
+	$(PY) -m shared.infra kafka start
+
+kafka-cluster: fetch
+	$(PY) -m shared.infra kafka start --name cluster --nodes 3 --port 39092
+
+kafka-stop: install
+	$(PY) -m shared.infra kafka stop
+	-$(PY) -m shared.infra kafka stop --name cluster --nodes 3 --port 39092
+
+postgres: install
+	$(PY) -m shared.infra postgres start
+
+postgres-stop: install
+	$(PY) -m shared.infra postgres stop
+
+infra: kafka postgres
+infra-stop: kafka-stop postgres-stop
+
+run: fetch
+	$(PY) -m shared.infra.stack
+
+demo: fetch
+	$(PY) -m shared.infra.demo
+
+test: fetch
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: fetch
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: fetch
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

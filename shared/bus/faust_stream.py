@@ -1,0 +1,158 @@
+"""The consumer-loop guarantees for faust-streaming apps (orchestrator, saga coordinator, drift monitor).
+
+``envelopes(stream)`` decodes and validates each record, dead-letters bad ones (original bytes, error and
+source position in headers), retries a failing handler and dead-letters the record when it keeps failing, and
+runs the handler inside a CONSUMER span parented by the producer's. Faust acknowledges (and later commits) an
+event only after the agent body has finished with it, and ``FaustPublisher.publish`` waits for Kafka's
+acknowledgement, so effects are durable before offsets move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import faust
+from opentelemetry.trace import SpanKind
+
+from shared import tracing
+from shared.bus.dead_letters import dead_letter
+from shared.bus.producer import EventProducer
+from shared.bus.record import Record
+from shared.events.codec import DecodeError, decode, encode, spec_for
+from shared.events.envelope import Envelope
+from shared.metrics import EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
+    """A faust app wired to the configured brokers, with the catalogue's topics declared by bootstrap, not faust."""
+    brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
+    defaults: dict[str, Any] = {
+        "broker": brokers,
+        "store": "memory://",
+        "web_enabled": False,
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "broker_credentials": _credentials(settings),
+    }
+    return faust.App(name, **(defaults | options))
+
+
+def _credentials(settings: Settings) -> Any:
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol.startswith("SASL") and settings.kafka_sasl_username and settings.kafka_sasl_password:
+        ssl_context = None
+        if protocol == "SASL_SSL":
+            import ssl
+
+            ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism or "SCRAM-SHA-512",
+            ssl_context=ssl_context,
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(cafile=settings.kafka_ssl_ca_location)
+    return None
+
+
+def raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    """A catalogued topic read as bytes: decoding is ours, so a bad record reaches us instead of crashing faust."""
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+class FaustPublisher:
+    """Publishes envelopes from a faust app and waits for the broker's acknowledgement."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._topics: dict[str, faust.TopicT] = {}
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        name = spec_for(envelope.type).topic
+        topic = self._topics.setdefault(name, raw_topic(self._app, name))
+        with tracing.tracer().start_as_current_span(
+            f"publish {envelope.type}", kind=SpanKind.PRODUCER, attributes=tracing.event_attributes(envelope, name)
+        ):
+            headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
+            tracing.inject(headers)
+            future = await topic.send(key=envelope.stream_id.encode(), value=encode(envelope), headers=headers)
+            await future
+
+
+async def envelopes(
+    stream: faust.StreamT,
+    handler: Handler,
+    *,
+    group: str,
+    settings: Settings,
+    dead_letters: EventProducer,
+    max_attempts: int = 5,
+) -> AsyncIterator[Envelope[Any]]:
+    """Drive ``handler`` over a raw stream; yields each envelope after it was handled (for progress and tests)."""
+    async for event in stream.events():
+        message = event.message
+        record = Record(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=list(
+                (message.headers or {}).items() if isinstance(message.headers, dict) else message.headers or []
+            ),
+            timestamp_ms=int((message.timestamp or 0) * 1000),
+        )
+        try:
+            envelope = decode(record.value, record.key, max_bytes=settings.max_event_bytes)
+        except DecodeError as exc:
+            log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+            dead_letter(dead_letters, record, reason=exc.reason, error=exc.message, group=group)
+            dead_letters.flush()
+            continue
+        if await _handle(handler, envelope, record, group, dead_letters, max_attempts):
+            yield envelope
+
+
+async def _handle(
+    handler: Handler,
+    envelope: Envelope[Any],
+    record: Record,
+    group: str,
+    dead_letters: EventProducer,
+    max_attempts: int,
+) -> bool:
+    for attempt in range(1, max_attempts + 1):
+        started = asyncio.get_running_loop().time()
+        try:
+            with tracing.consume_span(
+                record.topic,
+                record.headers,
+                f"process {envelope.type}",
+                tracing.event_attributes(envelope, record.topic),
+            ):
+                await handler(envelope)
+        except Exception as exc:
+            HANDLER_RETRIES.labels(group).inc()
+            log.warning("%s: handler failed on %s (attempt %d): %r", group, envelope.type, attempt, exc)
+            if attempt == max_attempts:
+                dead_letter(
+                    dead_letters, record, reason="handler_error", error=f"{type(exc).__name__}: {exc}", group=group
+                )
+                dead_letters.flush()
+                return False
+            await asyncio.sleep(0.05 * attempt)
+            continue
+        HANDLER_SECONDS.labels(group, envelope.type).observe(asyncio.get_running_loop().time() - started)
+        EVENTS_CONSUMED.labels(group, record.topic, envelope.type).inc()
+        return True
+    return False

@@ -1,0 +1,219 @@
+"""The confluent-kafka consumer loop: decode and validate, dead-letter bad records, retry handlers,
+commit only after effects are durable, stop gracefully, count everything in metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import REGISTRY
+
+from shared.bus.client_config import kafka_config
+from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord
+from shared.bus.producer import DeliveryError, EventProducer
+from shared.events.catalogue.goals import SubmitGoal
+from shared.events.codec import encode, new_event
+from shared.settings import Settings
+from tests.conftest import unique
+from tests.integration.kafka_helpers import create_topic, dead_letters_from, running, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def goal(goal_id: str) -> object:
+    return new_event(
+        SubmitGoal(goal_id=goal_id, goal_type="fix_bug"), producer="test", stream_id=goal_id, correlation_id=goal_id
+    )
+
+
+def poison_records(valid: bytes) -> dict[str, tuple[bytes | None, bytes | None]]:
+    """(key, value) of a bad record per rejection reason."""
+    raw = json.loads(valid)
+    wrong_schema = dict(raw, payload={"goal_type": 7})
+    unknown = dict(raw, type="LaunchRockets")
+    return {
+        "not_json": (b"k", b"\xff\xfe definitely not json"),
+        "schema_invalid": (raw["stream_id"].encode(), json.dumps(wrong_schema).encode()),
+        "unknown_type": (raw["stream_id"].encode(), json.dumps(unknown).encode()),
+        "oversized": (b"k", b'{"pad": "' + b"x" * 1_100_000 + b'"}'),
+        "wrong_key": (b"not-the-stream", valid),
+    }
+
+
+def test_bad_records_are_dead_lettered_with_reason_and_source_and_the_loop_keeps_going(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"), config={"max.message.bytes": "2000000"})
+    group = unique("loop")
+    first, last = goal(unique("g")), goal(unique("g"))
+    producer.publish(first, topic=topic)
+    for key, value in poison_records(encode(first)).values():
+        producer.publish_raw(topic, key, value)
+    producer.publish(last, topic=topic)
+    producer.flush()
+
+    handled: list[str] = []
+    loop = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[topic],
+        producer=producer,
+        handler=lambda d: handled.append(d.envelope.stream_id),
+    )
+    with running(loop):
+        wait_for(lambda: len(handled) == 2, message="both valid events")
+    assert handled == [first.stream_id, last.stream_id]
+
+    letters = dead_letters_from(settings, group)
+    assert sorted(d.reason for d in letters) == sorted(poison_records(encode(first)))
+    for letter in letters:
+        assert letter.source_topic == topic and letter.source_partition == 0
+        assert letter.error
+    by_reason = {d.reason: d for d in letters}
+    assert by_reason["not_json"].value == b"\xff\xfe definitely not json"
+    assert by_reason["not_json"].source_offset == 1
+    assert by_reason["wrong_key"].key == b"not-the-stream"
+    dead = REGISTRY.get_sample_value(
+        "architect_events_dead_lettered_total", {"group": group, "topic": topic, "reason": "unknown_type"}
+    )
+    consumed = REGISTRY.get_sample_value(
+        "architect_events_consumed_total", {"group": group, "topic": topic, "type": "SubmitGoal"}
+    )
+    assert dead == 1 and consumed == 2
+
+
+def test_a_handler_that_fails_once_is_retried_and_its_record_handled_once(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+    calls: list[int] = []
+
+    def flaky(_: Delivery) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first attempt fails")
+
+    loop = ConsumerLoop(settings, group_id=unique("loop"), topics=[topic], producer=producer, handler=flaky)
+    with running(loop):
+        wait_for(lambda: len(calls) == 2, message="the retry")
+        time.sleep(1)
+    assert len(calls) == 2
+
+
+def test_a_handler_that_keeps_failing_dead_letters_the_record_and_moves_on(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    group = unique("loop")
+    poison, fine = goal(unique("poison")), goal(unique("fine"))
+    producer.publish(poison, topic=topic)
+    producer.publish(fine, topic=topic)
+    producer.flush()
+    handled: list[str] = []
+
+    def handler(d: Delivery) -> None:
+        if d.envelope.stream_id == poison.stream_id:
+            raise ValueError("cannot handle this one")
+        handled.append(d.envelope.stream_id)
+
+    loop = ConsumerLoop(settings, group_id=group, topics=[topic], producer=producer, handler=handler, max_attempts=3)
+    with running(loop):
+        wait_for(lambda: handled == [fine.stream_id], message="the healthy record")
+    [letter] = dead_letters_from(settings, group)
+    assert letter.reason == "handler_error" and "cannot handle this one" in letter.error
+    assert letter.value == encode(poison)
+
+
+def test_a_handler_can_reject_a_record_for_good(settings: Settings, producer: EventProducer) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    group = unique("loop")
+    producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+
+    def refuse(_: Delivery) -> None:
+        raise RejectRecord("forbidden", "agent a2 may not report for a1's task")
+
+    loop = ConsumerLoop(settings, group_id=group, topics=[topic], producer=producer, handler=refuse)
+    with running(loop):
+        wait_for(lambda: len(dead_letters_from(settings, group)) == 1, message="the rejection")
+    assert dead_letters_from(settings, group)[0].reason == "forbidden"
+
+
+def test_offsets_are_committed_after_the_batch_so_a_new_member_resumes_after_it(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    group = unique("loop")
+    for _ in range(5):
+        producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+    handled: list[str] = []
+    loop = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[topic],
+        producer=producer,
+        handler=lambda d: handled.append(d.envelope.stream_id),
+    )
+    with running(loop):
+        wait_for(lambda: len(handled) == 5, message="five events")
+    probe = Consumer(kafka_config(settings) | {"group.id": group})
+    [committed] = probe.committed([TopicPartition(topic, 0)], timeout=10)
+    probe.close()
+    assert committed.offset == 5
+
+    producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+    again: list[str] = []
+    second = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[topic],
+        producer=producer,
+        handler=lambda d: again.append(d.envelope.stream_id),
+    )
+    with running(second):
+        wait_for(lambda: len(again) == 1, message="the new event")
+        time.sleep(1)
+    assert len(again) == 1, "a restarted member re-processed committed records"
+
+
+def test_delivery_errors_are_surfaced_on_flush(settings: Settings) -> None:
+    topic = create_topic(settings, unique("test.small"), config={"max.message.bytes": "1000"})
+    producer = EventProducer(settings, client_id="tests-small")
+    producer.publish_raw(topic, b"k", os.urandom(5000))  # random: compression cannot shrink it
+    with pytest.raises(DeliveryError, match=topic):
+        producer.flush(30)
+
+
+def test_sigterm_stops_a_service_gracefully(settings: Settings) -> None:
+    script = (
+        "import sys\n"
+        "from shared.settings import Settings\n"
+        "from shared.bus.consumer import ConsumerLoop\n"
+        "from shared.bus.producer import EventProducer\n"
+        f"s = Settings(kafka_bootstrap_servers={settings.kafka_bootstrap_servers!r})\n"
+        "p = EventProducer(s, client_id='sigterm')\n"
+        "loop = ConsumerLoop(s, group_id='sigterm-test', topics=['architect.goals.commands'], producer=p,\n"
+        "                    handler=lambda d: None)\n"
+        "loop.install_signal_handlers()\n"
+        "print('ready', flush=True)\n"
+        "loop.run()\n"
+        "p.close()\n"
+        "print('stopped cleanly', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(3)
+    proc.terminate()
+    out, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 0
+    assert "stopped cleanly" in out

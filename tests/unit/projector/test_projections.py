@@ -1,0 +1,72 @@
+"""Projections are pure: an event maps to row changes, a batch folds to one write per row."""
+
+from __future__ import annotations
+
+import json
+
+from services.projector.projections import TABLES, changes_for, fold, row_values
+from shared.events.catalogue.agents import AgentHeartbeat, AgentRegistered
+from shared.events.catalogue.goals import GoalPlanned, GoalSubmitted, PlannedTask
+from shared.events.catalogue.tasks import TaskAssigned, TaskCreated, TaskSucceeded
+from shared.events.codec import new_event
+
+
+def event(payload: object, stream: str = "g1") -> object:
+    return new_event(payload, producer="test", stream_id=stream, correlation_id=stream)
+
+
+def test_a_planned_goal_creates_its_task_rows_with_dependencies() -> None:
+    planned = event(
+        GoalPlanned(
+            goal_id="g1",
+            method="fix_bug",
+            tasks=[
+                PlannedTask(task_id="g1:a", operator="reproduce", capability="test"),
+                PlannedTask(task_id="g1:b", operator="debug", capability="analysis", depends_on=["g1:a"]),
+            ],
+        )
+    )
+    changes = changes_for(planned)
+    goal = next(c for c in changes if c.table == "goals")
+    assert goal.columns["status"] == "planned" and goal.columns["tasks_total"] == 2
+    tasks = {c.key[0]: c.columns for c in changes if c.table == "tasks"}
+    assert tasks["g1:b"]["depends_on"] == ["g1:a"]
+    assert tasks["g1:a"]["goal_id"] == "g1"
+
+
+def test_later_events_win_when_a_batch_is_folded_per_row() -> None:
+    batch = [
+        event(TaskCreated(task_id="t", goal_id="g1", operator="code", capability="code")),
+        event(TaskAssigned(task_id="t", goal_id="g1", agent_id="a1")),
+        event(TaskSucceeded(task_id="t", goal_id="g1", agent_id="a1", tokens_used=42, output={"ok": True})),
+    ]
+    folded = fold(c for e in batch for c in changes_for(e))
+    row = folded["tasks"][("t",)]
+    assert row["status"] == "succeeded"
+    assert row["operator"] == "code"
+    assert row["tokens_used"] == 42
+
+
+def test_row_values_follow_table_order_and_leave_unset_columns_empty() -> None:
+    values = row_values("tasks", ("t",), {"status": "running", "output": {"a": 1}})
+    columns = TABLES["tasks"][1]
+    assert values[columns.index("task_id")] == "t"
+    assert values[columns.index("status")] == "running"
+    assert json.loads(values[columns.index("output")]) == {"a": 1}
+    assert values[columns.index("agent_id")] is None
+
+
+def test_agent_registration_and_heartbeat_update_the_same_row() -> None:
+    batch = [
+        event(AgentRegistered(agent_id="a1", capabilities=["code"], capacity=2), stream="a1"),
+        event(AgentHeartbeat(agent_id="a1", in_flight=1), stream="a1"),
+    ]
+    row = fold(c for e in batch for c in changes_for(e))["agents"][("a1",)]
+    assert row["capacity"] == 2 and row["in_flight"] == 1 and row["status"] == "alive"
+
+
+def test_commands_only_reach_the_event_log() -> None:
+    from shared.events.catalogue.goals import SubmitGoal
+
+    assert changes_for(event(SubmitGoal(goal_id="g1", goal_type="x"))) == []
+    assert changes_for(event(GoalSubmitted(goal_id="g1", goal_type="x")))[0].columns["status"] == "submitted"
