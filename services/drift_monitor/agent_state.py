@@ -1,0 +1,168 @@
+"""Per-agent drift state: baseline collection, stability scoring, alerts and resets, with hysteresis.
+
+Lifecycle of one agent session:
+1. The first `baseline_size` interactions build the baseline; stability stays at 1.0 and the last of them
+   yields `BaselineEstablished`.
+2. Every later interaction is scored (`StabilityScored`) and moves the stability EMA.
+3. Stability below `alert_below` raises one `DriftAlert`; below `reset_below` one `ResetRequested` (with a
+   `DriftAlert` first if none was raised). Neither repeats while the episode lasts; the episode ends when
+   stability climbs back to `recover_at` (`DriftRecovered`) or when the agent is reset.
+4. `reset()` (after the agent's session restarts) forgets the baseline, so the next interactions build a
+   new one from the restarted agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE, DEFAULT_HABIT_SHARE, Baseline
+from services.drift_monitor.drift_score import DriftWeights, score_drift
+from services.drift_monitor.sample import BehaviourSample
+from services.drift_monitor.signals import (
+    BaselineEstablished,
+    DriftAlert,
+    DriftRecovered,
+    DriftSignal,
+    ResetRequested,
+    StabilityScored,
+)
+from services.drift_monitor.stability import DEFAULT_DECAY, INITIAL_STABILITY, next_stability
+from services.drift_monitor.thresholds import DriftThresholds, RoleThresholds
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Knobs of behavioural drift detection (configuration, not state: never serialised with an agent)."""
+
+    baseline_size: int = DEFAULT_BASELINE_SIZE
+    decay: float = DEFAULT_DECAY
+    habit_share: float = DEFAULT_HABIT_SHARE
+    weights: DriftWeights = field(default_factory=DriftWeights)
+    thresholds: RoleThresholds = field(default_factory=RoleThresholds)
+
+    def __post_init__(self) -> None:
+        if self.baseline_size < 1:
+            raise ValueError("baseline_size must be at least 1")
+        if not 0.0 < self.habit_share <= 1.0:
+            raise ValueError("habit_share must be within (0, 1]")
+
+
+class AgentDriftState:
+    """The drift monitor's view of one agent; serialisable with `to_dict` / `from_dict`."""
+
+    def __init__(self, agent_id: str, role: str, settings: DriftSettings | None = None) -> None:
+        self.agent_id = agent_id
+        self.role = role
+        self.settings = settings or DriftSettings()
+        self.interactions = 0
+        self.stability = INITIAL_STABILITY
+        self.last_drift = 0.0
+        self.alerting = False
+        self.reset_requested = False
+        self.resets = 0
+        self.baseline: Baseline | None = None
+        self._collected: list[tuple[BehaviourSample, tuple[float, ...]]] = []
+
+    @property
+    def thresholds(self) -> DriftThresholds:
+        """The thresholds for this agent's role."""
+        return self.settings.thresholds.for_role(self.role)
+
+    def observe(self, sample: BehaviourSample, embedding: list[float]) -> list[DriftSignal]:
+        """Take one interaction (and the embedding of its output) into account; return what follows."""
+        if sample.agent_id != self.agent_id:
+            raise ValueError(f"sample of agent {sample.agent_id!r} given to the state of {self.agent_id!r}")
+        self.interactions += 1
+        if self.baseline is None:
+            return self._collect(sample, embedding)
+        breakdown = score_drift(sample, embedding, self.baseline, self.settings.weights)
+        self.last_drift = breakdown.drift
+        self.stability = next_stability(self.stability, breakdown.drift, self.settings.decay)
+        signals: list[DriftSignal] = [
+            StabilityScored(self.agent_id, self.role, self.interactions, self.stability, breakdown)
+        ]
+        signals.extend(self._threshold_signals())
+        return signals
+
+    def reset(self) -> None:
+        """Forget the baseline and the score: the agent's session restarted, so it is measured afresh."""
+        self.interactions = 0
+        self.stability = INITIAL_STABILITY
+        self.last_drift = 0.0
+        self.alerting = False
+        self.reset_requested = False
+        self.baseline = None
+        self._collected = []
+        self.resets += 1
+
+    def _collect(self, sample: BehaviourSample, embedding: list[float]) -> list[DriftSignal]:
+        self._collected.append((sample, tuple(embedding)))
+        if len(self._collected) < self.settings.baseline_size:
+            return []
+        self.baseline = Baseline(
+            samples=tuple(s for s, _ in self._collected),
+            embeddings=tuple(e for _, e in self._collected),
+            habit_share=self.settings.habit_share,
+        )
+        self._collected = []
+        return [BaselineEstablished(self.agent_id, self.role, self.interactions, self.baseline.size)]
+
+    def _threshold_signals(self) -> list[DriftSignal]:
+        limits = self.thresholds
+        signals: list[DriftSignal] = []
+        if self.stability < limits.alert_below and not self.alerting:
+            self.alerting = True
+            signals.append(
+                DriftAlert(
+                    self.agent_id,
+                    self.role,
+                    self.interactions,
+                    self.stability,
+                    self.last_drift,
+                    limits.alert_below,
+                )
+            )
+        if self.stability < limits.reset_below and not self.reset_requested:
+            self.reset_requested = True
+            signals.append(
+                ResetRequested(self.agent_id, self.role, self.interactions, self.stability, limits.reset_below)
+            )
+        if self.alerting and self.stability >= limits.recover_at:
+            self.alerting = False
+            self.reset_requested = False
+            signals.append(DriftRecovered(self.agent_id, self.role, self.interactions, self.stability))
+        return signals
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form of the state (settings are configuration and are not included)."""
+        return {
+            "agent_id": self.agent_id,
+            "role": self.role,
+            "interactions": self.interactions,
+            "stability": self.stability,
+            "last_drift": self.last_drift,
+            "alerting": self.alerting,
+            "reset_requested": self.reset_requested,
+            "resets": self.resets,
+            "baseline": self.baseline.to_dict() if self.baseline is not None else None,
+            "collected": [{"sample": s.to_dict(), "embedding": list(e)} for s, e in self._collected],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], settings: DriftSettings | None = None) -> AgentDriftState:
+        """Inverse of `to_dict`, under the given (current) settings."""
+        state = cls(data["agent_id"], data["role"], settings)
+        state.interactions = int(data["interactions"])
+        state.stability = float(data["stability"])
+        state.last_drift = float(data.get("last_drift", 0.0))
+        state.alerting = bool(data["alerting"])
+        state.reset_requested = bool(data["reset_requested"])
+        state.resets = int(data.get("resets", 0))
+        baseline = data.get("baseline")
+        state.baseline = Baseline.from_dict(baseline) if baseline is not None else None
+        state._collected = [
+            (BehaviourSample.from_dict(item["sample"]), tuple(float(x) for x in item["embedding"]))
+            for item in data.get("collected", [])
+        ]
+        return state

@@ -1,0 +1,90 @@
+"""What the drift monitor concludes from an interaction (facts the service turns into events)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from services.drift_monitor.drift_score import DriftBreakdown
+
+
+@dataclass(frozen=True)
+class BaselineEstablished:
+    """The agent's baseline is complete; scoring starts with the next interaction."""
+
+    agent_id: str
+    role: str
+    interaction: int
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"kind": "BaselineEstablished", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class StabilityScored:
+    """An interaction was scored: its drift breakdown and the updated stability."""
+
+    agent_id: str
+    role: str
+    interaction: int
+    stability: float
+    breakdown: DriftBreakdown
+
+    @property
+    def drift(self) -> float:
+        """The combined drift of this interaction."""
+        return self.breakdown.drift
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"kind": "StabilityScored", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class DriftAlert:
+    """Stability fell below the alert threshold (raised once per episode, see `DriftThresholds`)."""
+
+    agent_id: str
+    role: str
+    interaction: int
+    stability: float
+    drift: float
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"kind": "DriftAlert", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ResetRequested:
+    """Stability fell below the reset threshold: route away from the agent and restart its session."""
+
+    agent_id: str
+    role: str
+    interaction: int
+    stability: float
+    threshold: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"kind": "ResetRequested", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class DriftRecovered:
+    """An alerting agent's stability climbed back to the recovery threshold."""
+
+    agent_id: str
+    role: str
+    interaction: int
+    stability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return {"kind": "DriftRecovered", **asdict(self)}
+
+
+DriftSignal = BaselineEstablished | StabilityScored | DriftAlert | ResetRequested | DriftRecovered

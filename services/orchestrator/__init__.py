@@ -1,0 +1,1 @@
+"""Orchestrator: turns goals into task DAGs (HTN planning), tracks their progress, approvals and timeouts."""

@@ -1,0 +1,1 @@
+"""Saga coordinator: runs multi-step sagas with compensations (pure state machine and definitions)."""
