@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     metrics_port: int = 0
     log_level: str = "INFO"
     max_event_bytes: int = 1_000_000
+    projector_max_batch: int = 2000
 
 
 @lru_cache(maxsize=1)

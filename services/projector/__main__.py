@@ -1,15 +1,15 @@
 """Entry point: load settings, migrate the read-side schema, project until SIGTERM."""
 
+from services.projector.service import Projector
 from shared.service_runtime import run_service
 
 
 def main() -> None:
-    from services.projector.service import Projector
-
-    def build(settings, database_url):  # type: ignore[no-untyped-def]
-        return Projector(settings, database_url)
-
-    run_service("projector", build, needs_database=True)
+    run_service(
+        "projector",
+        lambda settings, url: Projector(settings, url or "", max_batch=settings.projector_max_batch),
+        needs_database=True,
+    )
 
 
 if __name__ == "__main__":

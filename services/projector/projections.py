@@ -3,6 +3,12 @@
 A change names a table, the row's key and the columns it sets; columns it does not name stay as they are.
 The writer folds a batch's changes per row (later events win) and upserts them, so replay and live
 processing run exactly this code.
+
+Each column is written from one topic only, because Kafka orders records within a partition, not across
+topics: a task's ``status`` comes only from ``architect.tasks.events``, so a plan or an approval (on
+``architect.goals.events``) read later can never overwrite a newer task state. A task row that exists only
+because its goal was planned has ``status`` NULL, which readers show as "planned"; gate decisions live in the
+``approvals`` table.
 """
 
 from __future__ import annotations
@@ -138,14 +144,11 @@ def _goal_planned(e: Envelope[Any]) -> Iterable[RowChange]:
             tier=t.tier,
             depends_on=list(t.depends_on),
             requires_approval=t.requires_approval,
-            status="planned",
-            created_at=e.occurred_at,
         )
 
 
 def _approval_requested(e: Envelope[Any]) -> Iterable[RowChange]:
     yield _approval(e, operator=e.payload.operator, status="pending", requested_at=e.occurred_at)
-    yield _task(e, status="awaiting_approval")
 
 
 def _approval_decided(status: str) -> Projector:
@@ -153,7 +156,6 @@ def _approval_decided(status: str) -> Projector:
         p = e.payload
         note = getattr(p, "comment", "") or getattr(p, "reason", "")
         yield _approval(e, status=status, approver=p.approver, comment=note, decided_at=e.occurred_at)
-        yield _task(e, status=status)
 
     return project
 

@@ -50,7 +50,7 @@ def rebuild(
 ) -> RebuildReport:
     """Replay all event topics into fresh read models; ``progress(done, total)`` is called per batch."""
     started = time.perf_counter()
-    with connect(url, statement_timeout_ms=0) as conn:
+    with connect(url, statement_timeout_ms=0, autocommit=True) as conn:
         migrate(conn)
         conn.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK,))
         try:
@@ -63,7 +63,7 @@ def rebuild(
             conn.execute("ANALYZE")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK,))
-            conn.commit()
+
     return RebuildReport(read, written, skipped, time.perf_counter() - started)
 
 

@@ -109,7 +109,11 @@ def write_batch(
                     "INSERT INTO events SELECT * FROM stage_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
                 )
                 new_ids = {row[0] for row in cur.fetchall()}
-                fresh = [d for d in deliveries if d.envelope.event_id in new_ids]
+                fresh = []
+                for delivery in deliveries:  # a duplicate within the batch is applied once, like one across batches
+                    if delivery.envelope.event_id in new_ids:
+                        new_ids.discard(delivery.envelope.event_id)
+                        fresh.append(delivery)
                 _upsert_read_models(cur, fresh)
             _store_positions(cur, records, projection)
         return len(fresh)

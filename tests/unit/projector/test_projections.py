@@ -32,6 +32,7 @@ def test_a_planned_goal_creates_its_task_rows_with_dependencies() -> None:
     tasks = {c.key[0]: c.columns for c in changes if c.table == "tasks"}
     assert tasks["g1:b"]["depends_on"] == ["g1:a"]
     assert tasks["g1:a"]["goal_id"] == "g1"
+    assert "status" not in tasks["g1:a"], "task status comes from the tasks topic only"
 
 
 def test_later_events_win_when_a_batch_is_folded_per_row() -> None:
