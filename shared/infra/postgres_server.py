@@ -1,0 +1,113 @@
+"""Postgres for local development and tests: ``$DATABASE_URL`` when set, else an embedded server.
+
+The embedded server is pgserver's bundled PostgreSQL 16, with its data in ``<cache>/postgres/<name>`` and
+listening only on a Unix socket in that directory. It outlives the process that started it, so the demo, the
+services and the CLI share one; ``stop(name)`` ends it. Running as root works: pgserver runs the server as its own
+unprivileged ``pgserver`` user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from shared.infra.cache import cache_root
+
+if TYPE_CHECKING:
+    from pgserver.utils import PostmasterInfo
+
+DATABASE_URL_ENV = "DATABASE_URL"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def database_url(name: str = "dev") -> str:
+    """``$DATABASE_URL`` when set; otherwise the URL of the embedded server ``name``, started if needed."""
+    configured = os.environ.get(DATABASE_URL_ENV)
+    return configured if configured else start(name)
+
+
+def data_dir(name: str = "dev") -> Path:
+    """Where the embedded server ``name`` keeps its data (and its socket)."""
+    if not _NAME_PATTERN.match(name):
+        raise ValueError(f"server name {name!r} must be letters, digits, '.', '_' or '-'")
+    return cache_root() / "postgres" / name
+
+
+def start(name: str = "dev") -> str:
+    """Start the embedded server ``name`` (or reuse it when running); returns its URL (database ``postgres``)."""
+    pgserver = _pgserver()
+    directory = data_dir(name)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server must outlive this process; stop() ends it explicitly.
+    server = pgserver.get_server(directory, cleanup_mode=None)
+    if running_url(name) is None:
+        # pgserver caches handles per process; a handle from before a stop() needs its server started again.
+        server.ensure_postgres_running()
+    return server.get_uri()
+
+
+def running_url(name: str = "dev") -> str | None:
+    """The URL of the embedded server ``name`` if it is running, else None. Starts nothing."""
+    info = _postmaster(name)
+    return info.get_uri() if info is not None else None
+
+
+def stop(name: str = "dev", timeout: float = 30.0) -> bool:
+    """Stop the embedded server ``name`` (fast shutdown); returns whether it was running."""
+    if _postmaster(name) is None:
+        return False
+    pgserver = _pgserver()
+    user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir(name), user=user, timeout=timeout)
+    return True
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and re-create database ``name`` on the server behind ``admin_url``; returns the new database's URL.
+
+    Open connections to the old database are terminated (``WITH (FORCE)``), so a crashed earlier test run
+    cannot block the next one.
+    """
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(admin_url, name)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """``url`` pointing at database ``dbname`` instead; accepts URLs and ``key=value`` connection strings."""
+    if "://" in url:
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path=f"/{dbname}"))
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(url, dbname=dbname)
+
+
+def _postmaster(name: str) -> PostmasterInfo | None:
+    """The running server's ``postmaster.pid`` record, or None when it is not running."""
+    _pgserver()
+    from pgserver.utils import PostmasterInfo
+
+    directory = data_dir(name)
+    if not directory.exists():
+        return None
+    info = PostmasterInfo.read_from_pgdata(directory)
+    return info if info is not None and info.is_running() else None
+
+
+def _pgserver() -> ModuleType:
+    # pgserver resolves a runtime directory at import time and warns when XDG_RUNTIME_DIR is unset (as in CI
+    # and containers); its fallback under /tmp is fine, so the warning is noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+    return pgserver
