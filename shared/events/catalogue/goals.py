@@ -110,6 +110,15 @@ class ApprovalRejected(Payload):
     reason: str = ""
 
 
+class MethodLearned(Payload):
+    """A decomposition an agent wrote succeeded; it is offered as a candidate method."""
+
+    goal_type: str
+    method: str
+    goal_id: str
+    steps: list[PlannedTask]
+
+
 def _command(payload: type[Payload], description: str, version: int = 1) -> EventSpec:
     return EventSpec(payload.__name__, version, payload, GOALS_COMMANDS, "command", "orchestrator", description)
 
@@ -132,4 +141,5 @@ SPECS: tuple[EventSpec, ...] = (
     _event(ApprovalRequested, "A gated step waits for a human."),
     _event(ApprovalGranted, "A gated step was approved."),
     _event(ApprovalRejected, "A gated step was rejected."),
+    _event(MethodLearned, "An agent-written plan succeeded and became a candidate method."),
 )

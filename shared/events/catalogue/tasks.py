@@ -24,6 +24,7 @@ class TaskCreated(Payload):
     priority: int = 0
     depends_on: list[str] = Field(default_factory=list)
     timeout_s: float | None = None
+    strategy: Literal["least_loaded", "priority", "auction", "drift_aware"] = "least_loaded"
 
 
 class TaskAssigned(Payload):
@@ -32,6 +33,7 @@ class TaskAssigned(Payload):
     agent_id: str
     attempt: int = Field(default=1, ge=1)
     strategy: str = "least_loaded"
+    backup_for: str | None = None
 
 
 class TaskStarted(Payload):
@@ -76,6 +78,39 @@ class TaskRetryScheduled(Payload):
     reason: str = ""
 
 
+class TaskAbandoned(Payload):
+    """No more retries: the orchestrator replans or fails the goal."""
+
+    task_id: str
+    goal_id: str
+    attempt: int
+    error_class: ErrorClass
+    reason: str = ""
+
+
+class TaskEscalated(Payload):
+    task_id: str
+    goal_id: str
+    to_role: str = "manager"
+    reason: str = ""
+
+
+class TaskTimeoutElapsed(Payload):
+    """Delivered by the scheduler when an attempt's tier timeout has passed (it may have finished since)."""
+
+    task_id: str
+    goal_id: str
+    attempt: int
+
+
+class TaskRetryDue(Payload):
+    """Delivered by the scheduler when a retry's backoff has passed."""
+
+    task_id: str
+    goal_id: str
+    attempt: int
+
+
 def _event(payload: type[Payload], owner: str, description: str) -> EventSpec:
     return EventSpec(payload.__name__, 1, payload, TASKS_EVENTS, "event", owner, description)
 
@@ -88,4 +123,8 @@ SPECS: tuple[EventSpec, ...] = (
     _event(TaskFailed, "agent-runtime", "An agent could not finish a task; error_class decides the retry."),
     _event(TaskTimedOut, "orchestrator", "A task passed its tier's timeout."),
     _event(TaskRetryScheduled, "assigner", "A failed task will be offered again after a delay."),
+    _event(TaskAbandoned, "assigner", "A task failed for good (retries exhausted or not retryable)."),
+    _event(TaskEscalated, "assigner", "No healthy agent could take a task; a manager must."),
+    _event(TaskTimeoutElapsed, "orchestrator", "A scheduled timeout check for one attempt came due."),
+    _event(TaskRetryDue, "assigner", "A scheduled retry came due."),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
@@ -22,6 +23,8 @@ def sample_value(annotation: Any) -> Any:
         return {"k": "v"}
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return sample_payload(annotation)
+    if annotation is datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
     return {str: "x", int: 1, float: 1.5, bool: True}.get(annotation, "x")
 
 
