@@ -84,6 +84,8 @@ class ConsumerLoop:
         handler: RecordHandler | None = None,
         batch_handler: BatchHandler | None = None,
         on_assign: AssignHook | None = None,
+        before_commit: Callable[[], None] | None = None,
+        tick: Callable[[], None] | None = None,
         max_batch: int = 500,
         poll_timeout: float = 0.5,
         max_attempts: int = 5,
@@ -99,6 +101,8 @@ class ConsumerLoop:
         self._handler = handler
         self._batch_handler = batch_handler
         self._on_assign = on_assign
+        self._before_commit = before_commit
+        self._tick = tick
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout
         self._max_attempts = max_attempts
@@ -158,6 +162,9 @@ class ConsumerLoop:
                     log.warning("consumer %s: %s", self.group_id, err.str())
                 continue
             records.append(Record.from_message(msg))
+        if self._tick is not None:
+            # Periodic work (heartbeats, due checks) runs in the loop's thread, between batches.
+            self._run_with_retries([], lambda _: self._tick())  # type: ignore[misc]
         if records:
             try:
                 self._process(records)
@@ -279,6 +286,8 @@ class ConsumerLoop:
             first[tp] = min(first.get(tp, record.offset), record.offset)
             latest[tp] = max(latest.get(tp, -1), record.offset)
         try:
+            if self._before_commit is not None:
+                self._before_commit()
             self._producer.flush()
         except DeliveryError as exc:
             # Not committing is the safe side: rewind so the batch is redelivered; handlers are idempotent.

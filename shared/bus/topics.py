@@ -22,6 +22,9 @@ SAGAS_COMMANDS = "architect.sagas.commands"
 SAGAS_EVENTS = "architect.sagas.events"
 LOCKS_COMMANDS = "architect.locks.commands"
 STATE_CRDT = "architect.state.crdt"
+ASSIGNER_STATE = "architect.assigner.state"
+SCHEDULER_STATE = "architect.scheduler.state"
+AGENT_RUNTIME_STATE = "architect.agent-runtime.state"
 SCHEDULER_DELAYED = "architect.scheduler.delayed"
 DEAD_LETTERS = "architect.deadletter"
 
@@ -73,6 +76,9 @@ TOPICS: tuple[TopicSpec, ...] = (
         cleanup_policy="compact",
         extra_config={"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"},
     ),
+    TopicSpec(ASSIGNER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
+    TopicSpec(SCHEDULER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
+    TopicSpec(AGENT_RUNTIME_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
     TopicSpec(SCHEDULER_DELAYED, keyed_by="stream_id", retention_ms=WEEK_MS),
     TopicSpec(
         DEAD_LETTERS,
@@ -86,7 +92,9 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 #: Topics whose records are envelopes; the projector reads all of them.
 EVENT_TOPICS: tuple[str, ...] = tuple(
-    t.name for t in TOPICS if t.name not in {DEAD_LETTERS, STATE_CRDT, SCHEDULER_DELAYED}
+    t.name
+    for t in TOPICS
+    if t.name not in {DEAD_LETTERS, STATE_CRDT, SCHEDULER_DELAYED, ASSIGNER_STATE, SCHEDULER_STATE, AGENT_RUNTIME_STATE}
 )
 
 

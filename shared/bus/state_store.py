@@ -1,0 +1,65 @@
+"""A service's own state, kept in a compacted topic (its changelog) and loaded back on start.
+
+Write-through: ``put``/``delete`` mark keys dirty, ``flush`` publishes them, and the consumer loop flushes the
+producer before committing offsets, so the state on the topic is never behind the offsets. After a crash the
+service reloads the state and re-processes the events after its last commit; its handlers are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from shared.bus.producer import EventProducer
+from shared.bus.reader import read_to_end
+from shared.settings import Settings
+
+_DELETED = object()
+
+
+class CompactedState:
+    """A JSON document per key, replicated through ``topic`` (one partition, cleanup.policy=compact)."""
+
+    def __init__(self, settings: Settings, topic: str, producer: EventProducer) -> None:
+        self._settings = settings
+        self._topic = topic
+        self._producer = producer
+        self._values: dict[str, dict[str, Any]] = {}
+        self._dirty: dict[str, object] = {}
+
+    def load(self, timeout_s: float = 120.0) -> int:
+        """Read the changelog to its end; the last value per key wins and tombstones delete. Returns key count."""
+        self._values.clear()
+        for record in read_to_end(self._settings, [self._topic], timeout_s=timeout_s):
+            if record.key is None:
+                continue
+            key = record.key.decode()
+            if record.value is None:
+                self._values.pop(key, None)
+            else:
+                self._values[key] = json.loads(record.value)
+        return len(self._values)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._values.get(key)
+
+    def items(self, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+        for key, value in self._values.items():
+            if key.startswith(prefix):
+                yield key, value
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self._values[key] = value
+        self._dirty[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+        self._dirty[key] = _DELETED
+
+    def flush(self) -> None:
+        """Publish the keys changed since the last flush (delivery is confirmed by the producer's flush)."""
+        for key, value in self._dirty.items():
+            payload = None if value is _DELETED else json.dumps(value, separators=(",", ":")).encode()
+            self._producer.publish_raw(self._topic, key.encode(), payload, event_type="state")
+        self._dirty.clear()
