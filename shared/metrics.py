@@ -29,3 +29,8 @@ def serve_metrics(port: int) -> None:
     """Expose /metrics on ``port`` (0 = do not serve; services behind FastAPI mount it themselves)."""
     if port:
         start_http_server(port)
+
+
+TIMERS_PENDING = Gauge("architect_scheduler_timers_pending", "Scheduled events waiting to come due")
+BREAKER_OPEN = Gauge("architect_breaker_open", "1 while an agent's circuit breaker is open", ["agent"])
+AGENT_STABILITY = Gauge("architect_agent_stability", "Latest stability score of an agent (1 = baseline)", ["agent"])

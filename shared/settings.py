@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_event_bytes: int = 1_000_000
     projector_max_batch: int = 2000
+    data_dir: Path = Path.home() / ".cache" / "architect" / "data"
+    """Local working files (faust's table caches); never the source of truth."""
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,8 @@
 """The consumer loop every confluent-kafka service runs.
 
+With a transactional producer the loop is exactly-once within Kafka: each batch's events, dead letters, state
+changes and consumed offsets are committed in one Kafka transaction, or aborted together and re-read.
+
 Per batch: decode and validate each record (bad ones go to the dead-letter topic), hand the good ones to the
 handler inside a CONSUMER span parented by the producer's, make the handler's effects durable (flush the
 producer), and only then commit offsets. Handler errors are retried; transient ones (broker or database
@@ -86,6 +89,7 @@ class ConsumerLoop:
         on_assign: AssignHook | None = None,
         before_commit: Callable[[], None] | None = None,
         tick: Callable[[], None] | None = None,
+        on_abort: Callable[[], None] | None = None,
         max_batch: int = 500,
         poll_timeout: float = 0.5,
         max_attempts: int = 5,
@@ -103,6 +107,7 @@ class ConsumerLoop:
         self._on_assign = on_assign
         self._before_commit = before_commit
         self._tick = tick
+        self._on_abort = on_abort
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout
         self._max_attempts = max_attempts
@@ -164,19 +169,64 @@ class ConsumerLoop:
             records.append(Record.from_message(msg))
         if self._tick is not None:
             # Periodic work (heartbeats, due checks) runs in the loop's thread, between batches.
-            self._run_with_retries([], lambda _: self._tick())  # type: ignore[misc]
+            self._in_transaction(lambda: self._run_with_retries([], lambda _: self._tick()), None)  # type: ignore[misc]
         if records:
-            try:
-                self._process(records)
-            except Rewind as rewind:
-                self._producer.flush()
-                for (topic, partition), offset in rewind.positions.items():
-                    log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
-                    self._consumer.seek(TopicPartition(topic, partition, offset))
-                return len(records)
-            self._make_durable_and_commit(records)
+            self._in_transaction(lambda: self._process(records), records)
         self._report_lag()
         return len(records)
+
+    def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
+        """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
+        if not self._producer.transactional:
+            try:
+                work()
+            except Rewind as rewind:
+                self._producer.flush()
+                self._seek(rewind.positions)
+                return
+            if records:
+                self._make_durable_and_commit(records)
+            else:
+                if self._before_commit is not None:
+                    self._before_commit()
+            return
+        self._producer.begin()
+        try:
+            work()
+            if self._before_commit is not None:
+                self._before_commit()
+            offsets = self._next_offsets(records) if records else None
+            self._producer.commit(offsets, self._consumer.consumer_group_metadata() if offsets else None)
+        except Rewind as rewind:
+            self._producer.abort()
+            self._seek(rewind.positions)
+        except Exception as exc:
+            # Nothing of the batch is visible; re-read it (handlers are idempotent, state is reloaded as it was).
+            log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
+            self._producer.abort()
+            if records:
+                self._seek(self._first_offsets(records))
+            if self._on_abort is not None:
+                self._on_abort()
+
+    def _seek(self, positions: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in positions.items():
+            log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    @staticmethod
+    def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+        return first
+
+    @staticmethod
+    def _next_offsets(records: list[Record]) -> list[TopicPartition]:
+        latest: dict[tuple[str, int], int] = {}
+        for r in records:
+            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
+        return [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
 
     def _process(self, records: list[Record]) -> None:
         deliveries = self._decode_all(records)
@@ -279,12 +329,6 @@ class ConsumerLoop:
 
     def _make_durable_and_commit(self, records: list[Record]) -> None:
         """Effects first (events and dead letters acknowledged by Kafka), offsets second."""
-        first: dict[tuple[str, int], int] = {}
-        latest: dict[tuple[str, int], int] = {}
-        for record in records:
-            tp = (record.topic, record.partition)
-            first[tp] = min(first.get(tp, record.offset), record.offset)
-            latest[tp] = max(latest.get(tp, -1), record.offset)
         try:
             if self._before_commit is not None:
                 self._before_commit()
@@ -292,12 +336,10 @@ class ConsumerLoop:
         except DeliveryError as exc:
             # Not committing is the safe side: rewind so the batch is redelivered; handlers are idempotent.
             log.error("consumer %s: effects not durable, re-processing the batch: %s", self.group_id, exc)
-            for (topic, partition), offset in first.items():
-                self._consumer.seek(TopicPartition(topic, partition, offset))
+            self._seek(self._first_offsets(records))
             return
-        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            self._consumer.commit(offsets=self._next_offsets(records), asynchronous=False)
         except KafkaException as exc:
             # A rebalance may have revoked the partition; the new owner re-processes idempotently.
             log.warning("consumer %s: commit failed: %s", self.group_id, exc)
@@ -343,6 +385,59 @@ class RawConsumerLoop(ConsumerLoop):
     def __init__(self, settings: Settings, *, raw_handler: RawBatchHandler, **kwargs: Any) -> None:
         super().__init__(settings, batch_handler=lambda _deliveries, _records: None, **kwargs)
         self._raw_handler = raw_handler
+
+    def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
+        """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
+        if not self._producer.transactional:
+            try:
+                work()
+            except Rewind as rewind:
+                self._producer.flush()
+                self._seek(rewind.positions)
+                return
+            if records:
+                self._make_durable_and_commit(records)
+            else:
+                if self._before_commit is not None:
+                    self._before_commit()
+            return
+        self._producer.begin()
+        try:
+            work()
+            if self._before_commit is not None:
+                self._before_commit()
+            offsets = self._next_offsets(records) if records else None
+            self._producer.commit(offsets, self._consumer.consumer_group_metadata() if offsets else None)
+        except Rewind as rewind:
+            self._producer.abort()
+            self._seek(rewind.positions)
+        except Exception as exc:
+            # Nothing of the batch is visible; re-read it (handlers are idempotent, state is reloaded as it was).
+            log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
+            self._producer.abort()
+            if records:
+                self._seek(self._first_offsets(records))
+            if self._on_abort is not None:
+                self._on_abort()
+
+    def _seek(self, positions: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in positions.items():
+            log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    @staticmethod
+    def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+        return first
+
+    @staticmethod
+    def _next_offsets(records: list[Record]) -> list[TopicPartition]:
+        latest: dict[tuple[str, int], int] = {}
+        for r in records:
+            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
+        return [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
 
     def _process(self, records: list[Record]) -> None:
         attempt = 0

@@ -18,6 +18,7 @@ import faust
 from opentelemetry.trace import SpanKind
 
 from shared import tracing
+from shared.bus.consumer import RejectRecord
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
@@ -42,6 +43,7 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "broker_credentials": _credentials(settings),
+        "datadir": str(settings.data_dir / "faust" / name),
     }
     return faust.App(name, **(defaults | options))
 
@@ -65,19 +67,20 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    """A catalogued topic read as bytes: decoding is ours, so a bad record reaches us instead of crashing faust."""
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    """Catalogued topics read as bytes: decoding is ours, so a bad record reaches us instead of crashing faust."""
+    return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
 class FaustPublisher:
-    """Publishes envelopes from a faust app and waits for the broker's acknowledgement."""
+    """Publishes envelopes from a faust app; ``wait=True`` also waits for the broker's acknowledgement
+    (otherwise faust's flush before the next offset commit is what makes them durable)."""
 
     def __init__(self, app: faust.App) -> None:
         self._app = app
         self._topics: dict[str, faust.TopicT] = {}
 
-    async def publish(self, envelope: Envelope[Any]) -> None:
+    async def publish(self, envelope: Envelope[Any], *, wait: bool = False) -> None:
         name = spec_for(envelope.type).topic
         topic = self._topics.setdefault(name, raw_topic(self._app, name))
         with tracing.tracer().start_as_current_span(
@@ -86,7 +89,8 @@ class FaustPublisher:
             headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
             tracing.inject(headers)
             future = await topic.send(key=envelope.stream_id.encode(), value=encode(envelope), headers=headers)
-            await future
+            if wait:
+                await future
 
 
 async def envelopes(
@@ -141,6 +145,10 @@ async def _handle(
                 tracing.event_attributes(envelope, record.topic),
             ):
                 await handler(envelope)
+        except RejectRecord as exc:
+            dead_letter(dead_letters, record, reason=exc.reason, error=str(exc), group=group)
+            dead_letters.flush()
+            return False
         except Exception as exc:
             HANDLER_RETRIES.labels(group).inc()
             log.warning("%s: handler failed on %s (attempt %d): %r", group, envelope.type, attempt, exc)

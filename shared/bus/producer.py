@@ -27,7 +27,14 @@ class DeliveryError(RuntimeError):
 class EventProducer:
     """Publishes envelopes to their catalogued topic, keyed by stream id, with trace context in headers."""
 
-    def __init__(self, settings: Settings, *, client_id: str, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str,
+        transactional_id: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
         config = kafka_config(settings) | {
             "client.id": client_id,
             "enable.idempotence": True,
@@ -37,8 +44,33 @@ class EventProducer:
             "message.max.bytes": DEAD_LETTER_MAX_BYTES + 64 * 1024,
             "delivery.timeout.ms": 120_000,
         }
+        if transactional_id:
+            config["transactional.id"] = transactional_id
+            config["transaction.timeout.ms"] = 60_000
         self._producer = Producer(config | (overrides or {}))
         self._failures: list[str] = []
+        self.transactional = bool(transactional_id)
+        if self.transactional:
+            # Fences any older instance with the same id (a zombie after a restart) and aborts its open transaction.
+            self._producer.init_transactions(60)
+
+    def begin(self) -> None:
+        """Start a transaction: what is published until ``commit`` becomes visible atomically, or not at all."""
+        self._producer.begin_transaction()
+
+    def commit(self, offsets: list[Any] | None = None, group_metadata: Any = None) -> None:
+        """Commit the transaction, with the consumer offsets it covers (consume-transform-produce)."""
+        if offsets:
+            self._producer.send_offsets_to_transaction(offsets, group_metadata, 60)
+        self._producer.commit_transaction(60)
+        failures, self._failures = self._failures, []
+        if failures:
+            raise DeliveryError("; ".join(failures[:5]))
+
+    def abort(self) -> None:
+        """Drop everything published since ``begin``; read_committed consumers never see it."""
+        self._failures = []
+        self._producer.abort_transaction(60)
 
     def publish(self, envelope: Envelope[Any], *, topic: str | None = None) -> None:
         """Queue one event; delivery is confirmed by ``flush``. Opens a PRODUCER span around the send."""

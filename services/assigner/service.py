@@ -1,0 +1,447 @@
+"""Assigner: keeps the agent registry, routes every task to an agent, and decides retries.
+
+Reads agent commands and events, task events and auction events; writes AgentRegistered, TaskAssigned (+ the
+ExecuteTask addressed to the agent), TaskRetryScheduled / TaskAbandoned, TaskEscalated, breaker changes and
+scheduled retries / auction closings. State (registry and task book) lives in a compacted topic and each batch
+commits its events, its state and its offsets in one Kafka transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from services.assigner.assign_rule import RoutingRules
+from services.assigner.registry import AgentRegistry
+from services.assigner.retry_policy import next_retry
+from services.assigner.routing import Assign, Bid, Escalate, route, route_by_auction
+from services.assigner.settings import AssignerSettings
+from services.assigner.task_book import OPEN_STATES, TrackedTask, open_in_routing_order
+from shared import tracing
+from shared.bus.consumer import ConsumerLoop, Delivery
+from shared.bus.producer import EventProducer
+from shared.bus.record import Record
+from shared.bus.state_store import CompactedState
+from shared.bus.topics import AGENTS_COMMANDS, AGENTS_EVENTS, ASSIGNER_STATE, AUCTIONS_EVENTS, TASKS_EVENTS
+from shared.events.catalogue.agents import AgentDeregistered, AgentRegistered, BreakerStateChanged
+from shared.events.catalogue.tasks import (
+    TaskAbandoned,
+    TaskAssigned,
+    TaskEscalated,
+    TaskRetryDue,
+    TaskRetryScheduled,
+)
+from shared.events.catalogue.work import AuctionClosed, ExecuteTask, TaskAnnounced
+from shared.events.codec import caused_by, new_event
+from shared.events.envelope import DERIVED_EVENT_NAMESPACE, Envelope, Payload
+from shared.events.scheduling_client import schedule
+from shared.metrics import BREAKER_OPEN
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+GROUP = "architect-assigner"
+PRODUCER = "assigner"
+REGISTRY_KEY = "registry"
+
+
+def stable_id(*parts: object) -> uuid.UUID:
+    """An event id that depends only on what the event is about (so a re-decision gets the same id)."""
+    return uuid.uuid5(DERIVED_EVENT_NAMESPACE, ":".join(str(p) for p in parts))
+
+
+class Assigner:
+    """Handlers are named ``on_<EventType>`` and return whether agent capacity may have freed up."""
+
+    def __init__(self, settings: Settings, options: AssignerSettings | None = None) -> None:
+        self.options = options or AssignerSettings()
+        self.rules = RoutingRules(self.options.heartbeat_timeout_s, self.options.min_stability)
+        self.policy = self.options.policy()
+        self.producer = EventProducer(
+            settings, client_id="assigner", transactional_id=f"{GROUP}-{self.options.instance_id}"
+        )
+        self.state = CompactedState(settings, ASSIGNER_STATE, self.producer)
+        self.registry = AgentRegistry(heartbeat_timeout_s=self.options.heartbeat_timeout_s)
+        self.tasks: dict[str, TrackedTask] = {}
+        self._dirty_tasks: set[str] = set()
+        self.loop = ConsumerLoop(
+            settings,
+            group_id=GROUP,
+            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS],
+            producer=self.producer,
+            batch_handler=self.handle_batch,
+            before_commit=self.save_state,
+            on_abort=self.load_state,
+            tick=self.tick,
+            poll_timeout=0.05,
+        )
+        self._last_tick = 0.0
+
+    # -- state ------------------------------------------------------------------------------------------------
+    def load_state(self) -> None:
+        self.state.load()
+        registry = self.state.get(REGISTRY_KEY)
+        self.registry = (
+            AgentRegistry.from_dict(registry)
+            if registry
+            else AgentRegistry(heartbeat_timeout_s=self.options.heartbeat_timeout_s)
+        )
+        self.tasks = {
+            key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
+        }
+        self._dirty_tasks.clear()
+
+    def save_state(self) -> None:
+        self.state.put(REGISTRY_KEY, self.registry.to_dict())
+        for task_id in self._dirty_tasks:
+            task = self.tasks.get(task_id)
+            if task is None or task.state not in OPEN_STATES:
+                self.state.delete(f"task/{task_id}")
+                self.tasks.pop(task_id, None)
+            else:
+                self.state.put(f"task/{task_id}", task.to_dict())
+        self._dirty_tasks.clear()
+        self.state.flush()
+
+    def _set(self, task: TrackedTask) -> None:
+        self.tasks[task.task_id] = task
+        self._dirty_tasks.add(task.task_id)
+
+    # -- handling ---------------------------------------------------------------------------------------------
+    def handle_batch(self, deliveries: Sequence[Delivery], _records: Sequence[Record]) -> None:
+        capacity_changed = False
+        for delivery in deliveries:
+            envelope, record = delivery.envelope, delivery.record
+            handler = getattr(self, f"on_{envelope.type}", None)
+            if handler is None:
+                continue
+            with tracing.consume_span(
+                record.topic,
+                record.headers,
+                f"assign {envelope.type}",
+                tracing.event_attributes(envelope, record.topic),
+            ):
+                capacity_changed |= bool(handler(envelope))
+        if capacity_changed:
+            self.dispatch_pending(time.time())
+
+    def on_RegisterAgent(self, e: Envelope[Any]) -> bool:
+        p = e.payload
+        self.registry = self.registry.register(p.agent_id, p.capabilities, time.time(), p.role, p.capacity, p.cost)
+        registered = AgentRegistered(
+            agent_id=p.agent_id,
+            role=p.role,
+            capabilities=p.capabilities,
+            capacity=p.capacity,
+            cost=p.cost,
+            model=p.model,
+        )
+        self._emit(caused_by(e, registered, producer=PRODUCER, kind="registered"))
+        return True
+
+    def on_DeregisterAgent(self, e: Envelope[Any]) -> bool:
+        self.registry = self.registry.deregister(e.payload.agent_id)
+        self._emit(
+            caused_by(
+                e,
+                AgentDeregistered(agent_id=e.payload.agent_id, reason=e.payload.reason),
+                producer=PRODUCER,
+                kind="deregistered",
+            )
+        )
+        return False
+
+    def on_AgentHeartbeat(self, e: Envelope[Any]) -> bool:
+        was_alive = self.registry.is_alive(e.payload.agent_id, time.time())
+        self.registry = self.registry.heartbeat(e.payload.agent_id, e.occurred_at.timestamp())
+        return not was_alive
+
+    def on_TaskCreated(self, e: Envelope[Any]) -> bool:
+        p = e.payload
+        if p.task_id in self.tasks:
+            return False
+        task = TrackedTask(
+            task_id=p.task_id,
+            goal_id=p.goal_id,
+            operator=p.operator,
+            capability=p.capability,
+            created_at=e.occurred_at.timestamp(),
+            inputs=p.inputs,
+            priority=p.priority,
+            strategy=p.strategy,
+            timeout_s=p.timeout_s,
+        )
+        self._set(task)
+        self.dispatch(task, time.time(), cause=e)
+        return False
+
+    def on_TaskStarted(self, e: Envelope[Any]) -> bool:
+        task = self.tasks.get(e.payload.task_id)
+        if task is not None:
+            self._set(task.started(e.payload.attempt))
+        return False
+
+    def on_TaskSucceeded(self, e: Envelope[Any]) -> bool:
+        task = self.tasks.get(e.payload.task_id)
+        if task is None or not task.is_current(e.payload.attempt, "assigned", "running"):
+            return False
+        self._record_result(task.agent_id or e.payload.agent_id, succeeded=True, cause=e)
+        self._set(task.finished())
+        return True
+
+    def on_TaskFailed(self, e: Envelope[Any]) -> bool:
+        return self._failed(e, e.payload.error_class, e.payload.error)
+
+    def on_TaskTimedOut(self, e: Envelope[Any]) -> bool:
+        return self._failed(e, "timeout", f"no result within {e.payload.timeout_s:g}s")
+
+    def _failed(self, e: Envelope[Any], error_class: str, error: str) -> bool:
+        p = e.payload
+        task = self.tasks.get(p.task_id)
+        if task is None or not task.is_current(p.attempt, "assigned", "running"):
+            return False
+        self._record_result(task.agent_id or "", succeeded=False, cause=e)
+        jitter = random.Random(stable_id(task.task_id, p.attempt).int)
+        decision = next_retry(self.policy, error_class, p.attempt, jitter)
+        if decision.retry:
+            waiting = task.waiting_for_retry()
+            self._set(waiting)
+            scheduled = TaskRetryScheduled(
+                task_id=task.task_id,
+                goal_id=task.goal_id,
+                attempt=waiting.attempt,
+                delay_s=decision.delay_s,
+                reason=decision.reason,
+            )
+            self._emit(
+                new_event(
+                    scheduled,
+                    producer=PRODUCER,
+                    stream_id=task.goal_id,
+                    correlation_id=task.goal_id,
+                    causation_id=e.event_id,
+                    event_id=stable_id(task.task_id, p.attempt, "retry"),
+                )
+            )
+            due = new_event(
+                TaskRetryDue(task_id=task.task_id, goal_id=task.goal_id, attempt=waiting.attempt),
+                producer=PRODUCER,
+                stream_id=task.goal_id,
+                correlation_id=task.goal_id,
+                causation_id=e.event_id,
+                event_id=stable_id(task.task_id, waiting.attempt, "retry-due"),
+            )
+            self._emit(schedule(due, delay_s=decision.delay_s, producer=PRODUCER))
+        else:
+            self._set(task.abandoned())
+            abandoned = TaskAbandoned(
+                task_id=task.task_id,
+                goal_id=task.goal_id,
+                attempt=p.attempt,
+                error_class=error_class,
+                reason=f"{decision.reason}; last error: {error}",
+            )
+            self._emit(
+                new_event(
+                    abandoned,
+                    producer=PRODUCER,
+                    stream_id=task.goal_id,
+                    correlation_id=task.goal_id,
+                    causation_id=e.event_id,
+                    event_id=stable_id(task.task_id, p.attempt, "abandoned"),
+                )
+            )
+        return True
+
+    def on_TaskRetryDue(self, e: Envelope[Any]) -> bool:
+        task = self.tasks.get(e.payload.task_id)
+        if task is None:
+            return False
+        due = task.retry_due(e.payload.attempt)
+        if due is not task:
+            self._set(due)
+            self.dispatch(due, time.time(), cause=e)
+        return False
+
+    def on_BidPlaced(self, e: Envelope[Any]) -> bool:
+        task = self.tasks.get(e.payload.task_id)
+        if task is not None:
+            self._set(task.with_bid(Bid(e.payload.agent_id, e.payload.cost, e.payload.eta_s)))
+        return False
+
+    def on_AuctionClosed(self, e: Envelope[Any]) -> bool:
+        task = self.tasks.get(e.payload.task_id)
+        if task is None or task.state != "announced":
+            return False
+        decision = route_by_auction(task.view(), self.registry.views(), task.bids, time.time(), self.rules)
+        self._apply(task, decision, time.time(), cause=e)
+        return False
+
+    # -- routing ----------------------------------------------------------------------------------------------
+    def dispatch_pending(self, now: float) -> None:
+        for task in open_in_routing_order(self.tasks.values()):
+            if not any(a.free_capacity > 0 for a in self.registry.alive(now)):
+                return
+            self.dispatch(task, now, cause=None)
+
+    def dispatch(self, task: TrackedTask, now: float, cause: Envelope[Any] | None) -> None:
+        if task.state != "pending":
+            return
+        if task.strategy == "auction":
+            self._announce(task, cause)
+            return
+        strategy = "drift_aware" if task.strategy == "drift_aware" else "least_loaded"
+        self._apply(task, route(task.view(), self.registry.views(), now, strategy, self.rules), now, cause)
+
+    def _apply(self, task: TrackedTask, decision: Any, now: float, cause: Envelope[Any] | None) -> None:
+        if isinstance(decision, Escalate):
+            decision = self._escalate(task, decision, now, cause)
+        if not isinstance(decision, Assign):
+            return
+        strategy = "priority" if task.strategy == "priority" else decision.strategy
+        assigned = task.assigned(decision.agent_id)
+        self._set(assigned)
+        self.registry = self.registry.record_assignment(decision.agent_id, now)
+        causation = cause.event_id if cause else None
+        fact = TaskAssigned(
+            task_id=task.task_id,
+            goal_id=task.goal_id,
+            agent_id=decision.agent_id,
+            attempt=task.attempt,
+            strategy=strategy,
+            backup_for=decision.backup_for,
+        )
+        self._emit(
+            new_event(
+                fact,
+                producer=PRODUCER,
+                stream_id=task.goal_id,
+                correlation_id=task.goal_id,
+                causation_id=causation,
+                event_id=stable_id(task.task_id, task.attempt, "assigned"),
+            )
+        )
+        work = ExecuteTask(
+            task_id=task.task_id,
+            goal_id=task.goal_id,
+            agent_id=decision.agent_id,
+            attempt=task.attempt,
+            operator=task.operator,
+            capability=task.capability,
+            inputs=dict(task.inputs),
+            timeout_s=task.timeout_s,
+        )
+        self._emit(
+            new_event(
+                work,
+                producer=PRODUCER,
+                stream_id=decision.agent_id,
+                correlation_id=task.goal_id,
+                causation_id=causation,
+                event_id=stable_id(task.task_id, task.attempt, "execute"),
+            )
+        )
+
+    def _escalate(self, task: TrackedTask, decision: Escalate, now: float, cause: Envelope[Any] | None) -> Any:
+        """Hand the task to a manager when no capable agent can take it; say so once per attempt."""
+        if not task.escalated:
+            self._set(task := TrackedTask.from_dict({**task.to_dict(), "escalated": True}))
+            note = TaskEscalated(
+                task_id=task.task_id, goal_id=task.goal_id, to_role=decision.to_role, reason=decision.reason
+            )
+            self._emit(
+                new_event(
+                    note,
+                    producer=PRODUCER,
+                    stream_id=task.goal_id,
+                    correlation_id=task.goal_id,
+                    causation_id=cause.event_id if cause else None,
+                    event_id=stable_id(task.task_id, task.attempt, "escalated"),
+                )
+            )
+        managers = [
+            a
+            for a in self.registry.alive(now)
+            if a.role == decision.to_role and a.free_capacity > 0 and a.breaker.allows(now)
+        ]
+        if not managers:
+            return decision
+        manager = min(managers, key=lambda a: (a.load, a.agent_id))
+        return Assign(task.task_id, manager.agent_id, "escalated", decision.reason)
+
+    def _announce(self, task: TrackedTask, cause: Envelope[Any] | None) -> None:
+        self._set(task.announced())
+        announcement = TaskAnnounced(
+            task_id=task.task_id,
+            goal_id=task.goal_id,
+            operator=task.operator,
+            capability=task.capability,
+            window_s=self.options.auction_window_s,
+        )
+        causation = cause.event_id if cause else None
+        self._emit(
+            new_event(
+                announcement,
+                producer=PRODUCER,
+                stream_id=task.goal_id,
+                correlation_id=task.goal_id,
+                causation_id=causation,
+                event_id=stable_id(task.task_id, task.attempt, "announced"),
+            )
+        )
+        closing = new_event(
+            AuctionClosed(task_id=task.task_id, goal_id=task.goal_id),
+            producer=PRODUCER,
+            stream_id=task.goal_id,
+            correlation_id=task.goal_id,
+            causation_id=causation,
+            event_id=stable_id(task.task_id, task.attempt, "auction-closed"),
+        )
+        self._emit(schedule(closing, delay_s=self.options.auction_window_s, producer=PRODUCER))
+
+    def _record_result(self, agent_id: str, *, succeeded: bool, cause: Envelope[Any]) -> None:
+        now = time.time()
+        before = self.registry.get(agent_id)
+        self.registry = (self.registry.record_success if succeeded else self.registry.record_failure)(agent_id, now)
+        after = self.registry.get(agent_id)
+        if before is None or after is None:
+            return
+        old, new = before.breaker.state_at(now), after.breaker.state_at(now)
+        if old != new:
+            change = BreakerStateChanged(
+                agent_id=agent_id,
+                state=new,
+                previous=old,
+                consecutive_failures=getattr(after.breaker, "consecutive_failures", 0),
+            )
+            self._emit(caused_by(cause, change, producer=PRODUCER, kind=f"breaker:{agent_id}", stream_id=agent_id))
+            log.info("breaker of %s: %s -> %s", agent_id, old, new)
+
+    def _emit(self, event: Envelope[Payload]) -> None:
+        self.producer.publish(event)
+
+    def tick(self) -> None:
+        now = time.time()
+        if now - self._last_tick < 1.0:
+            return
+        self._last_tick = now
+        for agent in self.registry.views():
+            BREAKER_OPEN.labels(agent.agent_id).set(1 if agent.breaker.state_at(now) == "open" else 0)
+        # Breakers half-open and agents come back by themselves: try what is waiting.
+        if any(t.state == "pending" for t in self.tasks.values()):
+            self.dispatch_pending(now)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        self.load_state()
+        log.info("assigner: %d agent(s), %d open task(s) restored", len(self.registry.agents), len(self.tasks))
+        try:
+            self.loop.run()
+        finally:
+            self.producer.flush(30)
+
+    def stop(self) -> None:
+        self.loop.stop()

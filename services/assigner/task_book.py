@@ -1,0 +1,100 @@
+"""The assigner's view of each task it routes: where it stands, which attempt, who holds it, the bids.
+
+Pure and serialisable; every transition checks the attempt it is about, so a redelivered or late event
+about an older attempt changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from services.assigner.assign_rule import TaskView
+from services.assigner.routing import Bid
+
+TaskState = Literal["pending", "announced", "assigned", "running", "retry_wait", "done", "abandoned"]
+Strategy = Literal["least_loaded", "priority", "auction", "drift_aware"]
+OPEN_STATES = frozenset({"pending", "announced", "assigned", "running", "retry_wait"})
+
+
+@dataclass(frozen=True)
+class TrackedTask:
+    task_id: str
+    goal_id: str
+    operator: str
+    capability: str
+    created_at: float
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    strategy: Strategy = "least_loaded"
+    timeout_s: float | None = None
+    state: TaskState = "pending"
+    attempt: int = 1
+    agent_id: str | None = None
+    bids: tuple[Bid, ...] = ()
+    escalated: bool = False
+
+    def view(self) -> TaskView:
+        state = "pending" if self.state in ("pending", "announced") else self.state
+        return TaskView(self.task_id, self.capability, state, self.priority, self.created_at, self.agent_id)
+
+    def assigned(self, agent_id: str) -> TrackedTask:
+        return replace(self, state="assigned", agent_id=agent_id, bids=())
+
+    def announced(self) -> TrackedTask:
+        return replace(self, state="announced", bids=())
+
+    def with_bid(self, bid: Bid) -> TrackedTask:
+        if self.state != "announced" or any(b.agent_id == bid.agent_id for b in self.bids):
+            return self
+        return replace(self, bids=(*self.bids, bid))
+
+    def started(self, attempt: int) -> TrackedTask:
+        return replace(self, state="running") if self.is_current(attempt, "assigned") else self
+
+    def finished(self) -> TrackedTask:
+        return replace(self, state="done")
+
+    def waiting_for_retry(self) -> TrackedTask:
+        return replace(self, state="retry_wait", attempt=self.attempt + 1, agent_id=None)
+
+    def retry_due(self, attempt: int) -> TrackedTask:
+        return replace(self, state="pending") if self.state == "retry_wait" and attempt == self.attempt else self
+
+    def abandoned(self) -> TrackedTask:
+        return replace(self, state="abandoned")
+
+    def is_current(self, attempt: int, *states: str) -> bool:
+        """The event is about this task's current attempt while it is in one of ``states``."""
+        return attempt == self.attempt and (not states or self.state in states)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "goal_id": self.goal_id,
+            "operator": self.operator,
+            "capability": self.capability,
+            "created_at": self.created_at,
+            "inputs": dict(self.inputs),
+            "priority": self.priority,
+            "strategy": self.strategy,
+            "timeout_s": self.timeout_s,
+            "state": self.state,
+            "attempt": self.attempt,
+            "agent_id": self.agent_id,
+            "bids": [[b.agent_id, b.cost, b.eta_s] for b in self.bids],
+            "escalated": self.escalated,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrackedTask:
+        values = dict(data)
+        values["bids"] = tuple(Bid(a, c, e) for a, c, e in values.get("bids", ()))
+        return cls(**values)
+
+
+def open_in_routing_order(tasks: Iterable[TrackedTask]) -> list[TrackedTask]:
+    """Pending tasks, most important first, then oldest (the priority strategy's order)."""
+    pending = [t for t in tasks if t.state == "pending"]
+    return sorted(pending, key=lambda t: (-t.priority, t.created_at, t.task_id))

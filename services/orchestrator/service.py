@@ -1,0 +1,70 @@
+"""Orchestrator (faust-streaming): turns goals into plans and plans into tasks, follows every task to its end.
+
+One agent reads goal commands and task events (both keyed by goal id, co-partitioned with the ``goals`` table)
+in order, asks the pure decider what follows, publishes that and stores the goal's new record; timeouts are
+scheduled events. Agent registrations feed a global table of the fleet's capabilities, which agent-written
+plans are validated against.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+
+from services.orchestrator.decider import Context, Delayed, decide
+from services.orchestrator.goal_record import GoalRecord
+from services.orchestrator.settings import OrchestratorSettings
+from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.producer import EventProducer
+from shared.bus.topics import AGENTS_EVENTS, GOALS_COMMANDS, TASKS_EVENTS
+from shared.events.envelope import Envelope
+from shared.events.scheduling_client import schedule
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+APP_ID = "architect-orchestrator"
+
+
+def build_app(settings: Settings, options: OrchestratorSettings | None = None) -> faust.App:
+    options = options or OrchestratorSettings()
+    domain, timeouts, approvers = options.domain(), options.timeouts(), options.approver_set()
+    app = make_app(APP_ID, settings)
+    goals = app.Table("goals", default=None, partitions=settings.topic_partitions, value_type=dict)
+    fleet = app.GlobalTable("fleet", default=None, value_type=list)
+    publisher = FaustPublisher(app)
+    dead_letters = EventProducer(settings, client_id="orchestrator-dlq")
+
+    async def on_goal_event(event: Envelope[Any]) -> None:
+        goal_id = event.stream_id
+        stored = goals.get(goal_id)
+        record = GoalRecord.from_dict(stored) if stored else None
+        capabilities = frozenset(c for caps in fleet.values() if caps for c in caps)
+        decision = decide(record, event, Context(domain, capabilities, timeouts, approvers, time.time()))
+        for out in decision.emit:
+            if isinstance(out, Delayed):
+                await publisher.publish(schedule(out.event, delay_s=out.delay_s, producer="orchestrator"))
+            else:
+                await publisher.publish(out)
+        if decision.record is not None and decision.record != record:
+            goals[goal_id] = decision.record.to_dict()
+
+    async def on_agent_event(event: Envelope[Any]) -> None:
+        if event.type == "AgentRegistered":
+            fleet[event.payload.agent_id] = list(event.payload.capabilities)
+        elif event.type == "AgentDeregistered":
+            fleet.pop(event.payload.agent_id, None)
+
+    @app.agent(raw_topic(app, GOALS_COMMANDS, TASKS_EVENTS), name="goals", concurrency=1)
+    async def follow_goals(stream: faust.StreamT) -> None:
+        async for _ in envelopes(stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+            pass
+
+    @app.agent(raw_topic(app, AGENTS_EVENTS), name="fleet", concurrency=1)
+    async def follow_fleet(stream: faust.StreamT) -> None:
+        async for _ in envelopes(stream, on_agent_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+            pass
+
+    return app
