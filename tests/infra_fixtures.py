@@ -21,7 +21,7 @@ KEEP_INFRA_ENV = "ARCHITECT_KEEP_INFRA"
 TEST_KAFKA_NAME = "test"
 TEST_KAFKA_PORT = 29092  # controller on 29093; far from a developer's own broker on 9092
 TEST_POSTGRES_NAME = "test"
-TEST_DATABASE = "architect_test"
+TEST_DATABASE_PREFIX = "architect_test"
 
 
 def keep_infra() -> bool:
@@ -49,7 +49,8 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """URL of a freshly created, empty database ``architect_test``.
+    """URL of a freshly created, empty database ``architect_test_<pid>`` (one per session, so concurrent
+    sessions on one server never drop each other's database).
 
     It lives on the server behind ``$DATABASE_URL`` when that is set, else on an embedded server named "test".
     """
@@ -57,7 +58,7 @@ def database_url() -> Iterator[str]:
     already_running = postgres_server.running_url(TEST_POSTGRES_NAME) is not None
     try:
         admin_url = configured or postgres_server.start(TEST_POSTGRES_NAME)
-        url = postgres_server.fresh_database(admin_url, TEST_DATABASE)
+        url = postgres_server.fresh_database(admin_url, f"{TEST_DATABASE_PREFIX}_{os.getpid()}")
     except Exception as error:
         pytest.fail(f"the test Postgres could not start ({type(error).__name__}): {error}", pytrace=False)
     yield url

@@ -97,6 +97,9 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 JSON_COLUMNS = {"params", "depends_on", "output", "capabilities"}
+#: Columns every topic touches; they keep the latest value seen (a max commutes, so arrival order across topics
+#: cannot change the result and a rebuild equals the live projection).
+LATEST_COLUMNS = {"updated_at"}
 
 Projector = Callable[[Envelope[Any]], Iterable[RowChange]]
 
@@ -244,8 +247,11 @@ def fold(changes: Iterable[RowChange]) -> dict[str, dict[tuple[str, ...], Column
     """Merge changes per table and row, in order, so each row is written once per batch."""
     folded: dict[str, dict[tuple[str, ...], Columns]] = {}
     for change in changes:
-        rows = folded.setdefault(change.table, {})
-        rows.setdefault(change.key, {}).update(change.columns)
+        row = folded.setdefault(change.table, {}).setdefault(change.key, {})
+        for column, value in change.columns.items():
+            if column in LATEST_COLUMNS and row.get(column) is not None and value is not None:
+                value = max(row[column], value)
+            row[column] = value
     return folded
 
 

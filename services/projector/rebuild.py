@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from services.projector.projections import TABLES
 from services.projector.store import PROJECTION, REBUILD_LOCK, prepare_session, write_batch
-from shared.bus.client_config import kafka_config
 from shared.bus.consumer import Delivery
-from shared.bus.record import Record
+from shared.bus.reader import end_offsets, read_assigned, scan_consumer
 from shared.bus.topics import EVENT_TOPICS
 from shared.db.connection import connect
 from shared.db.schema import migrate
@@ -78,64 +77,35 @@ def _reset(conn: psycopg.Connection) -> None:
 def _replay(
     settings: Settings, conn: psycopg.Connection, batch_size: int, progress: Progress | None, timeout_s: float
 ) -> tuple[int, int, int]:
-    consumer = Consumer(
-        kafka_config(settings)
-        | {
-            "group.id": "architect-rebuild",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
+    consumer = scan_consumer(
+        settings,
+        {
             "fetch.max.bytes": 104_857_600,
             "max.partition.fetch.bytes": 10_485_760,
             "queued.max.messages.kbytes": 262_144,
-        }
+        },
     )
     try:
-        targets = _end_offsets(consumer)
-        total = sum(high - low for low, high in targets.values())
-        consumer.assign(
-            [TopicPartition(t, p, OFFSET_BEGINNING) for (t, p), (low, high) in targets.items() if high > low]
-        )
-        remaining = {tp: high for tp, (low, high) in targets.items() if high > low}
+        watermarks = end_offsets(consumer, EVENT_TOPICS)
+        targets = {tp: high for tp, (low, high) in watermarks.items() if high > low}
+        total = sum(high - low for low, high in watermarks.values())
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in targets])
         read = written = skipped = 0
-        deadline = time.monotonic() + timeout_s
-        while remaining:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"rebuild did not reach the end offsets in {timeout_s:.0f}s: {remaining}")
+        for records in read_assigned(consumer, targets, batch=batch_size, timeout_s=timeout_s):
             deliveries: list[Delivery] = []
-            records: list[Record] = []
-            for msg in consumer.consume(batch_size, 1.0):
-                if msg.error() is not None:
-                    continue
-                record = Record.from_message(msg)
-                tp = (record.topic, record.partition)
-                if tp not in remaining or record.offset >= remaining[tp]:
-                    continue
-                if record.offset + 1 >= remaining[tp]:
-                    del remaining[tp]
-                read += 1
-                records.append(record)
+            for record in records:
                 try:
                     envelope = decode(record.value, record.key, max_bytes=settings.max_event_bytes)
                 except DecodeError:
                     skipped += 1  # already dead-lettered by the live consumers when it first arrived
                     continue
                 deliveries.append(Delivery(envelope, record))
-            if records:
-                written += write_batch(conn, deliveries, records, fence=False)
+            read += len(records)
+            written += write_batch(conn, deliveries, records, fence=False)
             if progress is not None:
                 progress(read, total)
+        if progress is not None:
+            progress(total, total)
         return read, written, skipped
     finally:
         consumer.close()
-
-
-def _end_offsets(consumer: Consumer) -> dict[tuple[str, int], tuple[int, int]]:
-    """Low and high watermarks of every event-topic partition at the start: the rebuild's finish line."""
-    metadata = consumer.list_topics(timeout=30)
-    offsets = {}
-    for topic in EVENT_TOPICS:
-        if topic not in metadata.topics:
-            continue
-        for partition in metadata.topics[topic].partitions:
-            offsets[(topic, partition)] = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-    return offsets

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from services.projector.projections import TABLES, changes_for, fold, row_values
+from services.projector.projections import LATEST_COLUMNS, TABLES, changes_for, fold, row_values
 from shared.bus.consumer import Delivery, Rewind
 from shared.bus.record import Record
 from shared.db.connection import connect
@@ -87,6 +87,7 @@ def write_batch(
     *,
     projection: str = PROJECTION,
     fence: bool = True,
+    rewound_to: dict[tuple[str, int], int] | None = None,
 ) -> int:
     """Apply one batch atomically; returns how many events were new. Raises ``Rewind`` on a position gap.
 
@@ -96,7 +97,7 @@ def write_batch(
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REBUILD_LOCK,))
         if fence:
-            deliveries, records = _fenced(conn, deliveries, records, projection)
+            deliveries, records = _fenced(conn, deliveries, records, projection, rewound_to or {})
         if not records:
             return 0
         fresh: list[Delivery] = []
@@ -120,9 +121,17 @@ def write_batch(
 
 
 def _fenced(
-    conn: psycopg.Connection, deliveries: Sequence[Delivery], records: Sequence[Record], projection: str
+    conn: psycopg.Connection,
+    deliveries: Sequence[Delivery],
+    records: Sequence[Record],
+    projection: str,
+    rewound_to: dict[tuple[str, int], int],
 ) -> tuple[list[Delivery], list[Record]]:
-    """Drop records below the stored position; a batch that starts past it means a gap: rewind."""
+    """Drop records below the stored position; a batch that starts past it means a gap: rewind.
+
+    After a rewind to the stored position, a batch may still start further on: the offsets between are
+    transaction markers, which Kafka never delivers. ``rewound_to`` remembers rewinds so that is accepted.
+    """
     partitions = {(r.topic, r.partition) for r in records}
     stored = {
         (t, p): o
@@ -135,8 +144,13 @@ def _fenced(
     first: dict[tuple[str, int], int] = {}
     for r in records:
         first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
-    gaps = {tp: stored[tp] for tp, offset in first.items() if tp in stored and offset > stored[tp]}
+    gaps = {
+        tp: stored[tp]
+        for tp, offset in first.items()
+        if tp in stored and offset > stored[tp] and rewound_to.get(tp) != stored[tp]
+    }
     if gaps:
+        rewound_to.update(gaps)
         raise Rewind(gaps)
 
     def unseen(r: Record) -> bool:
@@ -152,11 +166,19 @@ def _upsert_read_models(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> 
         with cur.copy(f"COPY stage_{table} ({', '.join(all_columns)}) FROM STDIN") as copy:
             for key, columns in rows.items():
                 copy.write_row(row_values(table, key, columns))
-        updates = ", ".join(f"{c} = COALESCE(EXCLUDED.{c}, {table}.{c})" for c in all_columns if c not in key_columns)
+        updates = ", ".join(_merge(table, c) for c in all_columns if c not in key_columns)
         cur.execute(
             f"INSERT INTO {table} SELECT * FROM stage_{table} "
             f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
         )
+
+
+def _merge(table: str, column: str) -> str:
+    """SQL that merges a staged column into the stored row: latest-wins columns take the max, others the new
+    value when the event named it."""
+    if column in LATEST_COLUMNS:
+        return f"{column} = GREATEST(EXCLUDED.{column}, {table}.{column})"
+    return f"{column} = COALESCE(EXCLUDED.{column}, {table}.{column})"
 
 
 def _store_positions(cur: psycopg.Cursor, records: Sequence[Record], projection: str) -> None:
@@ -181,6 +203,7 @@ class ProjectorStore:
         self._url = url
         self.projection = projection
         self._conn: psycopg.Connection | None = None
+        self._rewound_to: dict[tuple[str, int], int] = {}
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -191,7 +214,7 @@ class ProjectorStore:
 
     def write(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> int:
         try:
-            return write_batch(self.conn, deliveries, records, projection=self.projection)
+            return write_batch(self.conn, deliveries, records, projection=self.projection, rewound_to=self._rewound_to)
         except psycopg.OperationalError:
             self.close()
             raise

@@ -34,6 +34,8 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
     """A faust app wired to the configured brokers, with the catalogue's topics declared by bootstrap, not faust."""
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
+    datadir = settings.data_dir / "faust" / name
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     defaults: dict[str, Any] = {
         "broker": brokers,
         "store": "memory://",
@@ -43,7 +45,7 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "broker_credentials": _credentials(settings),
-        "datadir": str(settings.data_dir / "faust" / name),
+        "datadir": str(datadir),
     }
     return faust.App(name, **(defaults | options))
 

@@ -46,7 +46,7 @@ class EventProducer:
         }
         if transactional_id:
             config["transactional.id"] = transactional_id
-            config["transaction.timeout.ms"] = 60_000
+            config["transaction.timeout.ms"] = 120_000  # at least delivery.timeout.ms, as librdkafka requires
         self._producer = Producer(config | (overrides or {}))
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)

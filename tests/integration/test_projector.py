@@ -22,7 +22,7 @@ from tests.conftest import unique
 from tests.integration.kafka_helpers import wait_for
 from tests.integration.projector_helpers import (
     goal_stream,
-    high_watermarks_reached,
+    projected_everything,
     publish_all,
     snapshot,
     valid_event_ids_in_kafka,
@@ -50,7 +50,7 @@ def test_a_goal_stream_arrives_in_the_read_models(
     producer.flush()
     projector, thread = run_projector(settings, url)
     try:
-        wait_for(lambda: high_watermarks_reached(settings, url), timeout=60, message="projection to catch up")
+        wait_for(lambda: projected_everything(settings, url), timeout=60, message="projection to catch up")
         wait_for(lambda: _dead_letters_for(url, "architect-projector") >= 1, timeout=30, message="dead letter row")
     finally:
         projector.stop()
@@ -80,7 +80,7 @@ def test_a_replayed_segment_is_not_applied_twice(
     publish_all(producer, events)  # the same events (same ids) delivered again, as a duplicate segment
     projector, thread = run_projector(settings, url)
     try:
-        wait_for(lambda: high_watermarks_reached(settings, url), timeout=60, message="projection to catch up")
+        wait_for(lambda: projected_everything(settings, url), timeout=60, message="projection to catch up")
     finally:
         projector.stop()
         thread.join(30)
@@ -123,7 +123,7 @@ def test_killing_the_projector_between_batches_loses_and_doubles_nothing(
         publisher.join(120)
         final = subprocess.Popen([sys.executable, "-m", "services.projector"], env=env)
         try:
-            wait_for(lambda: high_watermarks_reached(settings, url), timeout=180, message="final catch-up")
+            wait_for(lambda: projected_everything(settings, url), timeout=180, message="final catch-up")
         finally:
             final.terminate()
             assert final.wait(30) == 0, "projector did not stop gracefully on SIGTERM"
@@ -162,7 +162,7 @@ def test_rebuild_reports_progress_and_restores_dropped_rows(
     publish_all(producer, goal_stream(goal_id, tasks=2))
     seen: list[tuple[int, int]] = []
     report = rebuild(settings, url, batch_size=200, progress=lambda done, total: seen.append((done, total)))
-    assert seen and seen[-1][0] == seen[-1][1] == report.events_read
+    assert seen and seen[-1][0] == seen[-1][1] >= report.events_read > 0
     with connect(url) as conn:
         assert conn.execute("SELECT status FROM goals WHERE goal_id = %s", (goal_id,)).fetchone()[0] == "completed"
         conn.execute("DELETE FROM goals")
