@@ -1,0 +1,1 @@
+"""Pluggable backends that do an agent's work: scripted, Python callable, subprocess, OpenAI-compatible HTTP."""

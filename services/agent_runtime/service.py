@@ -1,0 +1,375 @@
+"""Agent runtime service: hosts a fleet of agents and runs the work the assigner gives them.
+
+One consumer loop (group ``architect-agent-runtime-<runtime id>``) reads three topics:
+- ``architect.agents.assignments``: ``ExecuteTask`` for a hosted agent is recorded in the ledger (in the
+  compacted state topic) and queued on the agent's slots; repeats of an executed (task, attempt) are skipped.
+- ``architect.auctions.events``: ``TaskAnnounced`` gets a ``BidPlaced`` from each able, willing agent.
+- ``architect.blackboard.events``: ``FindingPosted`` is remembered per goal and given to later tasks of the goal.
+
+An assignment runs in a worker thread only once its ``running`` entry is durable, so a restart never runs it
+twice: queued ones resume, interrupted ones are reported as crashed. Worker threads only hand completions
+back through a queue; the loop thread settles them (budget, findings, outcome event, ledger), enforces
+timeouts with a watchdog, sends heartbeats and prunes the ledger, in its ``tick``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from services.agent_runtime.backends.contract import Backend, TaskRequest
+from services.agent_runtime.backends.from_config import build_backend
+from services.agent_runtime.bidding import bids_for
+from services.agent_runtime.blackboard import Blackboard
+from services.agent_runtime.execution import run_task
+from services.agent_runtime.fleet_config import FleetConfig
+from services.agent_runtime.hosted_agent import HostedAgent
+from services.agent_runtime.ledger import KEY_PREFIX, AssignmentKey, ExecutionLedger, LedgerEntry
+from services.agent_runtime.periodic import Periodic
+from services.agent_runtime.runtime_metrics import (
+    AGENT_IN_FLIGHT,
+    AGENT_TASKS,
+    AGENT_TOKENS_USED,
+    ASSIGNMENTS_SKIPPED,
+    BIDS_PLACED,
+)
+from services.agent_runtime.settlement import Completion, refusal, settle
+from services.agent_runtime.token_budget import TokenBudget
+from shared.bus.consumer import ConsumerLoop, Delivery
+from shared.bus.producer import EventProducer
+from shared.bus.state_store import CompactedState
+from shared.bus.topics import AGENT_RUNTIME_STATE, AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS
+from shared.events.catalogue.tasks import TaskFailed, TaskStarted
+from shared.events.catalogue.work import ExecuteTask, FindingPosted, TaskAnnounced
+from shared.events.codec import DecodeError, caused_by, decode, encode, new_event
+from shared.events.envelope import Envelope, Payload
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Backends that enforce the timeout themselves report first; the watchdog catches the ones that cannot.
+WATCHDOG_GRACE_S = 1.0
+PRUNE_INTERVAL_S = 3600.0
+USAGE_PREFIX = "usage/"
+
+
+def group_for(runtime_id: str) -> str:
+    """The consumer group of one runtime instance."""
+    return f"architect-agent-runtime-{runtime_id}"
+
+
+def producer_name(agent_id: str) -> str:
+    """The envelope ``producer`` of events an agent emits."""
+    return f"agent-runtime/{agent_id}"
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """An assignment whose backend may be running: when it began and when the watchdog gives up on it."""
+
+    started: float
+    deadline: float
+    timeout_s: float
+
+
+class AgentRuntime:
+    """The agent runtime service (``run`` until ``stop``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fleet: FleetConfig,
+        *,
+        backends: Mapping[str, Backend] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        runtime = fleet.runtime
+        self.runtime_id = runtime.id
+        self.group_id = group_for(runtime.id)
+        self.producer = EventProducer(settings, client_id=self.group_id)
+        self.state = CompactedState(settings, AGENT_RUNTIME_STATE, self.producer)
+        chosen = backends or {}
+        self.agents = {
+            config.id: HostedAgent(config, chosen.get(config.id) or build_backend(config)) for config in fleet.hosted()
+        }
+        self.ledger = ExecutionLedger(runtime.executed_retention_s)
+        self.blackboard = Blackboard(runtime.findings_per_goal)
+        self.loop = ConsumerLoop(
+            settings,
+            group_id=self.group_id,
+            topics=[AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS],
+            producer=self.producer,
+            handler=self._handle,
+            before_commit=self._launch_ready,
+            tick=self._tick,
+            poll_timeout=0.2,
+        )
+        self._drain_timeout_s = runtime.drain_timeout_s
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._heartbeats = Periodic(runtime.heartbeat_s)
+        self._pruning = Periodic(PRUNE_INTERVAL_S)
+        # Accepted and not yet settled; a key missing here means its outcome is published already.
+        self._commands: dict[AssignmentKey, Envelope[Any]] = {}
+        self._running: dict[AssignmentKey, RunningTask] = {}
+        self._traces: dict[AssignmentKey, otel_context.Context] = {}
+        self._completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Restore state, register the agents, consume until ``stop``, then let running tasks finish (bounded)."""
+        try:
+            self._recover()
+            self._register()
+            self.loop.run()
+        finally:
+            self._drain()
+            for agent in self.agents.values():
+                agent.backend.close()
+            self.producer.close()
+
+    def stop(self) -> None:
+        """Stop consuming; ``run`` then waits up to ``drain_timeout_s`` for running tasks and flushes."""
+        self.loop.stop()
+
+    def _recover(self) -> None:
+        self.state.load()
+        for agent in self.agents.values():
+            agent.budget = TokenBudget.restored(agent.config.token_budget, self.state.get(USAGE_PREFIX + agent.id))
+            AGENT_TOKENS_USED.labels(agent.id).set(agent.budget.used)
+        entries = [LedgerEntry.from_dict(value) for _, value in self.state.items(KEY_PREFIX)]
+        self.ledger = ExecutionLedger(
+            self.ledger.retention_s, [entry for entry in entries if entry.key.agent_id in self.agents]
+        )
+        queued, running = self.ledger.with_status("queued"), self.ledger.with_status("running")
+        for entry in queued:
+            if self._restore_command(entry):
+                self.agents[entry.key.agent_id].slots.enqueue(entry.key)
+        for entry in running:
+            if self._restore_command(entry):
+                self._running[entry.key] = RunningTask(self._clock(), self._clock(), 0.0)
+                error = "interrupted: the agent runtime stopped while the task ran"
+                self._settle(Completion.failed(entry.key, "crash", error, 0))
+        self.state.flush()
+        self.producer.flush()
+        log.info(
+            "runtime %s: %d agent(s), %d executed assignment(s) known, %d resumed, %d reported interrupted",
+            self.runtime_id,
+            len(self.agents),
+            len(self.ledger),
+            len(queued),
+            len(running),
+        )
+
+    def _restore_command(self, entry: LedgerEntry) -> bool:
+        try:
+            self._commands[entry.key] = decode((entry.command or "").encode())
+        except DecodeError as exc:
+            log.error("runtime %s: cannot restore %s (%s); dropping it", self.runtime_id, entry.key, exc)
+            self._persist(self.ledger.finish(entry.key, "unreadable"))
+            return False
+        return True
+
+    def _register(self) -> None:
+        for agent in self.agents.values():
+            self.producer.publish(
+                new_event(
+                    agent.registration(), producer=producer_name(agent.id), stream_id=agent.id, correlation_id=agent.id
+                )
+            )
+        self.producer.flush()
+
+    def _drain(self) -> None:
+        deadline = self._clock() + self._drain_timeout_s
+        while self._running and self._clock() < deadline:
+            with suppress(queue.Empty):
+                self._settle(self._completions.get(timeout=0.1))
+            self._expire_overdue(self._clock())
+        for key, running in list(self._running.items()):
+            error = "the agent runtime stopped before the task finished"
+            self._settle(Completion.failed(key, "crash", error, int((self._clock() - running.started) * 1000)))
+        self.state.flush()
+        self.producer.flush()
+
+    # -- consuming -------------------------------------------------------------------------------------------
+    def _handle(self, delivery: Delivery) -> None:
+        envelope = delivery.envelope
+        payload = envelope.payload
+        if isinstance(payload, ExecuteTask):
+            self._accept(envelope, payload)
+        elif isinstance(payload, TaskAnnounced):
+            self._bid(envelope, payload)
+        elif isinstance(payload, FindingPosted):
+            self.blackboard.post(str(envelope.event_id), payload)
+
+    def _accept(self, envelope: Envelope[Any], command: ExecuteTask) -> None:
+        agent = self.agents.get(command.agent_id)
+        if agent is None:
+            return
+        key = AssignmentKey(command.agent_id, command.task_id, command.attempt)
+        admission = self.ledger.admit(
+            key, encode(envelope).decode(), envelope.occurred_at.timestamp(), self._wall_clock()
+        )
+        if admission != "accepted":
+            log.info("agent %s: %s assignment %s/%d skipped", agent.id, admission, key.task_id, key.attempt)
+            ASSIGNMENTS_SKIPPED.labels(agent.id, admission).inc()
+            return
+        entry = self.ledger.get(key)
+        assert entry is not None
+        self._persist(entry)
+        self._commands[key] = envelope
+        self._traces[key] = otel_context.get_current()
+        agent.slots.enqueue(key)
+
+    def _bid(self, envelope: Envelope[Any], announcement: TaskAnnounced) -> None:
+        bidders = [agent.bidder() for agent in self.agents.values()]
+        for bid in bids_for(announcement, envelope.occurred_at.timestamp(), self._wall_clock(), bidders):
+            self.producer.publish(
+                caused_by(envelope, bid, producer=producer_name(bid.agent_id), kind=f"bid:{bid.agent_id}")
+            )
+            BIDS_PLACED.labels(bid.agent_id).inc()
+
+    # -- running ---------------------------------------------------------------------------------------------
+    def _launch_ready(self) -> None:
+        """Start what fits in free slots, once its ``running`` entry (and every accepted one) is durable."""
+        launches: list[tuple[Backend, AssignmentKey, TaskRequest]] = []
+        now = self._clock()
+        for agent in self.agents.values():
+            for key in agent.slots.start_ready():
+                envelope = self._commands[key]
+                command: ExecuteTask = envelope.payload
+                refused = refusal(command, agent.config.capabilities, agent.budget)
+                if refused is not None:
+                    # Never started: reported failed at once, without a TaskStarted.
+                    self._settle(refused)
+                    continue
+                self._persist(self.ledger.start(key))
+                with self._traced(key):
+                    self.producer.publish(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
+                timeout_s = agent.timeout_s(command)
+                self._running[key] = RunningTask(now, now + timeout_s + WATCHDOG_GRACE_S, timeout_s)
+                launches.append(
+                    (agent.backend, key, agent.request_for(command, self.blackboard.recent(command.goal_id)))
+                )
+            AGENT_IN_FLIGHT.labels(agent.id).set(agent.slots.in_flight)
+        self.state.flush()
+        if launches:
+            # The ``running`` entries must be durable before a backend may begin (a restart never re-runs).
+            self.producer.flush()
+        for backend, key, request in launches:
+            threading.Thread(
+                target=self._execute,
+                args=(backend, request, key),
+                name=f"task-{key.agent_id}-{key.task_id}",
+                daemon=True,
+            ).start()
+
+    def _execute(self, backend: Backend, request: TaskRequest, key: AssignmentKey) -> None:
+        self._completions.put(run_task(backend, request, key, self._clock))
+
+    def _tick(self) -> None:
+        now = self._clock()
+        settled = 0
+        while True:
+            try:
+                settled += self._settle(self._completions.get_nowait())
+            except queue.Empty:
+                break
+        settled += self._expire_overdue(now)
+        self._launch_ready()
+        if self._heartbeats.due(now):
+            for agent in self.agents.values():
+                heartbeat = new_event(
+                    agent.heartbeat(), producer=producer_name(agent.id), stream_id=agent.id, correlation_id=agent.id
+                )
+                self.producer.publish(heartbeat)
+        if self._pruning.due(now):
+            for key in self.ledger.prune(self._wall_clock()):
+                self.state.delete(key.state_key())
+            self.state.flush()
+        if settled:
+            self.state.flush()
+            self.producer.flush()
+
+    def _expire_overdue(self, now: float) -> int:
+        overdue = [(key, running) for key, running in self._running.items() if now >= running.deadline]
+        for key, running in overdue:
+            error = f"no result within the {running.timeout_s}s timeout"
+            self._settle(Completion.failed(key, "timeout", error, int((now - running.started) * 1000)))
+        return len(overdue)
+
+    def _settle(self, completion: Completion) -> int:
+        """Publish the outcome of a completion; a late one (after the watchdog or a shutdown) is dropped."""
+        key = completion.key
+        envelope = self._commands.pop(key, None)
+        if envelope is None:
+            log.info("agent %s: late result for %s/%d dropped", key.agent_id, key.task_id, key.attempt)
+            return 0
+        self._running.pop(key, None)
+        agent = self.agents[key.agent_id]
+        agent.slots.release(key)
+        settlement = settle(envelope.payload, completion, agent.budget)
+        agent.budget = settlement.budget
+        outcome = "succeeded" if settlement.succeeded else "failed"
+        with self._traced(key):
+            for index, finding in enumerate(settlement.findings):
+                self.producer.publish(self._derived(envelope, finding, f"finding:{index}"))
+            self.producer.publish(self._derived(envelope, settlement.outcome, outcome))
+        self._traces.pop(key, None)
+        self._persist(self.ledger.finish(key, outcome))
+        self.state.put(USAGE_PREFIX + agent.id, agent.budget.to_dict())
+        if completion.result is not None:
+            agent.latency = agent.latency.observe(completion.duration_ms / 1000)
+        error_class = settlement.outcome.error_class if isinstance(settlement.outcome, TaskFailed) else ""
+        AGENT_TASKS.labels(agent.id, outcome, error_class).inc()
+        AGENT_TOKENS_USED.labels(agent.id).set(agent.budget.used)
+        AGENT_IN_FLIGHT.labels(agent.id).set(agent.slots.in_flight)
+        return 1
+
+    # -- plumbing --------------------------------------------------------------------------------------------
+    def _persist(self, entry: LedgerEntry) -> None:
+        self.state.put(entry.key.state_key(), entry.to_dict())
+
+    @staticmethod
+    def _derived(cause: Envelope[Any], payload: Payload, kind: str) -> Envelope[Any]:
+        """An event of the assignment's goal with an id derived from (assignment, kind), so replays repeat it."""
+        command: ExecuteTask = cause.payload
+        return new_event(
+            payload,
+            producer=producer_name(command.agent_id),
+            stream_id=command.goal_id,
+            correlation_id=command.goal_id,
+            causation_id=cause.event_id,
+            event_id=cause.derive_id(kind),
+        )
+
+    @contextmanager
+    def _traced(self, key: AssignmentKey) -> Iterator[None]:
+        """Publish inside the trace of the assignment's delivery, so the goal's trace shows the agent's work."""
+        context = self._traces.get(key)
+        if context is None:
+            yield
+            return
+        token = otel_context.attach(context)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+
+
+def _ids(command: ExecuteTask) -> dict[str, Any]:
+    return {
+        "task_id": command.task_id,
+        "goal_id": command.goal_id,
+        "agent_id": command.agent_id,
+        "attempt": command.attempt,
+    }
