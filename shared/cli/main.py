@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shared.cli import dlq, events, projections, schemas, streams, topics
+from shared.cli import agent, dlq, events, projections, schemas, streams, topics
 
 app = typer.Typer(help="Architect: an event-sourced control plane for fleets of AI agents.", no_args_is_help=True)
 app.add_typer(topics.app, name="topics")
@@ -13,6 +13,7 @@ app.add_typer(streams.app, name="streams")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(projections.app, name="projections")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(agent.app, name="agent")
 
 
 def run() -> None:
