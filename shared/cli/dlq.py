@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from confluent_kafka import KafkaException
+from rich.markup import escape
 from rich.table import Table
 
 from shared.bus.dead_letters import DeadLetter, redrive
@@ -33,10 +34,10 @@ def list_letters(
     for d in letters[-limit:]:
         table.add_row(
             str(d.offset),
-            d.reason,
-            f"{d.source_topic}[{d.source_partition}]@{d.source_offset}",
-            d.consumer_group,
-            d.error[:80],
+            escape(d.reason),
+            escape(f"{d.source_topic}[{d.source_partition}]@{d.source_offset}"),
+            escape(d.consumer_group),
+            escape(d.error[:80]),
         )
     console.print(table)
 
@@ -47,13 +48,14 @@ def show(offset: int) -> None:
     letter = next((d for d in load_letters() if d.offset == offset), None)
     if letter is None:
         fail(f"no dead letter at offset {offset}")
-    console.print(f"[bold]offset[/] {letter.offset}\n[bold]reason[/] {letter.reason}\n[bold]error[/] {letter.error}")
-    console.print(
-        f"[bold]source[/] {letter.source_topic}[{letter.source_partition}]@{letter.source_offset} "
-        f"(group {letter.consumer_group})"
-    )
-    console.print(f"[bold]key[/] {letter.key!r}")
-    console.print(f"[bold]headers[/] {[(k, v.decode(errors='replace')) for k, v in letter.original_headers]}")
+    # Everything after the labels came from a record or an exception: print it as text, never as markup.
+    console.print(f"[bold]offset[/] {letter.offset}\n[bold]reason[/] {escape(letter.reason)}")
+    console.print(f"[bold]error[/] {escape(letter.error)}")
+    source = f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
+    console.print(f"[bold]source[/] {escape(source)} (group {escape(letter.consumer_group)})")
+    console.print(f"[bold]key[/] {escape(repr(letter.key))}")
+    headers = [(k, v.decode(errors="replace")) for k, v in letter.original_headers]
+    console.print(f"[bold]headers[/] {escape(str(headers))}")
     console.print("[bold]value[/]")
     console.print((letter.value or b"").decode(errors="replace"), highlight=False, markup=False)
 

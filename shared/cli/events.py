@@ -11,11 +11,12 @@ from typing import Any
 
 import typer
 from confluent_kafka import Consumer
+from rich.markup import escape
 
 from shared.bus.client_config import kafka_config
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.bus.topics import EVENT_TOPICS
-from shared.cli.context import console, fail, settings
+from shared.cli.context import console, errors, fail, settings
 from shared.events.codec import DecodeError, decode, encode
 from shared.events.envelope import Envelope
 
@@ -114,7 +115,9 @@ def tail(
                 try:
                     e = decode(msg.value(), msg.key())
                 except DecodeError as exc:
-                    console.print(f"[red]invalid record {msg.topic()}[{msg.partition()}]@{msg.offset()}: {exc}[/]")
+                    where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+                    # On stderr: stdout carries only matching events (JSON lines stay parseable).
+                    errors.print(f"[red]invalid record {escape(where)}: {escape(str(exc))}[/]")
                     continue
                 if (type_ and e.type != type_) or (correlation and e.correlation_id != correlation):
                     continue
@@ -122,8 +125,9 @@ def tail(
                     print(encode(e).decode(), flush=True)
                 else:
                     console.print(
-                        f"{e.occurred_at:%H:%M:%S.%f}"[:-3] + f"  [cyan]{e.type:<20}[/] "
-                        f"stream={e.stream_id} corr={e.correlation_id} id={e.event_id}"
+                        f"{e.occurred_at:%H:%M:%S.%f}"[:-3]
+                        + f"  [cyan]{e.type:<20}[/] "
+                        + escape(f"stream={e.stream_id} corr={e.correlation_id} id={e.event_id}")
                     )
                 shown += 1
                 if limit and shown >= limit:

@@ -45,4 +45,4 @@ def replay(correlation: str = typer.Option(..., "--correlation", help="The goal 
     console.print(table)
     console.print("[bold]causal tree[/]")
     for line in render_forest(causal_forest(ordered)):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)  # "[producer]" is text, not a style
