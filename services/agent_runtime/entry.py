@@ -24,7 +24,11 @@ def run_fleet(fleet: FleetConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse the command line, load the fleet file and run it; configuration errors exit with status 2."""
     parser = argparse.ArgumentParser(prog="python -m services.agent_runtime", description="Host a fleet of agents.")
-    parser.add_argument("--config", default=os.environ.get(FLEET_ENV), help=f"fleet YAML file (default: ${FLEET_ENV})")
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(FLEET_ENV),
+        help=f"fleet YAML file or bundled fleet name, e.g. demo (default: ${FLEET_ENV})",
+    )
     args = parser.parse_args(argv)
     if not args.config:
         parser.error(f"a fleet file is required: --config FILE or ${FLEET_ENV}")

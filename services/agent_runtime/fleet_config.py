@@ -39,6 +39,7 @@ BACKEND_KINDS = ("scripted", "callable", "subprocess", "openai")
 #: Timeout of an assignment that names none: the report's tier timeouts (worker 30 min, manager 60 min).
 ROLE_TIMEOUTS_S: dict[str, float] = {"worker": 30 * 60, "manager": 60 * 60, "high-level": 60 * 60}
 WEEK_S = 7 * 24 * 3600.0
+BUNDLED_FLEETS = Path(__file__).resolve().parent / "fleets"
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -121,10 +122,23 @@ def parse_fleet(data: object) -> FleetConfig:
         raise FleetConfigError([_problem(error, data) for error in exc.errors()]) from None
 
 
+def resolve_fleet_path(name: str | Path) -> Path:
+    """A fleet file's path; a bare name of a bundled fleet (``demo``) means ``fleets/<name>.yaml`` of this package.
+
+    Containers and ``make demo`` can then say ``ARCHITECT_AGENT_FLEET=demo`` wherever the package is installed.
+    """
+    path = Path(name)
+    bundled = BUNDLED_FLEETS / f"{name}.yaml"
+    if not path.exists() and path.name == str(name) and not path.suffix and bundled.is_file():
+        return bundled
+    return path
+
+
 def load_fleet(path: str | Path) -> FleetConfig:
-    """Read and validate a YAML fleet file."""
+    """Read and validate a YAML fleet file (a path, or the name of a bundled fleet)."""
+    path = resolve_fleet_path(path)
     try:
-        text = Path(path).read_text()
+        text = path.read_text()
     except OSError as exc:
         raise FleetConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
     try:

@@ -71,6 +71,15 @@ def test_the_demo_fleet_is_valid_and_hosts_every_capability_the_built_in_methods
     assert {"design", "code", "test", "review", "deploy", "docs", "analysis", "planning"} <= capabilities
 
 
+def test_a_bundled_fleet_is_found_by_name_and_a_real_path_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    assert load_fleet("demo") == load_fleet(DEMO)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").write_text("agents: [{id: local, capabilities: [x], backend: {kind: scripted}}]")
+    assert [a.id for a in load_fleet("demo").hosted()] == ["local"]
+    with pytest.raises(FleetConfigError, match="nope: cannot read"):
+        load_fleet("nope")
+
+
 def test_a_single_agent_fleet_from_flags_nests_dotted_options_and_reads_values_as_yaml():
     assert backend_options(["latency_s=0.5", "drift.kind=format", "drift.onset=3"]) == {
         "latency_s": 0.5,
