@@ -26,14 +26,16 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "architect-orchestrator"
+#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
+JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
 def build_app(settings: Settings, options: OrchestratorSettings | None = None) -> faust.App:
     options = options or OrchestratorSettings()
     domain, timeouts, approvers = options.domain(), options.timeouts(), options.approver_set()
     app = make_app(APP_ID, settings)
-    goals = app.Table("goals", default=None, partitions=settings.topic_partitions, value_type=dict)
-    fleet = app.GlobalTable("fleet", default=None, value_type=list)
+    goals = app.Table("goals", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
+    fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="orchestrator-dlq")
 
