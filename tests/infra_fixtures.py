@@ -18,8 +18,9 @@ from shared.infra import postgres_server
 from shared.infra.kafka_broker import LocalKafka
 
 KEEP_INFRA_ENV = "ARCHITECT_KEEP_INFRA"
-TEST_KAFKA_NAME = "test"
-TEST_KAFKA_PORT = 29092  # controller on 29093; far from a developer's own broker on 9092
+#: A session may use a broker of its own (e.g. to run the end-to-end suite beside another test session).
+TEST_KAFKA_NAME = os.environ.get("ARCHITECT_TEST_KAFKA_NAME", "test")
+TEST_KAFKA_PORT = int(os.environ.get("ARCHITECT_TEST_KAFKA_PORT", "29092"))  # controller on port + 1
 TEST_POSTGRES_NAME = "test"
 TEST_DATABASE_PREFIX = "architect_test"
 
@@ -31,7 +32,8 @@ def keep_infra() -> bool:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap servers of a real single-node Kafka named "test" on 127.0.0.1:29092.
+    """Bootstrap servers of a real single-node Kafka named "test" on 127.0.0.1:29092 (overridable with
+    ``ARCHITECT_TEST_KAFKA_NAME`` and ``ARCHITECT_TEST_KAFKA_PORT``).
 
     A broker left running by an earlier session (``ARCHITECT_KEEP_INFRA=1``) is reused with its data; otherwise
     the broker starts from empty storage, so topics and offsets from earlier sessions cannot leak in.

@@ -112,6 +112,14 @@ def long_running_architect_services() -> dict[str, dict[str, Any]]:
     return {name: spec for name, spec in architect_services().items() if spec.get("restart") != "no"}
 
 
+def variables_named_in_code(package: str) -> frozenset[str]:
+    """``ARCHITECT_*`` names a service package reads directly (e.g. ``FLEET_ENV = "ARCHITECT_AGENT_FLEET"``)."""
+    names: set[str] = set()
+    for source in (ROOT / "services" / package).rglob("*.py"):
+        names |= set(re.findall(r'"(ARCHITECT_[A-Z0-9_]+)"', source.read_text()))
+    return frozenset(names)
+
+
 def package_of(spec: dict[str, Any]) -> str:
     return spec["build"]["args"]["SERVICE"]
 
@@ -171,7 +179,10 @@ def test_settings_variables_are_the_prefixed_field_names_or_the_alias() -> None:
 
 @pytest.mark.parametrize("name", ARCHITECT_SERVICES)
 def test_architect_services_read_only_variables_that_settings_or_opentelemetry_define(name: str) -> None:
-    defined = {v for cls in settings_classes(package_of(services()[name])) for v in settings_variables(cls)}
+    package = package_of(services()[name])
+    defined = {v for cls in settings_classes(package) for v in settings_variables(cls)} | variables_named_in_code(
+        package
+    )
     unknown = {
         variable
         for variable in services()[name]["environment"]
