@@ -1,0 +1,211 @@
+"""The faust-streaming wrapper (shared/bus/faust_stream.py) gives faust apps the consumer loop's guarantees:
+decode and validate, dead-letter bad records with reason and source position, retry a failing handler and
+dead-letter it when it keeps failing, publish derived events, commit what was handled and stop on SIGTERM.
+
+The app (tests/integration/faust_probe_app.py) runs in its own process: faust owns its event loop and signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaException
+
+from shared.bus.bootstrap import admin_client
+from shared.bus.producer import EventProducer
+from shared.bus.reader import read_to_end
+from shared.bus.topics import GOALS_EVENTS
+from shared.events.catalogue.goals import SubmitGoal
+from shared.events.codec import DecodeError, decode, encode, new_event
+from shared.events.envelope import Envelope
+from shared.settings import Settings
+from tests.conftest import unique
+from tests.integration.faust_probe_app import ANSWERED_BY
+from tests.integration.kafka_helpers import create_topic, dead_letters_from, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGIN = ("origin", b"faust-test")
+
+
+class ProbeApp:
+    """The probe app as a child process, writing the ids it handled to a file per run."""
+
+    def __init__(self, settings: Settings, app_id: str, topic: str, workdir: Path) -> None:
+        self.settings, self.app_id, self.topic, self.workdir = settings, app_id, topic, workdir
+        self.runs = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.output = workdir / "none"
+
+    def start(self) -> None:
+        self.runs += 1
+        self.output = self.workdir / f"run-{self.runs}.handled"
+        self.output.touch()
+        env = os.environ.copy() | {
+            "ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "ARCHITECT_TOPIC_PARTITIONS": str(self.settings.topic_partitions),
+            "ARCHITECT_DATA_DIR": str(self.workdir / "data"),
+            "PROBE_APP_ID": self.app_id,
+            "PROBE_TOPIC": self.topic,
+            "PROBE_HANDLED_FILE": str(self.output),
+        }
+        with (self.workdir / f"run-{self.runs}.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.integration.faust_probe_app"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+            )
+
+    def handled(self) -> list[str]:
+        """Event ids the current run has handled, in order."""
+        self.assert_alive()
+        return self.output.read_text().split()
+
+    def assert_alive(self) -> None:
+        assert self.process is not None and self.process.poll() is None, f"the faust app died:\n{self.log()}"
+
+    def log(self) -> str:
+        return (self.workdir / f"run-{self.runs}.log").read_text()[-4000:]
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM, then wait for a clean exit."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the faust app ignored SIGTERM for {timeout:.0f}s:\n{self.log()}") from None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def probe(settings: Settings, tmp_path: Path) -> Iterator[ProbeApp]:
+    topic = create_topic(settings, unique("test.faust"))
+    app = ProbeApp(settings, unique("faust-probe"), topic, tmp_path)
+    yield app
+    app.kill()
+    # Our unique topic and the one faust's partition assignor made for this app id.
+    admin = admin_client(settings)
+    for future in admin.delete_topics([topic, f"{app.app_id}-__assignor-__leader"], operation_timeout=30).values():
+        with contextlib.suppress(KafkaException):  # the assignor topic may not exist
+            future.result(30)
+
+
+def command(goal_type: str) -> Envelope[Any]:
+    goal_id = unique("faust-goal")
+    return new_event(
+        SubmitGoal(goal_id=goal_id, goal_type=goal_type), producer="test", stream_id=goal_id, correlation_id=goal_id
+    )
+
+
+def poison_records(valid: Envelope[Any]) -> dict[str, tuple[bytes, bytes]]:
+    """(key, value) of a bad record per rejection reason."""
+    raw = json.loads(encode(valid))
+    return {
+        "not_json": (b"some-key", b"\xff{ definitely not json"),
+        "unknown_type": (valid.stream_id.encode(), json.dumps(dict(raw, type="LaunchRockets")).encode()),
+        "schema_invalid": (valid.stream_id.encode(), json.dumps(dict(raw, payload={"goal_type": 7})).encode()),
+        "wrong_key": (b"not-the-stream", encode(valid)),
+    }
+
+
+def answers(settings: Settings) -> dict[str, Envelope[Any]]:
+    """GoalSubmitted events the probe published, by the id of the command that caused them."""
+    found = {}
+    for record in read_to_end(settings, [GOALS_EVENTS]):
+        if record.value is None or ANSWERED_BY.encode() not in record.value:
+            continue
+        try:
+            event = decode(record.value, record.key)
+        except DecodeError:
+            continue
+        if event.producer == ANSWERED_BY:
+            found[str(event.causation_id)] = event
+    return found
+
+
+def test_valid_events_are_handled_and_bad_ones_dead_lettered_with_their_source(
+    settings: Settings, producer: EventProducer, probe: ProbeApp
+) -> None:
+    first, flaky, explode, refuse, last = (command(t) for t in ("fix_bug", "flaky", "explode", "refuse", "fix_bug"))
+    producer.publish(first, topic=probe.topic)
+    poison = poison_records(first)
+    for key, value in poison.values():
+        producer.publish_raw(probe.topic, key, value, [ORIGIN])
+    for event in (flaky, explode, refuse, last):
+        producer.publish(event, topic=probe.topic)
+    producer.flush()
+    # offsets: 0 first, 1-4 poison, 5 flaky, 6 explode, 7 refuse, 8 last
+    expected_reasons = {1: "not_json", 2: "unknown_type", 3: "schema_invalid", 4: "wrong_key"}
+    expected_reasons |= {6: "handler_error", 7: "refused"}
+
+    probe.start()
+    answered = [str(e.event_id) for e in (first, flaky, last)]
+    wait_for(lambda: probe.handled() == answered, timeout=120, message="the three answerable commands handled")
+    wait_for(
+        lambda: len(dead_letters_from(settings, probe.app_id)) == len(expected_reasons),
+        timeout=60,
+        message="every bad record dead-lettered",
+    )
+
+    letters = {d.source_offset: d for d in dead_letters_from(settings, probe.app_id)}
+    assert {offset: d.reason for offset, d in letters.items()} == expected_reasons
+    for offset, letter in letters.items():
+        assert (letter.source_topic, letter.source_partition) == (probe.topic, 0)
+        assert letter.error, f"dead letter at source offset {offset} says nothing"
+    for offset, reason in list(expected_reasons.items())[:4]:
+        key, value = poison[reason]
+        assert (letters[offset].key, letters[offset].value) == (key, value), "the original bytes are kept"
+        assert ORIGIN in letters[offset].original_headers, "the original headers are kept"
+    assert "boom on attempt 5" in letters[6].error, "a failing handler is retried before it is dead-lettered"
+    assert letters[6].value == encode(explode)
+    assert "refuses" in letters[7].error
+
+    published = answers(settings)
+    for cause in (first, flaky, last):
+        answer = published[str(cause.event_id)]
+        assert answer.type == "GoalSubmitted" and answer.stream_id == cause.stream_id
+        assert answer.correlation_id == cause.correlation_id
+    assert str(explode.event_id) not in published and str(refuse.event_id) not in published
+
+    assert probe.terminate() == 0, f"the faust app did not exit cleanly on SIGTERM:\n{probe.log()}"
+
+
+def test_a_restarted_app_resumes_after_what_it_had_handled(
+    settings: Settings, producer: EventProducer, probe: ProbeApp
+) -> None:
+    before = command("fix_bug")
+    producer.publish(before, topic=probe.topic)
+    producer.flush()
+    probe.start()
+    wait_for(lambda: probe.handled() == [str(before.event_id)], timeout=120, message="the first command handled")
+    assert probe.terminate() == 0, probe.log()
+
+    while_down = command("fix_bug")
+    producer.publish(while_down, topic=probe.topic)
+    producer.publish_raw(probe.topic, b"k", b"not json either", [ORIGIN])
+    producer.flush()
+    probe.start()
+    wait_for(lambda: str(while_down.event_id) in probe.handled(), timeout=120, message="the new command handled")
+    wait_for(lambda: len(dead_letters_from(settings, probe.app_id)) == 1, message="the new poison record")
+    assert probe.handled() == [str(while_down.event_id)], "what the first run handled was committed, not redone"
+    (letter,) = dead_letters_from(settings, probe.app_id)
+    assert (letter.reason, letter.source_offset) == ("not_json", 2)
+    assert probe.terminate() == 0, probe.log()
