@@ -22,7 +22,8 @@ def available() -> list[tuple[int, str, str]]:
 
 
 def migrate(conn: psycopg.Connection) -> list[int]:
-    """Apply pending migrations in one transaction each; returns the versions applied now."""
+    """Apply every pending migration, in order, in one transaction (all of them or none; a concurrent start-up
+    waits on the lock and then finds them done); returns the versions applied now."""
     applied_now = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
