@@ -365,6 +365,20 @@ def test_dlq_list_show_and_redrive_a_poison_record(settings: Settings, producer:
     assert redriven.header(REDRIVE_COUNT) == "1"
     assert redriven.header("origin") == "cli-test"
 
+    # Still poison: a running consumer dead-letters the re-driven copy again and keeps going.
+    after = submit_goal(unique("g"))
+    producer.publish(after, topic=topic)
+    producer.flush()
+    handled: list[Delivery] = []
+    again = ConsumerLoop(settings, group_id=group, topics=[topic], producer=producer, handler=handled.append)
+    with running(again):
+        wait_for(lambda: len(dead_letters_from(settings, group)) == 2, message="the re-driven copy dead-lettered")
+        wait_for(lambda: len(handled) == 1, message="the valid event after it")
+    second = max(dead_letters_from(settings, group), key=lambda d: d.offset)
+    assert (second.reason, second.source_offset) == ("not_json", 1)
+    assert (REDRIVE_COUNT, b"1") in second.original_headers
+    assert handled[0].envelope.event_id == after.event_id
+
 
 def test_dlq_show_prints_errors_and_headers_as_text_not_markup(settings: Settings, producer: EventProducer) -> None:
     topic = create_topic(settings, unique("test.cli-dlq"))
