@@ -218,7 +218,6 @@ PROJECTORS: dict[str, Projector] = {
             cost=e.payload.cost,
             model=e.payload.model,
             status="registered",
-            breaker_state="closed",
             in_flight=0,
             registered_at=e.occurred_at,
         )

@@ -82,6 +82,18 @@ def fresh_database(admin_url: str, name: str) -> str:
     return with_database(admin_url, name)
 
 
+def ensure_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` unless it exists; returns its URL (its data is kept)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(admin_url, name)
+
+
 def with_database(url: str, dbname: str) -> str:
     """``url`` pointing at database ``dbname`` instead; accepts URLs and ``key=value`` connection strings."""
     if "://" in url:
