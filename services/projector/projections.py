@@ -186,7 +186,8 @@ PROJECTORS: dict[str, Projector] = {
             operator=e.payload.operator,
             capability=e.payload.capability,
             tier=e.payload.tier,
-            depends_on=list(e.payload.depends_on),
+            # The plan (GoalPlanned) is the DAG's source; a task event only fills it in for tasks no plan listed.
+            depends_on=list(e.payload.depends_on) or None,
             status="pending",
             created_at=e.occurred_at,
         )
