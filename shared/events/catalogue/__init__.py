@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events.catalogue import agents, goals, scheduling, tasks, work
+from shared.events.catalogue import agents, drift, goals, sagas, scheduling, tasks, work
 from shared.events.spec import EventSpec
 
 
@@ -20,7 +20,9 @@ def _index(*groups: tuple[EventSpec, ...]) -> dict[str, EventSpec]:
     return index
 
 
-CATALOGUE: dict[str, EventSpec] = _index(goals.SPECS, tasks.SPECS, agents.SPECS, work.SPECS, scheduling.SPECS)
+CATALOGUE: dict[str, EventSpec] = _index(
+    goals.SPECS, tasks.SPECS, agents.SPECS, work.SPECS, scheduling.SPECS, drift.SPECS, sagas.SPECS
+)
 
 
 def register(*specs: EventSpec) -> None:
