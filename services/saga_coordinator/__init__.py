@@ -1,1 +1,1 @@
-"""Saga coordinator: runs multi-step sagas with compensations (pure state machine and definitions)."""
+"""Saga coordinator: runs multi-step sagas with compensations (`python -m services.saga_coordinator`)."""

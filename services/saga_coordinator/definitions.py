@@ -6,7 +6,7 @@ A YAML definition looks like:
     version: 1
     steps:
       - name: plan_milestone
-        action: {operator: plan_milestone}           # a task for an agent ...
+        action: {operator: plan_milestone}           # a task for an agent (capability: defaults to the operator)
         compensation: {command: DeletePlan}          # ... or a command to publish; params: {...} optional
         retry: {max_attempts: 3, base_delay_seconds: 1}
         timeout_seconds: 3600                        # null waits indefinitely; omitted: 1800
@@ -48,16 +48,19 @@ class _Action(BaseModel):
     operator: str | None = Field(default=None, min_length=1)
     command: str | None = Field(default=None, min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    capability: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> _Action:
         if (self.operator is None) == (self.command is None):
             raise ValueError("give exactly one of 'operator' or 'command'")
+        if self.capability is not None and self.operator is None:
+            raise ValueError("'capability' applies to an operator only")
         return self
 
     def build(self) -> SagaAction:
         if self.operator is not None:
-            return SagaAction("operator", self.operator, self.params)
+            return SagaAction("operator", self.operator, self.params, self.capability)
         return SagaAction("command", self.command or "", self.params)
 
 

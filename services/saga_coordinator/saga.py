@@ -78,20 +78,37 @@ Resolution = Literal["compensated_manually", "retry"]
 
 @dataclass(frozen=True)
 class SagaAction:
-    """What a step (or compensation) does: a task for an agent (`operator`) or a command to publish."""
+    """What a step (or compensation) does: a task for an agent (`operator`) or a command to publish.
+
+    An operator's task goes to agents with `capability` (None: the operator's own name).
+    """
 
     kind: Literal["operator", "command"]
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    capability: str | None = None
+
+    @property
+    def required_capability(self) -> str:
+        """The capability an agent needs to carry out this operator."""
+        return self.capability or self.name
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
-        return {"kind": self.kind, "name": self.name, "params": dict(self.params)}
+        data: dict[str, Any] = {"kind": self.kind, "name": self.name, "params": dict(self.params)}
+        if self.capability is not None:
+            data["capability"] = self.capability
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SagaAction:
         """Inverse of `to_dict`."""
-        return cls(kind=data["kind"], name=data["name"], params=dict(data.get("params", {})))
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            params=dict(data.get("params", {})),
+            capability=data.get("capability"),
+        )
 
 
 @dataclass(frozen=True)

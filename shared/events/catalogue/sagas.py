@@ -43,6 +43,8 @@ class ReportSagaActionResult(Payload):
     phase: Phase
     step_index: int = Field(ge=0)
     attempt: int = Field(ge=1)
+    round: int = Field(default=0, ge=0)
+    """Compensations only: bumped each time a human asks to retry an escalated compensation."""
     outcome: Literal["succeeded", "failed"]
     error: str = ""
     retryable: bool = True
@@ -67,6 +69,8 @@ class SagaTimeoutElapsed(Payload):
     phase: Phase
     step_index: int = Field(ge=0)
     attempt: int = Field(ge=1)
+    round: int = Field(default=0, ge=0)
+    """Compensations only: bumped each time a human asks to retry an escalated compensation."""
 
 
 class SagaRetryDue(Payload):
@@ -76,6 +80,8 @@ class SagaRetryDue(Payload):
     phase: Phase
     step_index: int = Field(ge=0)
     attempt: int = Field(ge=1)
+    round: int = Field(default=0, ge=0)
+    """Compensations only: bumped each time a human asks to retry an escalated compensation."""
 
 
 class SagaStepPlan(Payload):
@@ -133,6 +139,7 @@ class CompensationStarted(Payload):
     step_index: int
     step_name: str
     attempt: int
+    round: int = 0
     kind: ActionKind
     action: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -145,6 +152,7 @@ class CompensationSucceeded(Payload):
     step_index: int
     step_name: str
     attempt: int
+    round: int = 0
     manual: bool = False
     """True when a human said the effects were undone by hand."""
     output: dict[str, Any] = Field(default_factory=dict)
@@ -155,6 +163,7 @@ class CompensationFailed(Payload):
     step_index: int
     step_name: str
     attempt: int
+    round: int = 0
     error: str = ""
     timed_out: bool = False
     retry_at: datetime | None = None
