@@ -1,0 +1,75 @@
+"""Drift monitor knobs (environment variables prefixed ARCHITECT_DRIFT_)."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.drift_monitor.agent_state import DriftSettings
+from services.drift_monitor.anchoring import DEFAULT_MAX_ANCHORS
+from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE
+from services.drift_monitor.embedding import EmbeddingProvider, HashedNgramEmbedding, SentenceTransformerEmbedding
+from services.drift_monitor.memory import DEFAULT_CONSOLIDATION_INTERVAL, DEFAULT_KEEP_LAST
+from services.drift_monitor.stability import DEFAULT_DECAY
+from services.drift_monitor.thresholds import (
+    DEFAULT_ALERT_BELOW,
+    DEFAULT_RECOVER_AT,
+    DEFAULT_RESET_BELOW,
+    DriftThresholds,
+    RoleThresholds,
+)
+
+
+class DriftMonitorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARCHITECT_DRIFT_", extra="ignore")
+
+    baseline_size: int = Field(default=DEFAULT_BASELINE_SIZE, ge=1)
+    decay: float = Field(default=DEFAULT_DECAY, ge=0, lt=1)
+    alert_below: float = DEFAULT_ALERT_BELOW
+    reset_below: float = DEFAULT_RESET_BELOW
+    recover_at: float = DEFAULT_RECOVER_AT
+    role_thresholds: str = ""
+    """JSON object of per-role thresholds, e.g. {"manager": {"alert_below": 0.5, "reset_below": 0.4}}."""
+    consolidation_interval: int = Field(default=DEFAULT_CONSOLIDATION_INTERVAL, ge=0)
+    """EMC: interactions between consolidations of an agent's memory (0: never)."""
+    keep_last: int = Field(default=DEFAULT_KEEP_LAST, ge=0)
+    max_anchors: int = Field(default=DEFAULT_MAX_ANCHORS, ge=0)
+    """ABA: anchors for a fully drifted agent (int(max_anchors * drift) in general; 0 disables anchoring)."""
+    embedding: Literal["hashed", "sentence-transformers"] = "hashed"
+    embedding_model: str = "all-MiniLM-L6-v2"
+
+    @field_validator("role_thresholds")
+    @classmethod
+    def _valid_role_thresholds(cls, value: str) -> str:
+        if value.strip():
+            parsed = json.loads(value)
+            if not isinstance(parsed, dict) or not all(isinstance(v, dict) for v in parsed.values()):
+                raise ValueError('role_thresholds must be a JSON object of objects: {"role": {"alert_below": 0.5}}')
+            for role, values in parsed.items():
+                try:
+                    DriftThresholds.from_dict(values)
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"thresholds of role {role!r}: {error}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_thresholds(self) -> DriftMonitorSettings:
+        self.thresholds()
+        return self
+
+    def thresholds(self) -> RoleThresholds:
+        default = DriftThresholds(self.alert_below, self.reset_below, self.recover_at)
+        roles = json.loads(self.role_thresholds) if self.role_thresholds.strip() else {}
+        by_role = {role: DriftThresholds.from_dict(default.to_dict() | values) for role, values in roles.items()}
+        return RoleThresholds(default=default, by_role=by_role)
+
+    def drift_settings(self) -> DriftSettings:
+        return DriftSettings(baseline_size=self.baseline_size, decay=self.decay, thresholds=self.thresholds())
+
+    def embedder(self) -> EmbeddingProvider:
+        if self.embedding == "sentence-transformers":
+            return SentenceTransformerEmbedding(self.embedding_model)
+        return HashedNgramEmbedding()
