@@ -28,6 +28,8 @@ class TaskView:
     created_at: float = 0.0
     """Older goes first among equal priorities."""
     agent_id: str | None = None
+    failed_on: frozenset[str] = frozenset()
+    """Agents an earlier attempt of this task failed on: a retry goes elsewhere when another agent is able."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ Strategies rank the agents that satisfy the assignment rule (see `assign_rule`):
 - auction (`route_by_auction`): the eligible bidder with the lowest score (see `Bid` and
   `AuctionWeights`), falling back to least_loaded when no bid is eligible.
 
+Every strategy sends a retry to an agent other than the ones earlier attempts failed on, when one is able
+(`TaskView.failed_on`); those agents stay a last resort.
+
 The preferred agent is the best-ranked one ignoring breakers. If its breaker is open, the task goes
 to the best-ranked backup whose breaker allows it; if every otherwise able agent's breaker is open (not
 merely half-open and busy probing), the decision is to escalate (to a manager). When capable agents are
@@ -150,9 +153,9 @@ def route_by_auction(
     max_cost = max(bid.cost for bid in eligible) or 1.0
     max_eta = max(bid.eta_s for bid in eligible) or 1.0
 
-    def score(bid: Bid) -> tuple[float | str, ...]:
+    def score(bid: Bid) -> tuple[float | str | bool, ...]:
         value = weights.cost * bid.cost / max_cost + weights.eta * bid.eta_s / max_eta
-        return (value, bid.cost, bid.eta_s, bid.agent_id)
+        return (bid.agent_id in task.failed_on, value, bid.cost, bid.eta_s, bid.agent_id)
 
     best = min(eligible, key=score)
     reason = f"won the auction among {len(eligible)} eligible bid(s): cost {best.cost:g}, eta {best.eta_s:g}s"
@@ -175,6 +178,7 @@ def _decide(
     ]
     free = [agent for agent in able if agent.free_capacity > 0]
     if free:
+        rank = _after_failed(rank, task.failed_on)
         preferred = min(free, key=rank)
         if preferred.breaker.allows(now):
             return Assign(task.task_id, preferred.agent_id, strategy, f"{strategy} choice")
@@ -191,6 +195,13 @@ def _decide(
             rules.escalate_to,
         )
     return Wait(task.task_id, _why_waiting(task, capable, able))
+
+
+def _after_failed(rank: _Rank, failed_on: frozenset[str]) -> _Rank:
+    """``rank`` with the agents that already failed this task placed after every other agent."""
+    if not failed_on:
+        return rank
+    return lambda agent: (agent.agent_id in failed_on, *rank(agent))
 
 
 def _why_waiting(task: TaskView, capable: Sequence[AgentView], able: Sequence[AgentView]) -> str:

@@ -34,10 +34,19 @@ class TrackedTask:
     agent_id: str | None = None
     bids: tuple[Bid, ...] = ()
     escalated: bool = False
+    failed_on: tuple[str, ...] = ()
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
-        return TaskView(self.task_id, self.capability, state, self.priority, self.created_at, self.agent_id)
+        return TaskView(
+            self.task_id,
+            self.capability,
+            state,
+            self.priority,
+            self.created_at,
+            self.agent_id,
+            frozenset(self.failed_on),
+        )
 
     def assigned(self, agent_id: str) -> TrackedTask:
         return replace(self, state="assigned", agent_id=agent_id, bids=())
@@ -57,7 +66,8 @@ class TrackedTask:
         return replace(self, state="done")
 
     def waiting_for_retry(self) -> TrackedTask:
-        return replace(self, state="retry_wait", attempt=self.attempt + 1, agent_id=None)
+        failed_on = self.failed_on if self.agent_id in (None, *self.failed_on) else (*self.failed_on, self.agent_id)
+        return replace(self, state="retry_wait", attempt=self.attempt + 1, agent_id=None, failed_on=failed_on)
 
     def retry_due(self, attempt: int) -> TrackedTask:
         return replace(self, state="pending") if self.state == "retry_wait" and attempt == self.attempt else self
@@ -85,12 +95,14 @@ class TrackedTask:
             "agent_id": self.agent_id,
             "bids": [[b.agent_id, b.cost, b.eta_s] for b in self.bids],
             "escalated": self.escalated,
+            "failed_on": list(self.failed_on),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrackedTask:
         values = dict(data)
         values["bids"] = tuple(Bid(a, c, e) for a, c, e in values.get("bids", ()))
+        values["failed_on"] = tuple(values.get("failed_on", ()))
         return cls(**values)
 
 
