@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -63,7 +64,7 @@ def ensure_topics(
                     raise
     metadata = admin.list_topics(timeout=timeout).topics
     _align_existing(admin, settings, wanted, metadata, created, timeout)
-    metadata = admin.list_topics(timeout=timeout).topics
+    metadata = _visible(admin, [spec.name for spec in specs], timeout)
     states = []
     for spec in specs:
         topic = metadata[spec.name]
@@ -78,6 +79,20 @@ def ensure_topics(
             )
         )
     return states
+
+
+def _visible(admin: AdminClient, names: list[str], timeout: float) -> dict:
+    """Topic metadata once every topic in ``names`` shows in it: a just-created topic can take a moment to
+    appear in the metadata a broker serves (most visibly on a freshly started one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metadata = admin.list_topics(timeout=timeout).topics
+        missing = [name for name in names if name not in metadata or not metadata[name].partitions]
+        if not missing:
+            return metadata
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not visible in the broker's metadata after {timeout:.0f}s: {missing}")
+        time.sleep(0.2)
 
 
 def _align_existing(
