@@ -262,3 +262,11 @@ def row_values(table: str, key: tuple[str, ...], columns: Columns) -> tuple[Any,
     return tuple(
         json.dumps(values[c]) if c in JSON_COLUMNS and values.get(c) is not None else values.get(c) for c in all_columns
     )
+
+
+# Saga read models live in their own module; registered here so the writer, rebuild and tests see every table.
+from services.projector.saga_projections import SAGA_JSON_COLUMNS, SAGA_PROJECTORS, SAGA_TABLES  # noqa: E402
+
+TABLES.update(SAGA_TABLES)
+PROJECTORS.update(SAGA_PROJECTORS)
+JSON_COLUMNS |= SAGA_JSON_COLUMNS
