@@ -29,6 +29,7 @@ from services.agent_runtime.backends.contract import Backend, TaskRequest
 from services.agent_runtime.backends.from_config import build_backend
 from services.agent_runtime.bidding import bids_for
 from services.agent_runtime.blackboard import Blackboard
+from services.agent_runtime.drift_control import consolidate, reset
 from services.agent_runtime.execution import run_task
 from services.agent_runtime.fleet_config import FleetConfig
 from services.agent_runtime.hosted_agent import HostedAgent
@@ -46,7 +47,14 @@ from services.agent_runtime.token_budget import TokenBudget
 from shared.bus.consumer import ConsumerLoop, Delivery
 from shared.bus.producer import EventProducer
 from shared.bus.state_store import CompactedState
-from shared.bus.topics import AGENT_RUNTIME_STATE, AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS
+from shared.bus.topics import (
+    AGENT_RUNTIME_STATE,
+    AGENTS_ASSIGNMENTS,
+    AUCTIONS_EVENTS,
+    BLACKBOARD_EVENTS,
+    DRIFT_EVENTS,
+)
+from shared.events.catalogue.drift import AgentResetRequested, ConsolidationRequested
 from shared.events.catalogue.tasks import TaskFailed, TaskStarted
 from shared.events.catalogue.work import ExecuteTask, FindingPosted, TaskAnnounced
 from shared.events.codec import DecodeError, caused_by, decode, encode, new_event
@@ -106,7 +114,7 @@ class AgentRuntime:
         self.loop = ConsumerLoop(
             settings,
             group_id=self.group_id,
-            topics=[AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS],
+            topics=[AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS, DRIFT_EVENTS],
             producer=self.producer,
             handler=self._handle,
             before_commit=self._launch_ready,
@@ -210,6 +218,23 @@ class AgentRuntime:
             self._bid(envelope, payload)
         elif isinstance(payload, FindingPosted):
             self.blackboard.post(str(envelope.event_id), payload)
+        elif isinstance(payload, AgentResetRequested | ConsolidationRequested):
+            self._contain_drift(envelope, payload)
+
+    def _contain_drift(self, envelope: Envelope[Any], request: AgentResetRequested | ConsolidationRequested) -> None:
+        """Restart a drifting agent's session, or install its memory consolidation, and report it."""
+        agent = self.agents.get(request.agent_id)
+        if agent is None:
+            return
+        done: Payload
+        if isinstance(request, AgentResetRequested):
+            done = reset(agent.backend, request)
+            log.info("agent %s: session reset at stability %.2f", agent.id, request.stability)
+        else:
+            done = consolidate(agent.backend, request)
+            log.info("agent %s: memory consolidated through interaction %d", agent.id, request.through)
+        self.producer.publish(caused_by(envelope, done, producer=producer_name(agent.id), kind="drift-contained"))
+        self.producer.flush()
 
     def _accept(self, envelope: Envelope[Any], command: ExecuteTask) -> None:
         agent = self.agents.get(command.agent_id)

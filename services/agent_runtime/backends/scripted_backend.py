@@ -132,6 +132,18 @@ class ScriptedBackend:
     def close(self) -> None:
         return None
 
+    def reset_session(self) -> None:
+        """A new session: a drifting script starts over from its original behaviour."""
+        if self._drifter is not None:
+            with self._lock:
+                self._drifter.reset()
+
+    def apply_consolidation(self, summary: str, kept: int) -> None:
+        """EMC: a drifting script is pulled back by half of its drift (see ``DriftProgress.consolidate``)."""
+        if self._drifter is not None:
+            with self._lock:
+                self._drifter.consolidate()
+
     def _plan(self) -> BackendResult:
         if self._config.plan is None:
             raise BackendFailure("invalid", f"no plan is configured for '{DECOMPOSE_OPERATOR}'")
