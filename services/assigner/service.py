@@ -26,7 +26,14 @@ from shared.bus.consumer import ConsumerLoop, Delivery
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.state_store import CompactedState
-from shared.bus.topics import AGENTS_COMMANDS, AGENTS_EVENTS, ASSIGNER_STATE, AUCTIONS_EVENTS, TASKS_EVENTS
+from shared.bus.topics import (
+    AGENTS_COMMANDS,
+    AGENTS_EVENTS,
+    ASSIGNER_STATE,
+    AUCTIONS_EVENTS,
+    DRIFT_EVENTS,
+    TASKS_EVENTS,
+)
 from shared.events.catalogue.agents import AgentDeregistered, AgentRegistered, BreakerStateChanged
 from shared.events.catalogue.tasks import (
     TaskAbandoned,
@@ -46,6 +53,7 @@ log = logging.getLogger(__name__)
 GROUP = "architect-assigner"
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
+ANCHORS_KEY = "anchors"
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -67,10 +75,13 @@ class Assigner:
         self.registry = AgentRegistry(heartbeat_timeout_s=self.options.heartbeat_timeout_s)
         self.tasks: dict[str, TrackedTask] = {}
         self._dirty_tasks: set[str] = set()
+        # ABA: the baseline examples the drift monitor chose for each drifting agent's next assignments.
+        self.anchors: dict[str, list[str]] = {}
+        self._anchors_dirty = False
         self.loop = ConsumerLoop(
             settings,
             group_id=GROUP,
-            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS],
+            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS],
             producer=self.producer,
             batch_handler=self.handle_batch,
             before_commit=self.save_state,
@@ -93,9 +104,14 @@ class Assigner:
             key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
         }
         self._dirty_tasks.clear()
+        self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
+        self._anchors_dirty = False
 
     def save_state(self) -> None:
         self.state.put(REGISTRY_KEY, self.registry.to_dict())
+        if self._anchors_dirty:
+            self.state.put(ANCHORS_KEY, self.anchors)
+            self._anchors_dirty = False
         for task_id in self._dirty_tasks:
             task = self.tasks.get(task_id)
             if task is None or task.state not in OPEN_STATES:
@@ -158,6 +174,28 @@ class Assigner:
         was_alive = self.registry.is_alive(e.payload.agent_id, time.time())
         self.registry = self.registry.heartbeat(e.payload.agent_id, e.occurred_at.timestamp())
         return not was_alive
+
+    def on_StabilityScored(self, e: Envelope[Any]) -> bool:
+        """Drift-aware routing: the agent's stability (below the reset threshold it gets no work) and anchors."""
+        p = e.payload
+        before = self.registry.get(p.agent_id)
+        self.registry = self.registry.set_stability(p.agent_id, p.stability)
+        self._set_anchors(p.agent_id, list(p.anchors))
+        return before is not None and before.stability < self.rules.min_stability <= p.stability
+
+    def on_AgentReset(self, e: Envelope[Any]) -> bool:
+        """A reset agent starts a new session: fully stable again, with nothing to be anchored to."""
+        self.registry = self.registry.set_stability(e.payload.agent_id, 1.0)
+        self._set_anchors(e.payload.agent_id, [])
+        return True
+
+    def _set_anchors(self, agent_id: str, anchors: list[str]) -> None:
+        if self.anchors.get(agent_id, []) != anchors:
+            if anchors:
+                self.anchors[agent_id] = anchors
+            else:
+                self.anchors.pop(agent_id, None)
+            self._anchors_dirty = True
 
     def on_TaskCreated(self, e: Envelope[Any]) -> bool:
         p = e.payload
@@ -333,6 +371,7 @@ class Assigner:
             capability=task.capability,
             inputs=dict(task.inputs),
             timeout_s=task.timeout_s,
+            anchors=list(self.anchors.get(decision.agent_id, [])),
         )
         self._emit(
             new_event(
