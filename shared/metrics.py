@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
+
+from shared.health import start_metrics_server
 
 EVENTS_CONSUMED = Counter("architect_events_consumed_total", "Records consumed and handled", ["group", "topic", "type"])
 EVENTS_PRODUCED = Counter("architect_events_produced_total", "Events delivered to Kafka", ["topic", "type"])
@@ -26,9 +28,9 @@ PROJECTION_LAG_SECONDS = Gauge(
 
 
 def serve_metrics(port: int) -> None:
-    """Expose /metrics on ``port`` (0 = do not serve; services behind FastAPI mount it themselves)."""
+    """Expose /metrics, /healthz and /readyz on ``port`` (0 = do not serve; the gateway serves them itself)."""
     if port:
-        start_http_server(port)
+        start_metrics_server(port)
 
 
 TIMERS_PENDING = Gauge("architect_scheduler_timers_pending", "Scheduled events waiting to come due")

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from shared.db.connection import connect, database_url
 from shared.db.schema import migrate
+from shared.health import mark_not_ready, mark_ready
 from shared.metrics import serve_metrics
 from shared.settings import Settings, get_settings
 from shared.tracing import configure_tracing
@@ -35,9 +36,15 @@ def run_service(name: str, build: Callable[[Settings, str | None], Service], *, 
         with connect(url) as conn:
             migrate(conn)
     service = build(settings, url)
+
+    def stop(*_: object) -> None:
+        mark_not_ready()
+        service.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: service.stop())
+        signal.signal(sig, stop)
     logging.getLogger(name).info("%s started", name)
+    mark_ready()
     try:
         service.run()
     finally:
