@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from services.assigner.assign_rule import RoutingRules
@@ -72,7 +73,7 @@ class Assigner:
             settings, client_id="assigner", transactional_id=f"{GROUP}-{self.options.instance_id}"
         )
         self.state = CompactedState(settings, ASSIGNER_STATE, self.producer)
-        self.registry = AgentRegistry(heartbeat_timeout_s=self.options.heartbeat_timeout_s)
+        self.registry = self._empty_registry()
         self.tasks: dict[str, TrackedTask] = {}
         self._dirty_tasks: set[str] = set()
         # ABA: the baseline examples the drift monitor chose for each drifting agent's next assignments.
@@ -96,9 +97,9 @@ class Assigner:
         self.state.load()
         registry = self.state.get(REGISTRY_KEY)
         self.registry = (
-            AgentRegistry.from_dict(registry)
+            replace(AgentRegistry.from_dict(registry), breaker_policy=self.options.breaker_policy())
             if registry
-            else AgentRegistry(heartbeat_timeout_s=self.options.heartbeat_timeout_s)
+            else self._empty_registry()
         )
         self.tasks = {
             key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
@@ -106,6 +107,11 @@ class Assigner:
         self._dirty_tasks.clear()
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
+
+    def _empty_registry(self) -> AgentRegistry:
+        return AgentRegistry(
+            heartbeat_timeout_s=self.options.heartbeat_timeout_s, breaker_policy=self.options.breaker_policy()
+        )
 
     def save_state(self) -> None:
         self.state.put(REGISTRY_KEY, self.registry.to_dict())
