@@ -9,6 +9,9 @@ The services use fixed consumer group ids: run this module on a broker of its ow
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,3 +242,78 @@ def test_a_coordinator_killed_mid_saga_resumes_it_and_runs_no_step_twice(saga_st
     assert sorted(e.payload.task_id for e in created) == sorted(task for _, task in ran)
     _, steps = saga_stack.read_model(saga_id, "completed")
     assert [(s["status"], s["attempts"]) for s in steps] == [("succeeded", 1)] * 3
+
+
+def architect(saga_stack: SagaStack, *args: str) -> str:
+    """Run ``architect ARGS`` in its own process against the stack's broker and read models; its stdout."""
+    env = os.environ | {
+        "ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": saga_stack.settings.kafka_bootstrap_servers,
+        "DATABASE_URL": saga_stack.database_url,
+        "COLUMNS": "400",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result.stdout
+
+
+def test_a_failing_compensation_is_escalated_and_resolved_by_a_human_from_the_cli(
+    saga_stack: SagaStack, tmp_path: Path
+) -> None:
+    name = f"escalation_{uuid.uuid4().hex[:6]}"
+    definition = {
+        "name": name,
+        "steps": [
+            {
+                "name": "reserve",
+                "action": {"operator": "reserve"},
+                "compensation": {"operator": "release"},
+                "compensation_retry": {"max_attempts": 2, "base_delay_seconds": 0.3, "jitter_ratio": 0},
+            },
+            {"name": "confirm", "action": {"command": "ConfirmOrder"}, "retry": {"max_attempts": 1}},
+        ],
+    }
+    path = tmp_path / "escalation.yaml"
+    path.write_text(yaml.safe_dump(definition))
+    saga_id = architect(saga_stack, "sagas", "start", str(path), "--param", "fail_operators=[release]").strip()
+    assert saga_id.startswith(f"saga-{name}-")
+    wait_until(
+        saga_stack.stack,
+        "the command step to be requested",
+        lambda: [e for e in saga_stack.collector.events(saga_id, "SagaStepStarted") if e.payload.kind == "command"],
+        SAGA_TIMEOUT_S,
+    )
+    saga_stack.read_model(saga_id, "running")
+
+    architect(saga_stack, "sagas", "report", saga_id, "confirm", "--failed", "--error", "the customer said no")
+
+    (escalated,) = wait_until(
+        saga_stack.stack,
+        "the compensation to be escalated",
+        lambda: saga_stack.collector.events(saga_id, "CompensationEscalated"),
+        SAGA_TIMEOUT_S,
+    )
+    assert (escalated.payload.step_name, escalated.payload.attempts) == ("reserve", 2)
+    assert escalated.payload.steps_left == ["reserve"]
+    ran = [e["operator"] for e in executions(saga_stack.execution_log, saga_id)]
+    assert ran == ["reserve", "release", "release"]
+    saga, _ = saga_stack.read_model(saga_id, "compensation_escalated")
+    assert saga["escalated_step"] == "reserve"
+    assert "escalated" in architect(saga_stack, "sagas", "show", saga_id)
+
+    architect(saga_stack, "sagas", "resolve", saga_id, "reserve", "--manual", "--comment", "released by hand")
+
+    assert saga_stack.wait_finished(saga_id) == "SagaCompensated"
+    saga, steps = saga_stack.read_model(saga_id, "compensated")
+    assert saga["failed_step"] == "confirm" and saga["compensated_steps"] == ["reserve"]
+    assert (steps[0]["compensation_status"], steps[0]["compensation_manual"]) == ("compensated", True)
+    assert (steps[1]["status"], steps[1]["last_error"]) == ("failed", "the customer said no")
+    assert saga_id in architect(saga_stack, "sagas", "list", "--status", "compensated")
+    shown = architect(saga_stack, "sagas", "show", saga_id)
+    assert "compensated (by hand)" in shown and "the customer said no" in shown
