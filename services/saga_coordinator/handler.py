@@ -1,0 +1,73 @@
+"""One input to the coordinator, end to end: read the saga's record, decide, store, publish.
+
+The record and the events it owes are stored first (under ``pending``); once Kafka acknowledged every event
+the debt is cleared. After a crash the table comes back from its changelog and uncommitted inputs are handled
+again: a saga with a debt pays it first (same event ids, so consumers de-duplicate), and a saga already past
+an input ignores it. So no request is lost, and none is made twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from services.saga_coordinator.coordinator import DefinitionLookup, Delayed, decide
+from shared.events.codec import decode, encode
+from shared.events.envelope import Envelope
+from shared.events.scheduling_client import schedule
+
+PRODUCER = "saga-coordinator"
+#: Key of a record's events not yet acknowledged by Kafka (with the id of the input that caused them).
+PENDING = "pending"
+#: Task events the coordinator reacts to; the rest of the (busy) task topic is skipped before any lookup.
+TASK_RESULTS = frozenset({"TaskSucceeded", "TaskAbandoned"})
+
+Publish = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+class SagaHandler:
+    """Applies inputs to the sagas in ``table``; ``publish`` must return once Kafka acknowledged the event."""
+
+    def __init__(
+        self,
+        table: MutableMapping[str, Any],
+        publish: Publish,
+        definitions: DefinitionLookup,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table, self.publish, self.definitions, self.clock = table, publish, definitions, clock
+
+    async def __call__(self, event: Envelope[Any]) -> None:
+        if event.type.startswith("Task") and event.type not in TASK_RESULTS:
+            return
+        saga_id = event.stream_id
+        stored: Mapping[str, Any] | None = self.table.get(saga_id)
+        if stored is None and event.type != "StartSaga":
+            return  # not a saga's task (e.g. a goal's)
+        if stored is not None and stored.get(PENDING):
+            cause = stored[PENDING]["cause"]
+            stored = await self._pay_debt(saga_id, stored)
+            if str(event.event_id) == cause:
+                return  # the input whose events were owed: it is fully handled now
+        decision = decide(stored, event, self.clock(), self.definitions)
+        outputs = [
+            schedule(out.event, delay_s=out.delay_s, producer=PRODUCER) if isinstance(out, Delayed) else out
+            for out in decision.emit
+        ]
+        if decision.record is None or (decision.record == stored and not outputs):
+            return
+        if outputs:
+            debt = {"cause": str(event.event_id), "events": [encode(out).decode() for out in outputs]}
+            self.table[saga_id] = {**decision.record, PENDING: debt}
+            for out in outputs:
+                await self.publish(out)
+        self.table[saga_id] = decision.record
+
+    async def _pay_debt(self, saga_id: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """Publish the events a crash kept from being acknowledged (same ids), then clear the debt."""
+        for text in stored[PENDING]["events"]:
+            await self.publish(decode(text.encode()))
+        record = {k: v for k, v in stored.items() if k != PENDING}
+        self.table[saga_id] = record
+        return record
