@@ -216,7 +216,9 @@ def test_a_saga_whose_step_fails_compensates_the_executed_steps_in_reverse_order
 
 
 def test_a_coordinator_killed_mid_saga_resumes_it_and_runs_no_step_twice(saga_stack: SagaStack) -> None:
+    # Three sagas at different points: the first is killed mid-way, the others a step or so behind.
     saga_id = saga_stack.start(delay_s=2.0)
+    others = [saga_stack.start(delay_s=delay) for delay in (1.0, 1.5)]
     wait_until(
         saga_stack.stack,
         "the second step to start",
@@ -235,13 +237,14 @@ def test_a_coordinator_killed_mid_saga_resumes_it_and_runs_no_step_twice(saga_st
     )
     saga_stack.stack.restart("saga_coordinator")
 
-    assert saga_stack.wait_finished(saga_id, STARTUP_TIMEOUT_S) == "SagaCompleted"
-    ran = [(e["operator"], e["task_id"]) for e in executions(saga_stack.execution_log, saga_id)]
-    assert ran == [(op, f"{saga_id}/{op}/a1") for op in ("reserve", "charge", "ship")]
-    created = saga_stack.collector.events(saga_id, "TaskCreated")
-    assert sorted(e.payload.task_id for e in created) == sorted(task for _, task in ran)
-    _, steps = saga_stack.read_model(saga_id, "completed")
-    assert [(s["status"], s["attempts"]) for s in steps] == [("succeeded", 1)] * 3
+    for saga in (saga_id, *others):
+        assert saga_stack.wait_finished(saga, STARTUP_TIMEOUT_S) == "SagaCompleted"
+        ran = [(e["operator"], e["task_id"]) for e in executions(saga_stack.execution_log, saga)]
+        assert ran == [(op, f"{saga}/{op}/a1") for op in ("reserve", "charge", "ship")], f"saga {saga}"
+        created = saga_stack.collector.events(saga, "TaskCreated")
+        assert sorted(e.payload.task_id for e in created) == sorted(task for _, task in ran)
+        _, steps = saga_stack.read_model(saga, "completed")
+        assert [(s["status"], s["attempts"]) for s in steps] == [("succeeded", 1)] * 3
 
 
 def architect(saga_stack: SagaStack, *args: str) -> str:
