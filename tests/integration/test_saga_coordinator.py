@@ -20,8 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
+from pydantic import SecretStr
 
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.db.connection import connect
@@ -320,3 +324,62 @@ def test_a_failing_compensation_is_escalated_and_resolved_by_a_human_from_the_cl
     assert saga_id in architect(saga_stack, "sagas", "list", "--status", "compensated")
     shown = architect(saga_stack, "sagas", "show", saga_id)
     assert "compensated (by hand)" in shown and "the customer said no" in shown
+
+
+def test_the_gateway_starts_lists_shows_and_resolves_sagas(saga_stack: SagaStack) -> None:
+    keys = "starter-key=starter:submit,ops-key=ops:approve,reader-key=reader"
+    app = create_app(
+        Settings(
+            kafka_bootstrap_servers=saga_stack.settings.kafka_bootstrap_servers, database_url=saga_stack.database_url
+        ),
+        GatewaySettings(api_keys=SecretStr(keys), allow_dev_key=False, publish_timeout_s=10, readiness_timeout_s=2),
+    )
+    starter, ops, reader = ({"X-API-Key": f"{who}-key"} for who in ("starter", "ops", "reader"))
+    with TestClient(app) as client:
+        accepted = client.post("/sagas", json={"definition": saga_stack.definition}, headers=starter)
+        assert accepted.status_code == 202, accepted.text
+        saga_id = accepted.json()["saga_id"]
+        assert accepted.headers["Location"] == f"/sagas/{saga_id}"
+        assert saga_stack.wait_finished(saga_id) == "SagaCompleted"
+        saga_stack.read_model(saga_id, "completed")
+        detail = client.get(f"/sagas/{saga_id}", headers=reader).json()
+        assert (detail["status"], detail["started_by"]) == ("completed", "starter")
+        assert [(s["step_name"], s["status"]) for s in detail["steps"]] == [
+            ("reserve", "succeeded"),
+            ("charge", "succeeded"),
+            ("ship", "succeeded"),
+        ]
+        listed = client.get("/sagas", params={"status": "completed", "limit": 500}, headers=reader).json()
+        assert saga_id in [s["saga_id"] for s in listed["items"]]
+        assert client.get("/sagas/saga-unknown", headers=reader).status_code == 404
+        resolve = {"resolution": "retry"}
+        assert client.post(f"/sagas/{saga_id}/steps/0/resolve", json=resolve, headers=ops).status_code == 409
+        assert client.post(f"/sagas/{saga_id}/steps/0/resolve", json=resolve, headers=starter).status_code == 403
+        assert client.post("/sagas", json={"definition": ""}, headers=starter).status_code == 422
+
+        # A compensation that keeps failing is escalated; a human with the approve scope resolves it.
+        body = {
+            "definition": "undo_fails",
+            "params": {"fail_operators": ["release", "ship"]},
+            "definition_body": {
+                "name": "undo_fails",
+                "steps": [
+                    {
+                        "name": "reserve",
+                        "action": {"operator": "reserve"},
+                        "compensation": {"operator": "release"},
+                        "compensation_retry": {"max_attempts": 1},
+                    },
+                    {"name": "ship", "action": {"operator": "ship"}},
+                ],
+            },
+        }
+        escalating = client.post("/sagas", json=body, headers=starter).json()["saga_id"]
+        saga_stack.read_model(escalating, "compensation_escalated")
+        answer = client.post(
+            f"/sagas/{escalating}/steps/0/resolve", json={"resolution": "compensated_manually"}, headers=ops
+        )
+        assert answer.status_code == 202, answer.text
+        assert saga_stack.wait_finished(escalating) == "SagaCompensated"
+        (resolved,) = saga_stack.collector.events(escalating, "CompensationResolved")
+        assert (resolved.payload.resolution, resolved.payload.resolved_by) == ("compensated_manually", "ops")
