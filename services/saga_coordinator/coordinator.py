@@ -6,7 +6,8 @@ its commands into events: a step or compensation attempt becomes a TaskCreated f
 that another service answers with ReportSagaActionResult; backoff and deadlines become scheduled commands.
 Every emitted event id derives from the saga, the step, the attempt and what happened, so handling an input
 twice (redelivery, a replay after a crash) emits the very same ids, and an input the saga is not waiting for
-changes nothing and emits nothing.
+changes nothing and emits nothing. A command that can never apply (a report for a step that is not a
+command, a step that does not exist, a saga nobody started) raises ``RejectRecord``: it is dead-lettered.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from services.saga_coordinator.saga import (
     ScheduleStepRetry,
     StartCompensation,
 )
+from shared.bus.consumer import RejectRecord
 from shared.events.catalogue.sagas import (
     CompensationEscalated,
     CompensationFailed,
@@ -56,6 +58,8 @@ from shared.events.envelope import DERIVED_EVENT_NAMESPACE, Envelope, Payload
 PRODUCER = "saga-coordinator"
 #: Abandoned tasks with these error classes will not do better on another attempt.
 NOT_RETRYABLE_ERRORS = frozenset({"auth", "budget"})
+#: Commands sent by people or other services: about a saga that does not exist, they are dead-lettered.
+HUMAN_COMMANDS = frozenset({"ReportSagaActionResult", "ResolveCompensation"})
 
 DefinitionLookup = Mapping[str, SagaDefinition]
 
@@ -157,6 +161,9 @@ def decide(
     if event.type == "StartSaga":
         return _start(stored, event, now, definitions)
     if stored is None or "instance" not in stored:
+        if event.type in HUMAN_COMMANDS:
+            state = "could not start" if stored else "is unknown"
+            raise RejectRecord("unknown_saga", f"{event.type} for saga {event.stream_id!r}, which {state}")
         return Decision(dict(stored) if stored else None)  # not a saga we run (e.g. a goal's task)
     record = SagaRecord.from_dict(stored)
     out = _Out(event, record.instance.saga_id)
@@ -262,10 +269,15 @@ def _reported(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bo
     p = e.payload
     steps = record.instance.definition.steps
     if not 0 <= p.step_index < len(steps):
-        return False
+        raise RejectRecord("invalid_report", f"saga {p.saga_id} has no step {p.step_index}")
     action = steps[p.step_index].action if p.phase == "step" else steps[p.step_index].compensation
     if action is None or action.kind != "command":
-        return False  # operators answer through their task's events
+        what = "step" if p.phase == "step" else "compensation"
+        raise RejectRecord(
+            "invalid_report",
+            f"the {what} of step {steps[p.step_index].name!r} of saga {p.saga_id} is not a command; "
+            "operators answer through their task's events",
+        )
     outcome = Outcome.SUCCEEDED if p.outcome == "succeeded" else Outcome.FAILED
     return _result(
         record, p.phase, p.step_index, p.attempt, p.round, outcome, now, out, p.error, p.retryable, dict(p.output)
@@ -293,8 +305,10 @@ def _retry_due(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> b
 def _resolved(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bool:
     p = e.payload
     instance = record.instance
-    if instance.status is not SagaStatus.COMPENSATION_ESCALATED or not 0 <= p.step_index < len(instance.steps):
-        return False
+    if not 0 <= p.step_index < len(instance.steps):
+        raise RejectRecord("invalid_resolution", f"saga {p.saga_id} has no step {p.step_index}")
+    if instance.status is not SagaStatus.COMPENSATION_ESCALATED:
+        return False  # nothing escalated (or a duplicate of a resolution already applied)
     escalated_round = record.round_of(p.step_index)
     if p.resolution == "retry":
         record.rounds[p.step_index] = escalated_round + 1

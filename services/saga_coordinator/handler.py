@@ -43,7 +43,7 @@ class SagaHandler:
             return
         saga_id = event.stream_id
         stored: Mapping[str, Any] | None = self.table.get(saga_id)
-        if stored is None and event.type != "StartSaga":
+        if stored is None and event.type.startswith("Task"):
             return  # not a saga's task (e.g. a goal's)
         if stored is not None and stored.get(PENDING):
             cause = stored[PENDING]["cause"]

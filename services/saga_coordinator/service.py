@@ -1,13 +1,14 @@
 """Saga coordinator (faust-streaming): runs saga definitions step by step and compensates them on failure.
 
 One agent reads saga commands and task events (both keyed by saga id, co-partitioned with the ``sagas``
-table) in order, asks the pure ``coordinator.decide`` what follows, stores the saga's new record and publishes what
-follows (``handler.SagaHandler``). A step is a task for an agent (TaskCreated with the saga id as goal id, so the assigner and the agent
-runtime execute it; the orchestrator ignores tasks of goals it does not know) or a command answered with
-ReportSagaActionResult. Retries and deadlines are scheduled commands delivered by the scheduler. After a
-crash the table is restored from its changelog and uncommitted inputs are handled again; the saga ignores
-results it is no longer waiting for, re-sends events a crash kept from being acknowledged, and every emitted
-id is stable, so nothing is lost and nothing is requested twice.
+table) in order, asks the pure ``coordinator.decide`` what follows, stores the saga's new record and
+publishes what follows (``handler.SagaHandler``). A step is a task for an agent (TaskCreated with the saga id
+as goal id, so the assigner and the agent runtime execute it; the orchestrator ignores tasks of goals it
+does not know) or a command answered with ReportSagaActionResult. Retries and deadlines are scheduled
+commands delivered by the scheduler. After a crash the table is restored from its changelog and
+uncommitted inputs are handled again; the saga ignores results it is no longer waiting for, re-sends events
+a crash kept from being acknowledged, and every emitted id is stable, so nothing is lost and nothing is
+requested twice.
 """
 
 from __future__ import annotations

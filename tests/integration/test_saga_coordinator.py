@@ -298,6 +298,18 @@ def test_a_failing_compensation_is_escalated_and_resolved_by_a_human_from_the_cl
     )
     saga_stack.read_model(saga_id, "running")
 
+    # A report for a step that is an operator can never apply: it is dead-lettered with the reason.
+    architect(saga_stack, "sagas", "report", saga_id, "reserve")
+    (letter,) = wait_until(
+        saga_stack.stack,
+        "the misdirected report to be dead-lettered",
+        lambda: saga_stack.query(
+            "SELECT * FROM dead_letters WHERE consumer_group = 'architect-saga-coordinator' AND error LIKE %s",
+            f"%{saga_id}%",
+        ),
+        60.0,
+    )
+    assert letter["reason"] == "invalid_report" and "is not a command" in letter["error"]
     architect(saga_stack, "sagas", "report", saga_id, "confirm", "--failed", "--error", "the customer said no")
 
     (escalated,) = wait_until(

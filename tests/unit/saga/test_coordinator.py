@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from services.saga_coordinator.coordinator import Decision, Delayed, decide
 from services.saga_coordinator.definitions import parse_definition
+from shared.bus.consumer import RejectRecord
 from shared.events.catalogue.sagas import (
     ReportSagaActionResult,
     ResolveCompensation,
@@ -231,3 +234,21 @@ def test_an_inline_definition_is_used_when_given() -> None:
     assert find(decision, "TaskCreated").payload.capability == "noop"
     mismatched = StartSaga(saga_id=SAGA, definition="other", definition_body=body)
     assert types(decide(None, command(mismatched), 0.0, {})) == ["SagaFailed"]
+
+
+def test_commands_that_can_never_apply_are_rejected_for_the_dead_letter_topic() -> None:
+    drive = Driver()
+    drive.start()
+    report = ReportSagaActionResult(saga_id=SAGA, phase="step", step_index=0, attempt=1, outcome="succeeded")
+    with pytest.raises(RejectRecord, match="not a command"):
+        drive(command(report))  # step 0 is an operator: its task answers
+    beyond = ReportSagaActionResult(saga_id=SAGA, phase="step", step_index=9, attempt=1, outcome="succeeded")
+    with pytest.raises(RejectRecord, match="has no step 9"):
+        drive(command(beyond))
+    with pytest.raises(RejectRecord, match="has no step 7"):
+        drive(command(ResolveCompensation(saga_id=SAGA, step_index=7, resolution="retry")))
+    with pytest.raises(RejectRecord) as unknown:
+        decide(None, command(ResolveCompensation(saga_id="nobody", step_index=0, resolution="retry")), 0.0, {})
+    assert unknown.value.reason == "unknown_saga"
+    resolve = ResolveCompensation(saga_id=SAGA, step_index=0, resolution="retry")
+    assert drive(command(resolve)).emit == [], "nothing is escalated: a resolution changes nothing"
