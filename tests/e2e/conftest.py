@@ -10,7 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from shared.bus.bootstrap import admin_client
 from shared.bus.producer import EventProducer
@@ -50,7 +52,8 @@ def e2e_session(settings: Settings, database_url: str, tmp_path_factory: pytest.
     directory = tmp_path_factory.mktemp("e2e")
     fleet = E2EFleet(tag=uuid.uuid4().hex[:6], flaky_flag=directory / "flaky-agent-is-down")
     fleet_file, methods_dir = write_files(directory, fleet)
-    read_models = fresh_database(database_url, f"e2e_{uuid.uuid4().hex[:10]}")
+    read_models_name = f"e2e_{uuid.uuid4().hex[:10]}"
+    read_models = fresh_database(database_url, read_models_name)
     with connect(read_models) as conn:
         migrate(conn)
     tap = EventTap(settings, [GOALS_COMMANDS, GOALS_EVENTS, TASKS_EVENTS, AGENTS_EVENTS])
@@ -73,7 +76,13 @@ def e2e_session(settings: Settings, database_url: str, tmp_path_factory: pytest.
         codes = stack.stop()
         producer.close()
         tap.close()
+        _drop_database(database_url, read_models_name)
         print(f"\ne2e stack stopped (exit codes {codes}); logs in {stack.log_dir}")
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _wait_ready(e2e: EndToEnd) -> None:
