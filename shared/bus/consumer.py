@@ -167,13 +167,21 @@ class ConsumerLoop:
                     log.warning("consumer %s: %s", self.group_id, err.str())
                 continue
             records.append(Record.from_message(msg))
-        if self._tick is not None:
-            # Periodic work (heartbeats, due checks) runs in the loop's thread, between batches.
-            self._in_transaction(lambda: self._run_with_retries([], lambda _: self._tick()), None)  # type: ignore[misc]
         if records:
-            self._in_transaction(lambda: self._process(records), records)
+            # Periodic work rides in the batch's transaction: one commit (one broker round trip) per poll.
+            self._in_transaction(lambda: self._run_tick_then(records), records)
+        elif self._tick is not None:
+            self._in_transaction(self._run_tick_then, None)
         self._report_lag()
         return len(records)
+
+    def _run_tick_then(self, records: list[Record] | None = None) -> None:
+        """Periodic work (heartbeats, due checks) in the loop's thread, then the batch's records if any."""
+        if self._tick is not None:
+            tick = self._tick
+            self._run_with_retries([], lambda _: tick())
+        if records:
+            self._process(records)
 
     def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
         """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
@@ -385,6 +393,14 @@ class RawConsumerLoop(ConsumerLoop):
     def __init__(self, settings: Settings, *, raw_handler: RawBatchHandler, **kwargs: Any) -> None:
         super().__init__(settings, batch_handler=lambda _deliveries, _records: None, **kwargs)
         self._raw_handler = raw_handler
+
+    def _run_tick_then(self, records: list[Record] | None = None) -> None:
+        """Periodic work (heartbeats, due checks) in the loop's thread, then the batch's records if any."""
+        if self._tick is not None:
+            tick = self._tick
+            self._run_with_retries([], lambda _: tick())
+        if records:
+            self._process(records)
 
     def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
         """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
