@@ -1,0 +1,156 @@
+"""The goal-path benchmarks of issue 3 on one stack, written to ``bench/results/goal_path.md``.
+
+1. A quick raw produce ceiling of the same broker (1 KiB records, the services' producer settings).
+2. Assignment latency (TaskCreated -> TaskAssigned) at 100 tasks/s offered (``bench.assignment_latency``).
+3. End-to-end throughput of five-no-op-task goals, 60 s after a warm-up (``bench.goal_throughput``).
+
+    python -m bench.goal_path [--seconds 60] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import confluent_kafka
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.assignment_latency import LatencyResult, measure_assignment_latency
+from bench.goal_path_stack import FLEET_SIZE, TASKS_PER_GOAL, goal_path_stack, say
+from bench.goal_throughput import ThroughputResult, measure_throughput
+from shared.bus.client_config import kafka_config
+from shared.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results" / "goal_path.md"
+BACKBONE_RESULTS = RESULTS.with_name("backbone.md")
+THROUGHPUT_TARGET = 500.0
+P99_TARGET_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    records: int
+    records_per_s: float
+
+    def line(self) -> str:
+        return (
+            f"raw produce     {self.records_per_s:,.0f} records/s of 1 KiB (confluent-kafka alone, acks=all, "
+            f"idempotent, lz4, linger 5 ms, 6 partitions, {self.records:,} records, same broker)"
+        )
+
+
+def produce_ceiling(settings: Settings, records: int = 100_000) -> Ceiling:
+    """How fast one confluent-kafka producer gets 1 KiB records acknowledged by this broker."""
+    topic = f"bench.goal-path-ceiling.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient(kafka_config(settings))
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result(30)
+    producer = Producer(
+        kafka_config(settings) | {"acks": "all", "enable.idempotence": True, "compression.type": "lz4", "linger.ms": 5}
+    )
+    values = [os.urandom(256).hex().encode() * 2 for _ in range(256)]  # 1 KiB, not trivially compressible
+    started = time.perf_counter()
+    for number in range(records):
+        while True:
+            try:
+                producer.produce(topic, key=str(number % 10_000).encode(), value=values[number % len(values)])
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if number % 1000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    elapsed = time.perf_counter() - started
+    admin.delete_topics([topic])
+    return Ceiling(records, records / elapsed)
+
+
+def backbone_ceiling_lines() -> list[str]:
+    """The lines of the backbone benchmark's results that mention the produce ceiling, when they exist."""
+    if not BACKBONE_RESULTS.is_file():
+        return []
+    return [line for line in BACKBONE_RESULTS.read_text().splitlines() if "produce" in line.lower()][:5]
+
+
+def report(ceiling: Ceiling, latency: LatencyResult, throughput: ThroughputResult, load: tuple[float, ...]) -> str:
+    ratio = throughput.tasks_per_s / ceiling.records_per_s
+    events_ratio = throughput.records_per_s / ceiling.records_per_s
+    tput_verdict = "met" if throughput.tasks_per_s >= THROUGHPUT_TARGET else "NOT met"
+    p99_verdict = "met" if latency.p99_ms < P99_TARGET_MS else "NOT met"
+    backbone = backbone_ceiling_lines()
+    lines = [
+        "# Goal-path benchmarks (issue 3)",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; Python "
+        f"{platform.python_version()}, librdkafka {confluent_kafka.libversion()[0]}",
+        f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Other sessions' "
+        "test suites, brokers and builds shared these 2 cores during the run, so every figure here is what the "
+        "stack got of a busy machine, not of an idle one.",
+        "- stack: one KRaft broker of its own, embedded Postgres, scheduler, assigner, orchestrator (faust), "
+        f"projector and one agent runtime hosting {FLEET_SIZE} scripted agents of zero latency "
+        "(`bench/fleets/zero_latency.yaml`); goals of "
+        f"{TASKS_PER_GOAL} independent no-op tasks (`bench/methods/noop_goal.yaml`), submitted as SubmitGoal "
+        "commands on the goal command topic.",
+        "- run: `python -m bench.goal_path` (or `bench.goal_throughput` / `bench.assignment_latency` alone).",
+        "",
+        "## End-to-end throughput",
+        "",
+        f"Target >= {THROUGHPUT_TARGET:.0f} tasks/s sustained for 60 s: **{tput_verdict}** "
+        f"({throughput.tasks_per_s:,.1f} tasks/s).",
+        "",
+        "```",
+        *throughput.lines(),
+        ceiling.line(),
+        f"ratio           {ratio:.2%} of the raw ceiling in tasks/s; the stack's own records "
+        f"({throughput.records_per_task:.1f} per task) are {events_ratio:.1%} of it",
+        "```",
+        "",
+        *(
+            ["Backbone benchmark (bench/results/backbone.md):", "", *[f"    {b}" for b in backbone], ""]
+            if backbone
+            else []
+        ),
+        "## Assignment latency",
+        "",
+        f"Target p99 < {P99_TARGET_MS:.0f} ms at 100 tasks/s: **{p99_verdict}** (p99 {latency.p99_ms:,.0f} ms).",
+        "",
+        "```",
+        *latency.lines(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=60, help="measured seconds of each benchmark")
+    parser.add_argument("--no-write", action="store_true", help=f"print only, do not write {RESULTS.name}")
+    args = parser.parse_args()
+    with goal_path_stack() as stack:
+        say("raw produce ceiling of this broker ...")
+        ceiling = produce_ceiling(stack.settings)
+        say(ceiling.line())
+        latency = measure_assignment_latency(stack, tasks_per_s=100.0, seconds=args.seconds, warm_up_s=10.0)
+        print("\n".join(latency.lines()), flush=True)
+        say("letting the latency run's tasks finish ...")
+        time.sleep(10)
+        throughput = measure_throughput(stack, seconds=args.seconds, warm_up_s=15.0, in_flight=1000)
+        print("\n".join(throughput.lines()), flush=True)
+    text = report(ceiling, latency, throughput, os.getloadavg())
+    print(text)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(text)
+        say(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
