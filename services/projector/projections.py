@@ -270,3 +270,10 @@ from services.projector.saga_projections import SAGA_JSON_COLUMNS, SAGA_PROJECTO
 TABLES.update(SAGA_TABLES)
 PROJECTORS.update(SAGA_PROJECTORS)
 JSON_COLUMNS |= SAGA_JSON_COLUMNS
+
+# Drift read models (agent stability and the alert history), registered the same way.
+from services.projector.drift_projections import DRIFT_JSON_COLUMNS, DRIFT_PROJECTORS, DRIFT_TABLES  # noqa: E402
+
+TABLES.update(DRIFT_TABLES)
+PROJECTORS.update(DRIFT_PROJECTORS)
+JSON_COLUMNS |= DRIFT_JSON_COLUMNS
