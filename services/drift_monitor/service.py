@@ -1,6 +1,6 @@
 """Drift monitor (faust-streaming): scores every agent's behaviour against its baseline and contains drift.
 
-Two agents:
+Two agents (plus ``FleetWatch``, which turns task events into coordination drift findings on the way):
 - ``samples`` reads task outcomes (keyed by goal) and republishes each behavioural one as a
   ``BehaviourSampled`` keyed by agent id on ``architect.drift.events``;
 - ``agents`` reads ``architect.drift.events`` and ``architect.agents.events`` (both keyed by agent id, so an
@@ -17,6 +17,7 @@ from typing import Any
 import faust
 
 from services.drift_monitor.embedding import EmbeddingProvider
+from services.drift_monitor.fleet_watch import FleetWatch
 from services.drift_monitor.keyed_publisher import KeyedPublisher
 from services.drift_monitor.monitor import MonitorConfig, decide
 from services.drift_monitor.settings import DriftMonitorSettings
@@ -24,6 +25,7 @@ from services.drift_monitor.task_samples import behaviour_sample
 from shared.bus.faust_stream import envelopes, make_app, raw_topic
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, DRIFT_EVENTS, TASKS_EVENTS
+from shared.events.catalogue.drift import FLEET_STREAM
 from shared.events.codec import caused_by
 from shared.events.envelope import Envelope
 from shared.settings import Settings
@@ -54,6 +56,7 @@ def build_app(
     records = app.Table("drift_agents", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
     publisher = KeyedPublisher(app, settings.topic_partitions)
     dead_letters = EventProducer(settings, client_id="drift-monitor-dlq")
+    fleet = FleetWatch()
 
     async def on_task_event(event: Envelope[Any]) -> None:
         sample = behaviour_sample(event.payload)
@@ -61,9 +64,13 @@ def build_app(
             await publisher.publish(
                 caused_by(event, sample, producer=PRODUCER, kind="behaviour-sample", stream_id=sample.agent_id)
             )
+        for index, finding in enumerate(fleet.observe_task(event.payload, event.occurred_at.timestamp())):
+            kind = f"coordination:{index}"
+            await publisher.publish(caused_by(event, finding, producer=PRODUCER, kind=kind, stream_id=FLEET_STREAM))
 
     async def on_agent_event(event: Envelope[Any]) -> None:
         agent_id = event.stream_id
+        fleet.observe_agent(event.payload)
         decision = decide(records.get(agent_id), event.payload, config, embedding)
         for kind, payload in decision.emit:
             await publisher.publish(caused_by(event, payload, producer=PRODUCER, kind=kind, stream_id=agent_id))
