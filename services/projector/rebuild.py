@@ -3,12 +3,19 @@
 It runs the live projector's own write path (same projections, same transaction shape) with bigger batches,
 under an exclusive lock that pauses live projector batches until it is done, and without secondary indexes
 while loading (they are rebuilt at the end).
+
+For speed, one batch is written (mostly Postgres working, on another core) while the next is decoded, and
+Python's cycle collector is paused: the replay creates no reference cycles, only many short-lived objects,
+and full collections over them cost a quarter of the run.
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -55,7 +62,8 @@ def rebuild(
         try:
             _reset(conn)
             prepare_session(conn)
-            read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s)
+            with _cycle_collector_paused():
+                read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s)
             with conn.transaction():
                 for ddl in SECONDARY_INDEXES.values():
                     conn.execute(ddl)
@@ -91,21 +99,39 @@ def _replay(
         total = sum(high - low for low, high in watermarks.values())
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in targets])
         read = written = skipped = 0
-        for records in read_assigned(consumer, targets, batch=batch_size, timeout_s=timeout_s):
-            deliveries: list[Delivery] = []
-            for record in records:
-                try:
-                    envelope = decode(record.value, record.key, max_bytes=settings.max_event_bytes)
-                except DecodeError:
-                    skipped += 1  # already dead-lettered by the live consumers when it first arrived
-                    continue
-                deliveries.append(Delivery(envelope, record))
-            read += len(records)
-            written += write_batch(conn, deliveries, records, fence=False)
-            if progress is not None:
-                progress(read, total)
+        # One writer thread: batch N is written while batch N+1 is decoded; one batch in flight at a time.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-writer") as writer:
+            in_flight: Future[int] | None = None
+            for records in read_assigned(consumer, targets, batch=batch_size, timeout_s=timeout_s):
+                deliveries: list[Delivery] = []
+                for record in records:
+                    try:
+                        envelope = decode(record.value, record.key, max_bytes=settings.max_event_bytes)
+                    except DecodeError:
+                        skipped += 1  # already dead-lettered by the live consumers when it first arrived
+                        continue
+                    deliveries.append(Delivery(envelope, record))
+                if in_flight is not None:
+                    written += in_flight.result()
+                    if progress is not None:
+                        progress(read, total)
+                in_flight = writer.submit(write_batch, conn, deliveries, records, fence=False)
+                read += len(records)
+            if in_flight is not None:
+                written += in_flight.result()
         if progress is not None:
             progress(total, total)
         return read, written, skipped
     finally:
         consumer.close()
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

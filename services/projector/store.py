@@ -5,7 +5,6 @@ all in one transaction, so a crash between batches never loses or doubles a row 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg
 
@@ -35,11 +34,22 @@ EVENT_COLUMNS = (
 )
 
 
+#: What a batch COPYs per event: where Kafka keeps it and its canonical JSON. Postgres derives the other
+#: columns of ``events`` from the body (cheaper there than formatting uuids and timestamps in Python).
+STAGED_EVENT_COLUMNS = ("topic", "partition", "offset", "body")
+_EVENT_FROM_STAGE = (
+    "(body->>'event_id')::uuid, body->>'type', (body->>'version')::int, (body->>'occurred_at')::timestamptz, "
+    "body->>'producer', body->>'stream_id', body->>'correlation_id', (body->>'causation_id')::uuid, "
+    'topic, partition, "offset", body'
+)
+
+
 def prepare_session(conn: psycopg.Connection) -> None:
     """Create per-session staging tables (unconstrained copies of the targets, emptied at each commit)."""
     with conn.transaction():
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS stage_events ON COMMIT DELETE ROWS AS SELECT * FROM events WITH NO DATA"
+            "CREATE TEMP TABLE IF NOT EXISTS stage_events ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(_quoted(STAGED_EVENT_COLUMNS))} FROM events WITH NO DATA"
         )
         for table in TABLES:
             conn.execute(
@@ -55,22 +65,10 @@ def stored_positions(conn: psycopg.Connection, projection: str = PROJECTION) -> 
     return {(topic, partition): offset for topic, partition, offset in rows}
 
 
-def event_row(delivery: Delivery) -> tuple[Any, ...]:
-    e, r = delivery.envelope, delivery.record
-    return (
-        e.event_id,
-        e.type,
-        e.version,
-        e.occurred_at,
-        e.producer,
-        e.stream_id,
-        e.correlation_id,
-        e.causation_id,
-        r.topic,
-        r.partition,
-        r.offset,
-        _body(delivery),
-    )
+def staged_event_row(delivery: Delivery) -> tuple[str, int, int, str]:
+    """The ``STAGED_EVENT_COLUMNS`` of one event."""
+    r = delivery.record
+    return (r.topic, r.partition, r.offset, _body(delivery))
 
 
 def _body(delivery: Delivery) -> str:
@@ -103,21 +101,31 @@ def write_batch(
         fresh: list[Delivery] = []
         with conn.cursor() as cur:
             if deliveries:
-                with cur.copy(f"COPY stage_events ({', '.join(_quoted(EVENT_COLUMNS))}) FROM STDIN") as copy:
+                with cur.copy(f"COPY stage_events ({', '.join(_quoted(STAGED_EVENT_COLUMNS))}) FROM STDIN") as copy:
                     for delivery in deliveries:
-                        copy.write_row(event_row(delivery))
+                        copy.write_row(staged_event_row(delivery))
                 cur.execute(
-                    "INSERT INTO events SELECT * FROM stage_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+                    f"INSERT INTO events ({', '.join(_quoted(EVENT_COLUMNS))}) SELECT {_EVENT_FROM_STAGE} "
+                    "FROM stage_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
                 )
-                new_ids = {row[0] for row in cur.fetchall()}
-                fresh = []
-                for delivery in deliveries:  # a duplicate within the batch is applied once, like one across batches
-                    if delivery.envelope.event_id in new_ids:
-                        new_ids.discard(delivery.envelope.event_id)
-                        fresh.append(delivery)
+                fresh = _fresh(cur, deliveries)
                 _upsert_read_models(cur, fresh)
             _store_positions(cur, records, projection)
         return len(fresh)
+
+
+def _fresh(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """The deliveries whose events the INSERT just logged (it returned their ids): all of them, unless some were
+    logged before or appear twice in the batch (applied once, like a duplicate across batches)."""
+    if cur.rowcount == len(deliveries):
+        return list(deliveries)
+    new_ids = {row[0] for row in cur.fetchall()}
+    fresh = []
+    for delivery in deliveries:
+        if delivery.envelope.event_id in new_ids:
+            new_ids.discard(delivery.envelope.event_id)
+            fresh.append(delivery)
+    return fresh
 
 
 def _fenced(

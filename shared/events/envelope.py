@@ -44,7 +44,10 @@ class Envelope(BaseModel, Generic[P]):
 
     @property
     def upcast_from(self) -> int | None:
-        return self._upcast_from
+        # Straight from pydantic's private-attribute dict: ``self._upcast_from`` goes through BaseModel.__getattr__,
+        # which costs microseconds per call, and the projector asks for every event.
+        private = self.__pydantic_private__
+        return private.get("_upcast_from") if private else None
 
     def derive_id(self, kind: str) -> uuid.UUID:
         """A deterministic id for an event this one causes, so a replayed handler emits the same ids."""
