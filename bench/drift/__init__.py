@@ -1,0 +1,1 @@
+"""The drift mitigation benchmark: five arms over scripted drifting agents (see README.md)."""
