@@ -1,0 +1,51 @@
+"""Consensus engine (faust-streaming): decisions as event-sourced aggregates, decided by their tier's protocols.
+
+One agent reads decision commands and task events (both keyed by decision id, co-partitioned with the
+``decisions`` table) in order, asks the pure ``engine.decide`` what follows, stores the decision's new record
+and publishes what follows (``handler.DecisionHandler``). Voters are asked through a task each (TaskCreated
+with the decision id as goal id, so the assigner and the agent runtime execute it; the orchestrator and the
+saga coordinator ignore tasks of goals they do not know) or answer with CastVote / Contribute commands.
+Round deadlines are scheduled commands delivered by the scheduler. After a crash the table is restored from
+its changelog and uncommitted inputs are handled again with the same event ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from services.consensus.engine import EngineOptions
+from services.consensus.handler import DecisionHandler
+from services.consensus.settings import ConsensusSettings
+from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.producer import EventProducer
+from shared.bus.topics import DECISIONS_COMMANDS, TASKS_EVENTS
+from shared.events.envelope import Envelope
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+APP_ID = "architect-consensus"
+#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
+JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
+
+
+def build_app(settings: Settings, options: EngineOptions | None = None) -> faust.App:
+    options = options or ConsensusSettings().engine_options()
+    app = make_app(APP_ID, settings)
+    decisions = app.Table("decisions", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
+    publisher = FaustPublisher(app)
+    dead_letters = EventProducer(settings, client_id="consensus-dlq")
+
+    async def publish(event: Envelope[Any]) -> None:
+        await publisher.publish(event, wait=True)
+
+    on_event = DecisionHandler(decisions, publish, options)
+
+    @app.agent(raw_topic(app, DECISIONS_COMMANDS, TASKS_EVENTS), name="decisions", concurrency=1)
+    async def follow_decisions(stream: faust.StreamT) -> None:
+        async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+            pass
+
+    return app
