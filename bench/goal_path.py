@@ -32,6 +32,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "goal_path.md"
 BACKBONE_RESULTS = RESULTS.with_name("backbone.md")
 THROUGHPUT_TARGET = 500.0
 P99_TARGET_MS = 50.0
+#: A hand-written section of the results file that a new run keeps (profiles and conclusions).
+ANALYSIS_HEADING = "## Where the time goes"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,13 @@ def backbone_ceiling_lines() -> list[str]:
     return [line for line in BACKBONE_RESULTS.read_text().splitlines() if "produce" in line.lower()][:5]
 
 
-def report(ceiling: Ceiling, latency: LatencyResult, throughput: ThroughputResult, load: tuple[float, ...]) -> str:
+def report(
+    ceiling: Ceiling,
+    latency: LatencyResult,
+    throughput: ThroughputResult,
+    load: tuple[float, ...],
+    services: list[str],
+) -> str:
     ratio = throughput.tasks_per_s / ceiling.records_per_s
     events_ratio = throughput.records_per_s / ceiling.records_per_s
     tput_verdict = "met" if throughput.tasks_per_s >= THROUGHPUT_TARGET else "NOT met"
@@ -93,10 +101,9 @@ def report(ceiling: Ceiling, latency: LatencyResult, throughput: ThroughputResul
         f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Other sessions' "
         "test suites, brokers and builds shared these 2 cores during the run, so every figure here is what the "
         "stack got of a busy machine, not of an idle one.",
-        "- stack: one KRaft broker of its own, embedded Postgres, scheduler, assigner, orchestrator (faust), "
-        f"projector and one agent runtime hosting {FLEET_SIZE} scripted agents of zero latency "
-        "(`bench/fleets/zero_latency.yaml`); goals of "
-        f"{TASKS_PER_GOAL} independent no-op tasks (`bench/methods/noop_goal.yaml`), submitted as SubmitGoal "
+        f"- stack: one KRaft broker of its own, embedded Postgres and the services {', '.join(services)}; the "
+        f"agent runtime hosts {FLEET_SIZE} scripted agents of zero latency (`bench/fleets/zero_latency.yaml`); "
+        f"goals of {TASKS_PER_GOAL} independent no-op tasks (`bench/methods/noop_goal.yaml`), submitted as SubmitGoal "
         "commands on the goal command topic.",
         "- run: `python -m bench.goal_path` (or `bench.goal_throughput` / `bench.assignment_latency` alone).",
         "",
@@ -129,11 +136,20 @@ def report(ceiling: Ceiling, latency: LatencyResult, throughput: ThroughputResul
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def kept_analysis(path: Path) -> str:
+    """The hand-written analysis section of an existing results file (from its heading to the end), or ''."""
+    if not path.is_file():
+        return ""
+    text = path.read_text()
+    start = text.find(ANALYSIS_HEADING)
+    return "\n" + text[start:] if start >= 0 else ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.goal_path", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60, help="measured seconds of each benchmark")
     parser.add_argument("--no-write", action="store_true", help=f"print only, do not write {RESULTS.name}")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with goal_path_stack() as stack:
         say("raw produce ceiling of this broker ...")
         ceiling = produce_ceiling(stack.settings)
@@ -144,11 +160,12 @@ def main() -> None:
         time.sleep(10)
         throughput = measure_throughput(stack, seconds=args.seconds, warm_up_s=15.0, in_flight=1000)
         print("\n".join(throughput.lines()), flush=True)
-    text = report(ceiling, latency, throughput, os.getloadavg())
+        services = stack.services.names()
+    text = report(ceiling, latency, throughput, os.getloadavg(), services)
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text)
+        RESULTS.write_text(text + kept_analysis(RESULTS))
         say(f"written to {RESULTS}")
 
 
