@@ -1,0 +1,87 @@
+{{/* Release-wide name: the release name when it already says "architect", else "<release>-architect". */}}
+{{- define "architect.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one component; call with (dict "root" $ "name" "scheduler"). */}}
+{{- define "architect.componentName" -}}
+{{- printf "%s-%s" (include "architect.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "architect.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "architect.labels" -}}
+{{ include "architect.selectorLabels" . }}
+app.kubernetes.io/part-of: architect
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
+{{- end -}}
+
+{{/* Image of one component: [<registry>/]<prefix><name>:<tag or appVersion>. */}}
+{{- define "architect.image" -}}
+{{- $image := .root.Values.image -}}
+{{- $registry := ternary "" (printf "%s/" $image.registry) (empty $image.registry) -}}
+{{- printf "%s%s%s:%s" $registry $image.prefix .name (default .root.Chart.AppVersion $image.tag) -}}
+{{- end -}}
+
+{{- define "architect.configName" -}}
+{{- printf "%s-config" (include "architect.fullname" .) -}}
+{{- end -}}
+
+{{- define "architect.secretName" -}}
+{{- default (printf "%s-secrets" (include "architect.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* Settings every service and the topic job read (ConfigMap data; the job gets them inline). */}}
+{{- define "architect.settings" -}}
+ARCHITECT_KAFKA_BOOTSTRAP_SERVERS: {{ .Values.kafka.bootstrapServers | quote }}
+ARCHITECT_KAFKA_SECURITY_PROTOCOL: {{ .Values.kafka.securityProtocol | quote }}
+{{- with .Values.kafka.sasl.mechanism }}
+ARCHITECT_KAFKA_SASL_MECHANISM: {{ . | quote }}
+{{- end }}
+{{- with .Values.kafka.sasl.username }}
+ARCHITECT_KAFKA_SASL_USERNAME: {{ . | quote }}
+{{- end }}
+ARCHITECT_TOPIC_PARTITIONS: {{ .Values.topics.partitions | quote }}
+ARCHITECT_TOPIC_REPLICATION_FACTOR: {{ .Values.topics.replicationFactor | quote }}
+ARCHITECT_METRICS_PORT: {{ .Values.metricsPort | quote }}
+ARCHITECT_LOG_LEVEL: {{ .Values.logLevel | quote }}
+ARCHITECT_DATA_DIR: /var/lib/architect/data
+{{- with .Values.otel.endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The Kafka SASL password from the Secret; optional, so plaintext brokers need no key. */}}
+{{- define "architect.saslPasswordEnv" -}}
+- name: ARCHITECT_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "architect.secretName" . }}
+      key: ARCHITECT_KAFKA_SASL_PASSWORD
+      optional: true
+{{- end -}}
+
+{{/* Writable scratch space on a read-only root filesystem: /tmp and the working directory (faust's data). */}}
+{{- define "architect.scratchMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: /var/lib/architect
+{{- end -}}
+
+{{- define "architect.scratchVolumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: data
+  emptyDir: {}
+{{- end -}}
