@@ -6,7 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv install fetch kafka kafka-cluster kafka-stop postgres postgres-stop infra infra-stop \
+HELM_VERSION ?= v3.22.0
+HELM := $(VENV)/bin/helm
+
+.PHONY: help venv install fetch helm kafka kafka-cluster kafka-stop postgres postgres-stop infra infra-stop \
         topics run demo test test-unit test-integration lint format bench clean
 
 help:
@@ -30,6 +33,11 @@ $(STAMP): pyproject.toml | $(PY)
 
 fetch: install
 	$(PY) -m shared.infra kafka fetch
+
+# helm for the chart tests (tests/deploy), built from the Go module proxy into the virtualenv (once; a few minutes).
+helm: $(HELM)
+$(HELM): | $(PY)
+	GOBIN=$(abspath $(VENV)/bin) GOFLAGS=-buildvcs=false go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 kafka: fetch
 	$(PY) -m shared.infra kafka start
@@ -56,7 +64,7 @@ run: fetch
 demo: fetch
 	$(PY) -m shared.infra.demo
 
-test: fetch
+test: fetch helm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
