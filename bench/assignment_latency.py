@@ -12,6 +12,7 @@ after the window's end are left out; tasks never assigned within 30 s of the end
 from __future__ import annotations
 
 import argparse
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ def percentile(sorted_values: list[float], share: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, min(len(sorted_values), round(share * len(sorted_values) + 0.5)))
+    rank = max(1, min(len(sorted_values), math.ceil(share * len(sorted_values))))
     return sorted_values[rank - 1]
 
 
