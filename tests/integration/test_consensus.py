@@ -1,0 +1,195 @@
+"""The consensus engine on the real broker, with the scheduler, the assigner, an agent runtime of scripted voters
+and the projector running as processes: a tactical decision whose ballots go out as tasks reaches a
+supermajority with every vote in the audit trail and the read models; an equivocating voter cannot change a
+BFT decision; a round whose voters stay silent is closed by its deadline through the scheduler; a strategic
+debate that does not converge escalates and a human resolves it.
+
+The services use fixed consumer group ids: run this module on a broker of its own, e.g.
+``ARCHITECT_TEST_KAFKA_NAME=consensus ARCHITECT_TEST_KAFKA_PORT=39792``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+from psycopg.rows import dict_row
+
+from shared.bus.producer import EventProducer
+from shared.bus.topics import AGENTS_EVENTS, DECISIONS_EVENTS, TASKS_EVENTS
+from shared.db.connection import connect
+from shared.db.schema import migrate
+from shared.events.catalogue.decisions import CastVote, Contribute, RequestDecision, ResolveDecision
+from shared.events.codec import new_event
+from shared.events.envelope import Payload
+from shared.infra.postgres_server import fresh_database
+from shared.infra.stack import LocalStack, ServiceSpec
+from shared.settings import Settings
+from tests.integration.saga_helpers import Collector, wait_until
+
+STARTUP_TIMEOUT_S = 180.0
+DECISION_TIMEOUT_S = 60.0
+VOTERS = 5
+FINAL = ("DecisionReached", "DecisionEscalated")
+
+
+@dataclass
+class ConsensusStack:
+    stack: LocalStack
+    database_url: str
+    producer: EventProducer
+    collector: Collector
+    voters: list[str]
+
+    def send(self, decision_id: str, payload: Payload) -> None:
+        self.producer.publish(new_event(payload, producer="tests", stream_id=decision_id, correlation_id=decision_id))
+        self.producer.flush()
+
+    def request(self, **fields: Any) -> str:
+        decision_id = f"dec-{uuid.uuid4().hex[:10]}"
+        defaults: dict[str, Any] = {"question": "Deploy?", "options": ["yes", "no"], "requested_by": "tests"}
+        self.send(decision_id, RequestDecision(decision_id=decision_id, **(defaults | fields)))
+        return decision_id
+
+    def events(self, decision_id: str, *types: str) -> list[Any]:
+        return self.collector.events(decision_id, *types)
+
+    def wait_for(self, decision_id: str, *types: str, timeout_s: float = DECISION_TIMEOUT_S) -> list[Any]:
+        return wait_until(
+            self.stack, f"{'/'.join(types)} of {decision_id}", lambda: self.events(decision_id, *types), timeout_s
+        )
+
+    def query(self, sql: str, *args: object) -> list[dict[str, Any]]:
+        with connect(self.database_url) as conn, conn.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(sql, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def consensus(
+    settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsensusStack]:
+    directory = tmp_path_factory.mktemp("consensus")
+    tag = uuid.uuid4().hex[:6]
+    voters = [f"voter-{tag}-{n}" for n in range(1, VOTERS + 1)]
+    fleet = {
+        "runtime": {"id": f"consensus-{tag}", "heartbeat_s": 1, "drain_timeout_s": 5},
+        "agents": [
+            {
+                "id": voter,
+                "capabilities": [f"elector:{voter}"],
+                "capacity": 4,
+                "backend": {"kind": "callable", "target": "tests.integration.consensus_backends:scripted_voter"},
+            }
+            for voter in voters
+        ],
+    }
+    fleet_file = directory / "fleet.yaml"
+    fleet_file.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    read_models = fresh_database(database_url, f"consensus_{uuid.uuid4().hex[:10]}")
+    with connect(read_models) as conn:
+        migrate(conn)
+    env = {
+        "ARCHITECT_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "ARCHITECT_DATA_DIR": str(directory / "data"),
+        "ARCHITECT_CONSENSUS_OPERATIONAL_STEP_TIMEOUT_S": "3",
+        "ARCHITECT_CONSENSUS_STRATEGIC_STEP_TIMEOUT_S": "30",
+        "ARCHITECT_CONSENSUS_TACTICAL_STEP_TIMEOUT_S": "30",
+    }
+    stack = LocalStack(settings.kafka_bootstrap_servers, read_models, directory / "logs", extra_env=env)
+    collector = Collector(settings, [DECISIONS_EVENTS, TASKS_EVENTS, AGENTS_EVENTS])
+    producer = EventProducer(settings, client_id="consensus-tests")
+    consensus_stack = ConsensusStack(stack, read_models, producer, collector, voters)
+    try:
+        stack.start_all(
+            [
+                "scheduler",
+                "assigner",
+                "projector",
+                "consensus",
+                ServiceSpec("agent_runtime", ("--config", str(fleet_file))),
+            ]
+        )
+        for voter in voters:
+            wait_until(
+                stack, f"{voter} to register", lambda v=voter: collector.events(v, "AgentRegistered"), STARTUP_TIMEOUT_S
+            )
+        warm_up = consensus_stack.request(tier="operational", electorate=voters[:1], ballot_via="commands")
+        consensus_stack.send(warm_up, CastVote(decision_id=warm_up, voter=voters[0], choice="yes", round=1))
+        consensus_stack.wait_for(warm_up, "DecisionReached", timeout_s=STARTUP_TIMEOUT_S)
+        yield consensus_stack
+    finally:
+        codes = stack.stop()
+        producer.close()
+        collector.close()
+        print(f"\nconsensus stack stopped (exit codes {codes}); logs in {stack.log_dir}")
+
+
+def test_a_tactical_decision_of_scripted_voters_reaches_a_supermajority_through_tasks(
+    consensus: ConsensusStack,
+) -> None:
+    voters = consensus.voters
+    script = {voters[0]: "yes", voters[1]: "yes", voters[2]: "yes", voters[3]: "yes", voters[4]: "no"}
+    decision_id = consensus.request(tier="tactical", electorate=voters, context={"script": script})
+
+    (reached,) = consensus.wait_for(decision_id, "DecisionReached")
+    assert (reached.payload.choice, reached.payload.protocol) == ("yes", "supermajority")
+    tasks = consensus.events(decision_id, "TaskCreated")
+    assert sorted((t.payload.operator, t.payload.capability) for t in tasks) == sorted(
+        ("vote", f"elector:{v}") for v in voters
+    )
+    recorded = consensus.events(decision_id, "VoteRecorded")
+    assert len(recorded) >= 4, "the round closes once four of five said yes (no completion can change it)"
+    for vote in recorded:
+        assert vote.payload.choice == script[vote.payload.voter]
+        assert vote.payload.weight == 0.5 and vote.payload.rationale.startswith(vote.payload.voter)
+    assert consensus.events(decision_id, "ContributionsRequested") == [], "no debate was needed"
+
+
+def test_an_equivocating_voter_cannot_change_a_bft_decision(consensus: ConsensusStack) -> None:
+    honest, byzantine = consensus.voters[:3], consensus.voters[3]
+    electorate = [*honest, byzantine]
+    decision_id = consensus.request(tier="tactical", electorate=electorate, protocol="bft", ballot_via="commands")
+    consensus.send(decision_id, CastVote(decision_id=decision_id, voter=byzantine, choice="no", round=1))
+    consensus.send(decision_id, CastVote(decision_id=decision_id, voter=byzantine, choice="yes", round=1))
+    for voter in honest[:2]:
+        consensus.send(decision_id, CastVote(decision_id=decision_id, voter=voter, choice="yes", round=1))
+    consensus.wait_for(decision_id, "EquivocationDetected")
+    assert consensus.events(decision_id, "DecisionReached") == [], "two honest votes are not a 2f+1 quorum"
+    consensus.send(decision_id, CastVote(decision_id=decision_id, voter=honest[2], choice="yes", round=1))
+
+    (reached,) = consensus.wait_for(decision_id, "DecisionReached")
+    assert (reached.payload.choice, reached.payload.protocol, reached.payload.flagged) == ("yes", "bft", [byzantine])
+
+
+def test_a_silent_round_is_closed_by_its_deadline_through_the_scheduler(consensus: ConsensusStack) -> None:
+    voters = consensus.voters[:3]
+    decision_id = consensus.request(tier="operational", electorate=voters, ballot_via="commands")
+    consensus.send(decision_id, CastVote(decision_id=decision_id, voter=voters[0], choice="no", round=1))
+
+    (reached,) = consensus.wait_for(decision_id, "DecisionReached", timeout_s=30.0)
+    assert reached.payload.choice == "no"
+    (closed,) = consensus.events(decision_id, "RoundClosed")
+    assert closed.payload.why == "deadline passed"
+
+
+def test_a_strategic_debate_without_convergence_escalates_and_a_human_resolves_it(consensus: ConsensusStack) -> None:
+    a, b = consensus.voters[:2]
+    decision_id = consensus.request(tier="strategic", electorate=[a, b], ballot_via="commands")
+    consensus.wait_for(decision_id, "ContributionsRequested")
+    for round_ in range(1, 6):
+        for phase in ("propose", "critique", "revise") if round_ == 1 else ("critique", "revise"):
+            for agent, position in ((a, "yes"), (b, "no")):
+                contribution = Contribute(
+                    decision_id=decision_id, agent=agent, round=round_, phase=phase, text="because", position=position
+                )
+                consensus.send(decision_id, contribution)
+
+    (escalated,) = consensus.wait_for(decision_id, "DecisionEscalated")
+    assert escalated.payload.requires_approval and escalated.payload.positions == {a: "yes", b: "no"}
+    consensus.send(decision_id, ResolveDecision(decision_id=decision_id, choice="no", resolved_by="ops-lead"))
+    (reached,) = consensus.wait_for(decision_id, "DecisionReached")
+    assert (reached.payload.choice, reached.payload.decided_by) == ("no", "ops-lead")
