@@ -277,3 +277,14 @@ from services.projector.drift_projections import DRIFT_JSON_COLUMNS, DRIFT_PROJE
 TABLES.update(DRIFT_TABLES)
 PROJECTORS.update(DRIFT_PROJECTORS)
 JSON_COLUMNS |= DRIFT_JSON_COLUMNS
+
+# Decision read models (decisions, rounds, votes with weights and rationales, debate contributions).
+from services.projector.decision_projections import (  # noqa: E402
+    DECISION_JSON_COLUMNS,
+    DECISION_PROJECTORS,
+    DECISION_TABLES,
+)
+
+TABLES.update(DECISION_TABLES)
+PROJECTORS.update(DECISION_PROJECTORS)
+JSON_COLUMNS |= DECISION_JSON_COLUMNS

@@ -67,6 +67,17 @@ class ConsensusStack:
         with connect(self.database_url) as conn, conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(sql, args).fetchall()
 
+    def read_model(self, decision_id: str, status: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The decision's row once the projector shows it ``status``, and its vote rows."""
+
+        def shown() -> list[dict[str, Any]] | None:
+            found = self.query("SELECT * FROM decisions WHERE decision_id = %s AND status = %s", decision_id, status)
+            return found or None
+
+        (row,) = wait_until(self.stack, f"decision {decision_id} {status} in the read model", shown, 60.0)
+        votes = self.query("SELECT * FROM decision_votes WHERE decision_id = %s ORDER BY round, voter", decision_id)
+        return row, votes
+
 
 @pytest.fixture(scope="module")
 def consensus(
@@ -147,6 +158,12 @@ def test_a_tactical_decision_of_scripted_voters_reaches_a_supermajority_through_
         assert vote.payload.choice == script[vote.payload.voter]
         assert vote.payload.weight == 0.5 and vote.payload.rationale.startswith(vote.payload.voter)
     assert consensus.events(decision_id, "ContributionsRequested") == [], "no debate was needed"
+    row, votes = consensus.read_model(decision_id, "reached")
+    assert (row["choice"], row["decided_protocol"], row["tier"]) == ("yes", "supermajority", "tactical")
+    counted = {(v["voter"], v["choice"], v["weight"]) for v in votes if v["status"] == "counted"}
+    assert counted == {(e.payload.voter, e.payload.choice, 0.5) for e in recorded}
+    late = [v for v in votes if v["status"] != "counted"]
+    assert all(v["status"] == "ignored" and "not open" in v["reason"] for v in late), "a late ballot is audited"
 
 
 def test_an_equivocating_voter_cannot_change_a_bft_decision(consensus: ConsensusStack) -> None:
@@ -163,6 +180,12 @@ def test_an_equivocating_voter_cannot_change_a_bft_decision(consensus: Consensus
 
     (reached,) = consensus.wait_for(decision_id, "DecisionReached")
     assert (reached.payload.choice, reached.payload.protocol, reached.payload.flagged) == ("yes", "bft", [byzantine])
+    _, votes = consensus.read_model(decision_id, "reached")
+    assert {(v["voter"], v["choice"]): v["status"] for v in votes} == {
+        (byzantine, "no"): "dropped",
+        (byzantine, "yes"): "dropped",
+        **{(voter, "yes"): "counted" for voter in honest},
+    }
 
 
 def test_a_silent_round_is_closed_by_its_deadline_through_the_scheduler(consensus: ConsensusStack) -> None:
@@ -193,3 +216,7 @@ def test_a_strategic_debate_without_convergence_escalates_and_a_human_resolves_i
     consensus.send(decision_id, ResolveDecision(decision_id=decision_id, choice="no", resolved_by="ops-lead"))
     (reached,) = consensus.wait_for(decision_id, "DecisionReached")
     assert (reached.payload.choice, reached.payload.decided_by) == ("no", "ops-lead")
+    row, _ = consensus.read_model(decision_id, "reached")
+    assert (row["decided_by"], row["requires_approval"], row["positions"]) == ("ops-lead", True, {a: "yes", b: "no"})
+    contributions = consensus.query("SELECT * FROM decision_contributions WHERE decision_id = %s", decision_id)
+    assert len(contributions) == 2 * (3 + 4 * 2)
