@@ -85,17 +85,20 @@ def write_batch(
     *,
     projection: str = PROJECTION,
     fence: bool = True,
-    rewound_to: dict[tuple[str, int], int] | None = None,
+    written: dict[tuple[str, int], int] | None = None,
 ) -> int:
-    """Apply one batch atomically; returns how many events were new. Raises ``Rewind`` on a position gap.
+    """Apply one batch atomically; returns how many events were new. Raises ``Rewind`` when the stored
+    positions went back under this process (see ``_fenced``).
 
     ``records`` is every record of the batch, dead-lettered ones included, so the stored position moves past
-    them too and a restart does not dead-letter them again.
+    them too and a restart does not dead-letter them again. ``written`` holds the positions this process
+    stored last; it is updated once the batch is committed.
     """
+    written = {} if written is None else written
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (REBUILD_LOCK,))
         if fence:
-            deliveries, records = _fenced(conn, deliveries, records, projection, rewound_to or {})
+            deliveries, records = _fenced(conn, deliveries, records, projection, written)
         if not records:
             return 0
         fresh: list[Delivery] = []
@@ -110,8 +113,9 @@ def write_batch(
                 )
                 fresh = _fresh(cur, deliveries)
                 _upsert_read_models(cur, fresh)
-            _store_positions(cur, records, projection)
-        return len(fresh)
+            positions = _store_positions(cur, records, projection)
+    written.update(positions)
+    return len(fresh)
 
 
 def _fresh(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> list[Delivery]:
@@ -133,12 +137,14 @@ def _fenced(
     deliveries: Sequence[Delivery],
     records: Sequence[Record],
     projection: str,
-    rewound_to: dict[tuple[str, int], int],
+    written: dict[tuple[str, int], int],
 ) -> tuple[list[Delivery], list[Record]]:
-    """Drop records below the stored position; a batch that starts past it means a gap: rewind.
+    """Drop records below the stored positions (already applied); rewind when a stored position is behind the
+    one this process wrote last (the database was restored or its positions reset): the records between must be
+    read again.
 
-    After a rewind to the stored position, a batch may still start further on: the offsets between are
-    transaction markers, which Kafka never delivers. ``rewound_to`` remembers rewinds so that is accepted.
+    Gaps between the stored position and a batch's first offset are normal and accepted: transaction markers and
+    aborted records take offsets that Kafka never delivers, and the consumer reads each partition in order.
     """
     partitions = {(r.topic, r.partition) for r in records}
     stored = {
@@ -149,17 +155,15 @@ def _fenced(
             (projection, [t for t, _ in partitions], [p for _, p in partitions]),
         ).fetchall()
     }
-    first: dict[tuple[str, int], int] = {}
-    for r in records:
-        first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
-    gaps = {
-        tp: stored[tp]
-        for tp, offset in first.items()
-        if tp in stored and offset > stored[tp] and rewound_to.get(tp) != stored[tp]
-    }
-    if gaps:
-        rewound_to.update(gaps)
-        raise Rewind(gaps)
+    went_back = {tp: stored.get(tp, 0) for tp in partitions if tp in written and stored.get(tp, 0) < written[tp]}
+    if went_back:
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+        for tp in went_back:
+            del written[tp]
+        # The batch is dropped as a whole: partitions that did not go back return to where the batch found them.
+        raise Rewind(first | went_back)
 
     def unseen(r: Record) -> bool:
         return r.offset >= stored.get((r.topic, r.partition), 0)
@@ -189,15 +193,16 @@ def _merge(table: str, column: str) -> str:
     return f"{column} = COALESCE(EXCLUDED.{column}, {table}.{column})"
 
 
-def _store_positions(cur: psycopg.Cursor, records: Sequence[Record], projection: str) -> None:
+def _store_positions(cur: psycopg.Cursor, records: Sequence[Record], projection: str) -> dict[tuple[str, int], int]:
     latest: dict[tuple[str, int], int] = {}
     for r in records:
-        latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
+        latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset + 1)
     cur.executemany(
         "INSERT INTO projector_offsets (projection, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-        [(projection, t, p, o + 1) for (t, p), o in latest.items()],
+        [(projection, t, p, o) for (t, p), o in latest.items()],
     )
+    return latest
 
 
 def _quoted(columns: Sequence[str]) -> list[str]:
@@ -211,7 +216,7 @@ class ProjectorStore:
         self._url = url
         self.projection = projection
         self._conn: psycopg.Connection | None = None
-        self._rewound_to: dict[tuple[str, int], int] = {}
+        self._written: dict[tuple[str, int], int] = {}
 
     @property
     def conn(self) -> psycopg.Connection:
@@ -222,7 +227,7 @@ class ProjectorStore:
 
     def write(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> int:
         try:
-            return write_batch(self.conn, deliveries, records, projection=self.projection, rewound_to=self._rewound_to)
+            return write_batch(self.conn, deliveries, records, projection=self.projection, written=self._written)
         except psycopg.OperationalError:
             self.close()
             raise
