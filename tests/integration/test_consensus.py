@@ -10,6 +10,9 @@ The services use fixed consumer group ids: run this module on a broker of its ow
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +43,7 @@ FINAL = ("DecisionReached", "DecisionEscalated")
 @dataclass
 class ConsensusStack:
     stack: LocalStack
+    settings: Settings
     database_url: str
     producer: EventProducer
     collector: Collector
@@ -66,6 +70,19 @@ class ConsensusStack:
     def query(self, sql: str, *args: object) -> list[dict[str, Any]]:
         with connect(self.database_url) as conn, conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(sql, args).fetchall()
+
+    def architect(self, *args: str) -> str:
+        """``architect ARGS`` in its own process, configured through the environment; its stdout."""
+        env = os.environ | {
+            "ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            "COLUMNS": "400",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.cli.main", *args], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done.stdout
 
     def read_model(self, decision_id: str, status: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The decision's row once the projector shows it ``status``, and its vote rows."""
@@ -113,7 +130,7 @@ def consensus(
     stack = LocalStack(settings.kafka_bootstrap_servers, read_models, directory / "logs", extra_env=env)
     collector = Collector(settings, [DECISIONS_EVENTS, TASKS_EVENTS, AGENTS_EVENTS])
     producer = EventProducer(settings, client_id="consensus-tests")
-    consensus_stack = ConsensusStack(stack, read_models, producer, collector, voters)
+    consensus_stack = ConsensusStack(stack, settings, read_models, producer, collector, voters)
     try:
         stack.start_all(
             [
@@ -220,3 +237,34 @@ def test_a_strategic_debate_without_convergence_escalates_and_a_human_resolves_i
     assert (row["decided_by"], row["requires_approval"], row["positions"]) == ("ops-lead", True, {a: "yes", b: "no"})
     contributions = consensus.query("SELECT * FROM decision_contributions WHERE decision_id = %s", decision_id)
     assert len(contributions) == 2 * (3 + 4 * 2)
+
+
+def test_the_cli_requests_a_decision_casts_votes_and_shows_the_audit_trail(consensus: ConsensusStack) -> None:
+    voters = consensus.voters[:3]
+    electorate = [arg for voter in voters for arg in ("--voter", voter)]
+    decision_id = consensus.architect(
+        "decisions",
+        "request",
+        "Roll back?",
+        "--tier",
+        "tactical",
+        *electorate,
+        "-o",
+        "yes",
+        "-o",
+        "no",
+        "--via",
+        "commands",
+    ).strip()
+    consensus.wait_for(decision_id, "RoundOpened")
+    for voter in voters[:2]:
+        consensus.architect(
+            "decisions", "vote", decision_id, "yes", "--as", voter, "--rationale", f"{voter} saw errors"
+        )
+
+    consensus.read_model(decision_id, "reached")
+    shown = consensus.architect("decisions", "show", decision_id)
+    assert "reached" in shown and "supermajority" in shown
+    for voter in voters[:2]:
+        assert voter in shown and f"{voter} saw errors" in shown
+    assert decision_id in consensus.architect("decisions", "list", "--status", "reached", "--limit", "500")
