@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events.catalogue import agents, decisions, drift, goals, sagas, scheduling, tasks, work
+from shared.events.catalogue import agents, decisions, drift, goals, locks, sagas, scheduling, tasks, work
 from shared.events.spec import EventSpec
 
 
@@ -21,7 +21,15 @@ def _index(*groups: tuple[EventSpec, ...]) -> dict[str, EventSpec]:
 
 
 CATALOGUE: dict[str, EventSpec] = _index(
-    goals.SPECS, tasks.SPECS, agents.SPECS, work.SPECS, scheduling.SPECS, drift.SPECS, sagas.SPECS, decisions.SPECS
+    goals.SPECS,
+    tasks.SPECS,
+    agents.SPECS,
+    work.SPECS,
+    scheduling.SPECS,
+    drift.SPECS,
+    sagas.SPECS,
+    decisions.SPECS,
+    locks.SPECS,
 )
 
 

@@ -1,0 +1,130 @@
+"""A replica of the shared CRDT state that any service or agent runtime can hold.
+
+``Replica`` follows ``architect.state.crdt`` from its beginning in a background thread (no consumer group:
+every replica reads everything) and merges each state into a :class:`MergedView`. ``update(name, change)``
+applies a change to this replica's copy (the merged view, so it never goes back) and publishes it under
+``<name>/<replica id>``. Merges are joins, so whatever order records arrive in, every replica converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from shared.bus.client_config import kafka_config
+from shared.bus.producer import EventProducer
+from shared.bus.topics import STATE_CRDT
+from shared.crdt.replication import BadCrdtRecord, MergedView, encode_state
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Replica:
+    """This process's replica of every replicated object; thread-safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        replica_id: str,
+        *,
+        producer: EventProducer | None = None,
+        topic: str = STATE_CRDT,
+    ) -> None:
+        self.replica_id = replica_id
+        self.topic = topic
+        self._settings = settings
+        self._own_producer = producer is None
+        self._producer = producer or EventProducer(settings, client_id=f"crdt-{replica_id}")
+        self._view = MergedView()
+        self._lock = threading.Condition()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.records_merged = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> Replica:
+        """Start following the topic from its beginning."""
+        consumer = Consumer(
+            kafka_config(self._settings)
+            | {"group.id": f"architect-crdt-{uuid.uuid4()}", "enable.auto.commit": False, "enable.partition.eof": False}
+        )
+        partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+        self._thread = threading.Thread(
+            target=self._follow, args=(consumer,), name=f"crdt-{self.replica_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._own_producer:
+            self._producer.close()
+
+    def __enter__(self) -> Replica:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- reading and writing -----------------------------------------------------------------------------------
+    def get(self, name: str) -> Any:
+        """The merged state of object ``name`` (None until some replica wrote it)."""
+        with self._lock:
+            return self._view.get(name)
+
+    def update(self, name: str, change: Callable[[Any], Any], *, flush: bool = True) -> Any:
+        """Apply ``change`` (current merged state or None -> new state) and publish the result."""
+        with self._lock:
+            state = change(self._view.get(name))
+            merged = self._view.merge(name, self.replica_id, state)
+            key, value = encode_state(name, self.replica_id, merged)
+            self._lock.notify_all()
+        self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+        if flush:
+            self._producer.flush()
+        return merged
+
+    def wait_until(self, name: str, check: Callable[[Any], T | None], timeout_s: float = 30.0) -> T:
+        """Block until ``check(state of name)`` is truthy; returns it. ``TimeoutError`` otherwise."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            while True:
+                state = self._view.get(name)
+                found = check(state) if state is not None else None
+                if found:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"replica {self.replica_id}: {name} did not reach the expected state")
+                self._lock.wait(min(left, 0.5))
+
+    # -- the follower thread -----------------------------------------------------------------------------------
+    def _follow(self, consumer: Consumer) -> None:
+        try:
+            while not self._stopping.is_set():
+                messages = consumer.consume(500, 0.2)
+                if not messages:
+                    continue
+                with self._lock:
+                    for message in messages:
+                        if message.error() is not None or message.value() is None:
+                            continue
+                        try:
+                            self._view.merge_record(message.value())
+                            self.records_merged += 1
+                        except BadCrdtRecord as error:
+                            log.warning("replica %s: skipping a record: %s", self.replica_id, error)
+                    self._lock.notify_all()
+        finally:
+            consumer.close()
