@@ -15,7 +15,7 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.http_metrics import RequestMetrics
 from services.gateway.read_models import ReadModels
 from services.gateway.readiness import kafka_check, postgres_check
-from services.gateway.routes import agents, approvals, dead_letters, goals, health, metrics, sagas, tasks
+from services.gateway.routes import agents, approvals, dead_letters, decisions, goals, health, metrics, sagas, tasks
 from services.gateway.settings import GatewaySettings
 from shared.bus.bootstrap import admin_client
 from shared.settings import Settings
@@ -28,6 +28,7 @@ ROUTERS = (
     agents.router,
     dead_letters.router,
     sagas.router,
+    decisions.router,
     health.router,
     metrics.router,
 )

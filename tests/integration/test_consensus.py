@@ -20,8 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
+from pydantic import SecretStr
 
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, DECISIONS_EVENTS, TASKS_EVENTS
 from shared.db.connection import connect
@@ -268,3 +272,47 @@ def test_the_cli_requests_a_decision_casts_votes_and_shows_the_audit_trail(conse
     for voter in voters[:2]:
         assert voter in shown and f"{voter} saw errors" in shown
     assert decision_id in consensus.architect("decisions", "list", "--status", "reached", "--limit", "500")
+
+
+def test_the_gateway_requests_lists_shows_and_resolves_decisions(consensus: ConsensusStack) -> None:
+    keys = "asker-key=asker:submit,ops-key=ops:approve,reader-key=reader"
+    settings = Settings(
+        kafka_bootstrap_servers=consensus.settings.kafka_bootstrap_servers, database_url=consensus.database_url
+    )
+    gateway = GatewaySettings(
+        api_keys=SecretStr(keys), allow_dev_key=False, publish_timeout_s=10, readiness_timeout_s=2
+    )
+    asker, ops, reader = ({"X-API-Key": f"{who}-key"} for who in ("asker", "ops", "reader"))
+    a, b = consensus.voters[:2]
+    with TestClient(create_app(settings, gateway)) as client:
+        body = {"question": "Which region?", "tier": "strategic", "electorate": [a, b], "ballot_via": "commands"}
+        body["options"] = ["eu", "us"]
+        accepted = client.post("/decisions", json=body, headers=asker)
+        assert accepted.status_code == 202, accepted.text
+        decision_id = accepted.json()["decision_id"]
+        assert accepted.headers["Location"] == f"/decisions/{decision_id}"
+        consensus.read_model(decision_id, "open")
+        assert client.post(f"/decisions/{decision_id}/resolve", json={"choice": "eu"}, headers=ops).status_code == 409
+        for round_ in range(1, 6):
+            for phase in ("propose", "critique", "revise") if round_ == 1 else ("critique", "revise"):
+                for agent, position in ((a, "eu"), (b, "us")):
+                    contribution = Contribute(
+                        decision_id=decision_id, agent=agent, round=round_, phase=phase, position=position
+                    )
+                    consensus.send(decision_id, contribution)
+        consensus.read_model(decision_id, "escalated")
+        detail = client.get(f"/decisions/{decision_id}", headers=reader).json()
+        assert (detail["status"], detail["requires_approval"], detail["requested_by"]) == ("escalated", True, "asker")
+        assert len(detail["contributions"]) == 2 * (3 + 4 * 2) and detail["votes"] == []
+        wrong = client.post(f"/decisions/{decision_id}/resolve", json={"choice": "mars"}, headers=ops)
+        assert wrong.status_code == 409 and "options" in wrong.text
+        assert client.post(f"/decisions/{decision_id}/resolve", json={"choice": "eu"}, headers=asker).status_code == 403
+        resolved = client.post(f"/decisions/{decision_id}/resolve", json={"choice": "eu"}, headers=ops)
+        assert resolved.status_code == 202, resolved.text
+        consensus.read_model(decision_id, "reached")
+        detail = client.get(f"/decisions/{decision_id}", headers=reader).json()
+        assert (detail["choice"], detail["decided_by"], detail["decided_protocol"]) == ("eu", "ops", "human")
+        listed = client.get("/decisions", params={"status": "reached", "limit": 500}, headers=reader).json()
+        assert decision_id in [d["decision_id"] for d in listed["items"]]
+        assert client.get("/decisions/dec-unknown", headers=reader).status_code == 404
+        assert client.post("/decisions", json={**body, "electorate": []}, headers=asker).status_code == 422
