@@ -316,3 +316,44 @@ def test_the_gateway_requests_lists_shows_and_resolves_decisions(consensus: Cons
         assert decision_id in [d["decision_id"] for d in listed["items"]]
         assert client.get("/decisions/dec-unknown", headers=reader).status_code == 404
         assert client.post("/decisions", json={**body, "electorate": []}, headers=asker).status_code == 422
+
+
+def test_an_engine_killed_mid_decision_resumes_and_records_each_vote_once(consensus: ConsensusStack) -> None:
+    voters = consensus.voters
+    by_command = consensus.request(tier="tactical", electorate=voters, ballot_via="commands")
+    script = dict.fromkeys(voters, "yes")
+    by_task = consensus.request(tier="tactical", electorate=voters, context={"script": script})
+    for voter in voters[:2]:
+        consensus.send(by_command, CastVote(decision_id=by_command, voter=voter, choice="yes", round=1))
+    wait_until(
+        consensus.stack,
+        "two votes and the ballot tasks",
+        lambda: (
+            len(consensus.events(by_command, "VoteRecorded")) == 2
+            and len(consensus.events(by_task, "TaskCreated")) == len(voters)
+        ),
+        DECISION_TIMEOUT_S,
+    )
+
+    consensus.stack.kill("consensus")
+    for voter, choice in zip(voters[2:], ("yes", "yes", "no"), strict=True):
+        consensus.send(by_command, CastVote(decision_id=by_command, voter=voter, choice=choice, round=1))
+    # While the engine is down the agents answer their ballots; the results wait in the topic.
+    wait_until(
+        consensus.stack,
+        "the ballots to be answered",
+        lambda: len(consensus.events(by_task, "TaskSucceeded")) == len(voters),
+        DECISION_TIMEOUT_S,
+        services_up=False,
+    )
+    consensus.stack.restart("consensus")
+
+    for decision_id in (by_command, by_task):
+        (reached,) = consensus.wait_for(decision_id, "DecisionReached", timeout_s=STARTUP_TIMEOUT_S)
+        assert (reached.payload.choice, reached.payload.protocol) == ("yes", "supermajority")
+        recorded = consensus.events(decision_id, "VoteRecorded")
+        voters_recorded = [e.payload.voter for e in recorded]
+        assert len(voters_recorded) == len(set(voters_recorded)) >= 4, "each vote recorded once, with one id"
+        row, votes = consensus.read_model(decision_id, "reached")
+        assert row["choice"] == "yes"
+        assert sorted(v["voter"] for v in votes if v["status"] == "counted") == sorted(voters_recorded)
