@@ -17,7 +17,7 @@ from pathlib import Path
 
 from shared.infra.background_process import log_tail
 
-CORE_SERVICES = ("scheduler", "assigner", "orchestrator", "saga_coordinator", "projector")
+CORE_SERVICES = ("scheduler", "assigner", "orchestrator", "saga_coordinator", "consensus", "projector")
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,9 @@ def test_a_broken_unanimity_is_settled_as_no_decision() -> None:
 def test_a_bft_quorum_is_settled_without_waiting_for_the_rest() -> None:
     votes = [Vote("a", "x"), Vote("b", "x"), Vote("c", "x")]
     assert is_settled(BftCommit(), votes, "abcd")
+
+
+def test_a_lead_that_rests_on_a_tie_break_is_not_settled_while_voters_are_missing() -> None:
+    # Two missing votes for one rival make a tie the leader might break for z; split, they leave no majority.
+    votes = [Vote("a", "z"), Vote("d", "z")]
+    assert not is_settled(LeaderTieBreak(Majority(), "dec"), votes, ["a", "b", "c", "d"])
