@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from shared.bus.client_config import kafka_config
 from shared.bus.record import Record
@@ -20,17 +20,34 @@ from shared.settings import Settings
 Position = tuple[str, int]
 
 
-def end_offsets(consumer: Consumer, topics: Iterable[str]) -> dict[Position, tuple[int, int]]:
-    """Low and high watermarks of every partition of ``topics`` that exists."""
+#: Errors a broker answers while partition leadership settles (just started, or a broker failed over).
+SETTLING = frozenset(
+    {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
+)
+
+
+def end_offsets(
+    consumer: Consumer, topics: Iterable[str], *, timeout_s: float = 60.0
+) -> dict[Position, tuple[int, int]]:
+    """Low and high watermarks of every partition of ``topics`` that exists; waits out leader elections."""
     metadata = consumer.list_topics(timeout=30)
     offsets = {}
+    deadline = time.monotonic() + timeout_s
     for topic in topics:
         if topic in metadata.topics:
             for partition in metadata.topics[topic].partitions:
-                offsets[(topic, partition)] = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=30
-                )
+                offsets[(topic, partition)] = _watermarks(consumer, TopicPartition(topic, partition), deadline)
     return offsets
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, deadline: float) -> tuple[int, int]:
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].code() not in SETTLING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def scan_consumer(settings: Settings, overrides: dict[str, Any] | None = None) -> Consumer:
