@@ -147,15 +147,16 @@ def _fenced(
     aborted records take offsets that Kafka never delivers, and the consumer reads each partition in order.
     """
     partitions = {(r.topic, r.partition) for r in records}
+    checked = partitions | written.keys()  # idle partitions too: a restore must not wait for their next record
     stored = {
         (t, p): o
         for t, p, o in conn.execute(
             "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s "
             "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
-            (projection, [t for t, _ in partitions], [p for _, p in partitions]),
+            (projection, [t for t, _ in checked], [p for _, p in checked]),
         ).fetchall()
     }
-    went_back = {tp: stored.get(tp, 0) for tp in partitions if tp in written and stored.get(tp, 0) < written[tp]}
+    went_back = {tp: stored.get(tp, 0) for tp in checked if tp in written and stored.get(tp, 0) < written[tp]}
     if went_back:
         first: dict[tuple[str, int], int] = {}
         for r in records:

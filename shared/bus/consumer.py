@@ -58,6 +58,17 @@ class RejectRecord(Exception):
         self.reason = reason
 
 
+def _seek_assigned(consumer: Consumer, group_id: str, positions: dict[tuple[str, int], int]) -> None:
+    """Seek each partition still assigned to ``consumer``; one revoked meanwhile is its new owner's to position."""
+    assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+    for (topic, partition), offset in positions.items():
+        if (topic, partition) not in assigned:
+            log.info("consumer %s: not rewinding %s[%d]: no longer assigned", group_id, topic, partition)
+            continue
+        log.info("consumer %s: rewinding %s[%d] to %d", group_id, topic, partition, offset)
+        consumer.seek(TopicPartition(topic, partition, offset))
+
+
 class Rewind(Exception):
     """Raised by a batch handler whose durable position differs from the consumer's: seek and re-read."""
 
@@ -218,9 +229,7 @@ class ConsumerLoop:
                 self._on_abort()
 
     def _seek(self, positions: dict[tuple[str, int], int]) -> None:
-        for (topic, partition), offset in positions.items():
-            log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
-            self._consumer.seek(TopicPartition(topic, partition, offset))
+        _seek_assigned(self._consumer, self.group_id, positions)
 
     @staticmethod
     def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
@@ -437,9 +446,7 @@ class RawConsumerLoop(ConsumerLoop):
                 self._on_abort()
 
     def _seek(self, positions: dict[tuple[str, int], int]) -> None:
-        for (topic, partition), offset in positions.items():
-            log.info("consumer %s: rewinding %s[%d] to %d", self.group_id, topic, partition, offset)
-            self._consumer.seek(TopicPartition(topic, partition, offset))
+        _seek_assigned(self._consumer, self.group_id, positions)
 
     @staticmethod
     def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:

@@ -77,6 +77,18 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
+def snapshot_differences(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]) -> str:
+    """The rows that differ between two snapshots, a few per table, for a readable assertion message."""
+    lines = []
+    for table in before:
+        old, new = {repr(r) for r in before[table]}, {repr(r) for r in after.get(table, [])}
+        for row in sorted(old - new)[:3]:
+            lines.append(f"{table} before only: {row}")
+        for row in sorted(new - old)[:3]:
+            lines.append(f"{table} after only:  {row}")
+    return "\n".join(lines)
+
+
 def valid_event_ids_in_kafka(settings: Settings) -> set[str]:
     ids = set()
     for record in read_to_end(settings, EVENT_TOPICS):
