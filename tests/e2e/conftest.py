@@ -47,7 +47,7 @@ def _partitions_of(settings: Settings, topic: str) -> int:
     return len(metadata.topics[topic].partitions)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before other packages run on the same broker
 def e2e_session(settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
     directory = tmp_path_factory.mktemp("e2e")
     fleet = E2EFleet(tag=uuid.uuid4().hex[:6], flaky_flag=directory / "flaky-agent-is-down")
