@@ -45,11 +45,12 @@ class LWWMap:
         return {k: r.value for k, r in self.registers.items() if not r.deleted}
 
     def merge(self, other: LWWMap) -> LWWMap:
-        """Merge register by register."""
-        merged = self
+        """Merge register by register (one pass: the result map is built once, not once per key)."""
+        registers = dict(self.registers)
         for key, register in other.registers.items():
-            merged = merged._written(key, register)
-        return merged
+            current = registers.get(key)
+            registers[key] = register if current is None else current.merge(register)
+        return LWWMap(registers)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (full state, tombstones included)."""
