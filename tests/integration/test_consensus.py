@@ -187,6 +187,25 @@ def test_a_tactical_decision_of_scripted_voters_reaches_a_supermajority_through_
     assert all(v["status"] == "ignored" and "not open" in v["reason"] for v in late), "a late ballot is audited"
 
 
+def test_a_strategic_debate_through_agent_tasks_converges(consensus: ConsensusStack) -> None:
+    voters = consensus.voters[:3]
+    script = dict.fromkeys(voters, "blue-green")
+    decision_id = consensus.request(
+        tier="strategic", electorate=voters, options=None, question="How do we deploy?", context={"script": script}
+    )
+
+    (reached,) = consensus.wait_for(decision_id, "DecisionReached")
+    assert (reached.payload.choice, reached.payload.protocol) == ("blue-green", "debate")
+    operators = sorted((t.payload.operator, t.payload.capability) for t in consensus.events(decision_id, "TaskCreated"))
+    assert operators == sorted((op, f"elector:{v}") for op in ("propose", "critique", "revise") for v in voters)
+    critiques = [t for t in consensus.events(decision_id, "TaskCreated") if t.payload.operator == "critique"]
+    assert all(len(t.payload.inputs["debate"]) == len(voters) for t in critiques), "critics see every proposal"
+    recorded = consensus.events(decision_id, "ContributionRecorded")
+    assert sorted((c.payload.phase, c.payload.agent) for c in recorded) == sorted(
+        (phase, v) for phase in ("propose", "critique", "revise") for v in voters
+    )
+
+
 def test_an_equivocating_voter_cannot_change_a_bft_decision(consensus: ConsensusStack) -> None:
     honest, byzantine = consensus.voters[:3], consensus.voters[3]
     electorate = [*honest, byzantine]
