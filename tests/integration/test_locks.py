@@ -9,6 +9,9 @@ The lock manager uses a fixed consumer group id: run this module on a broker of 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -136,3 +139,22 @@ def test_replicas_updating_shared_state_concurrently_converge(settings: Settings
 def test_wait_until_reports_a_state_that_never_comes(settings: Settings) -> None:
     with Replica(settings, f"impatient-{uuid.uuid4().hex[:6]}") as replica, pytest.raises(TimeoutError):
         replica.wait_until(f"nothing-{uuid.uuid4().hex}", lambda state: state, 1.0)
+
+
+def architect(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "COLUMNS": "400"}
+    command = [sys.executable, "-m", "shared.cli.main", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=90, check=False)
+
+
+def test_the_cli_acquires_refuses_lists_and_releases_locks(lock_stack: LocalStack, settings: Settings) -> None:
+    path = f"docs/{uuid.uuid4().hex[:8]}.md"
+    granted = architect(settings, "locks", "acquire", path, "--as", "alice", "--lease", "120")
+    assert granted.returncode == 0 and f"granted {path} to alice" in granted.stdout, granted.stderr
+    refused = architect(settings, "locks", "acquire", path, "--as", "bob")
+    assert refused.returncode == 3 and "held by alice" in refused.stdout, refused.stderr
+    listed = architect(settings, "locks", "list")
+    assert listed.returncode == 0 and path in listed.stdout and "alice" in listed.stdout
+    assert architect(settings, "locks", "release", path, "--as", "alice").returncode == 0
+    again = architect(settings, "locks", "acquire", path, "--as", "bob")
+    assert again.returncode == 0 and f"granted {path} to bob" in again.stdout, again.stderr

@@ -1,0 +1,118 @@
+"""`architect locks list|acquire|release`: file-edit leases, read from the replicated CRDT state."""
+
+from __future__ import annotations
+
+import getpass
+import time
+import uuid
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from services.locks.lock_table import FILE_LOCKS, live_lease
+from shared.bus.producer import DeliveryError, EventProducer
+from shared.bus.reader import read_to_end
+from shared.bus.topics import STATE_CRDT
+from shared.cli.context import console, fail, settings
+from shared.crdt.lww_map import LWWMap
+from shared.crdt.replica import Replica
+from shared.crdt.replication import BadCrdtRecord, MergedView
+from shared.events.catalogue.locks import AcquireLock, ReleaseLock
+from shared.events.codec import new_event
+from shared.events.envelope import Payload
+
+app = typer.Typer(
+    help="File-edit locks: leases decided by the lock manager, replicated for reads.", no_args_is_help=True
+)
+
+
+def _publish(path: str, payload: Payload) -> None:
+    producer = EventProducer(settings(), client_id="architect-cli")
+    try:
+        producer.publish(new_event(payload, producer="architect-cli", stream_id=path, correlation_id=path))
+        producer.flush()
+    except DeliveryError as exc:
+        fail(f"Kafka did not accept the command: {exc}")
+    finally:
+        producer.close()
+
+
+def _leases() -> LWWMap:
+    view = MergedView()
+    for record in read_to_end(settings(), [STATE_CRDT]):
+        if record.value is None:
+            continue
+        try:
+            view.merge_record(record.value)
+        except BadCrdtRecord:
+            continue
+    return view.get(FILE_LOCKS) or LWWMap()
+
+
+def _decided(path: str, request_id: str) -> Any:
+    def check(grants: LWWMap) -> Any:
+        lease = grants.get(path)
+        if isinstance(lease, dict) and (lease.get("request_id") == request_id or request_id in lease.get("denied", [])):
+            return lease
+        return None
+
+    return check
+
+
+@app.command("list")
+def list_locks(show_all: bool = typer.Option(False, "--all", help="Include expired leases")) -> None:
+    """Leases held now (newest state of the lock manager's replicated map)."""
+    now_ms = int(time.time() * 1000)
+    grants = _leases()
+    table = Table("path", "holder", "request", "task", "expires in", "refused", title="file locks")
+    for path, lease in sorted(grants.items().items()):
+        live = live_lease(grants, path, now_ms) is not None
+        if not isinstance(lease, dict) or not (live or show_all):
+            continue
+        left = (int(lease["expires_at_ms"]) - now_ms) / 1000
+        table.add_row(
+            escape(path),
+            escape(str(lease.get("holder") or "")),
+            escape(str(lease.get("request_id") or "")),
+            escape(str(lease.get("task_id") or "")),
+            f"{left:,.0f} s" if live else "expired",
+            str(len(lease.get("denied", []))),
+        )
+    console.print(table)
+
+
+@app.command("acquire")
+def acquire(
+    path: str,
+    agent: str = typer.Option(getpass.getuser(), "--as", help="Who asks"),
+    lease_s: float = typer.Option(300.0, "--lease", help="Lease length in seconds"),
+    wait_s: float = typer.Option(30.0, "--wait", help="How long to wait for the lock manager's answer (0: don't)"),
+) -> None:
+    """Ask for a lease; prints granted (exit 0) or who holds it (exit 3)."""
+    request_id = f"cli-{uuid.uuid4().hex[:10]}"
+    try:
+        payload = AcquireLock(path=path, agent_id=agent, request_id=request_id, lease_s=lease_s)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    with Replica(settings(), f"cli-{request_id}") as replica:
+        _publish(path, payload)
+        if wait_s <= 0:
+            console.print(request_id)
+            return
+        try:
+            lease = replica.wait_until(FILE_LOCKS, _decided(path, request_id), wait_s)
+        except TimeoutError:
+            fail(f"no answer from the lock manager within {wait_s:g}s (request {request_id})")
+    if lease["request_id"] == request_id:
+        console.print(f"granted {escape(path)} to {escape(agent)} (request {request_id})")
+        return
+    console.print(f"refused: {escape(path)} is held by {escape(str(lease['holder']))} (request {request_id})")
+    raise typer.Exit(3)
+
+
+@app.command("release")
+def release(path: str, agent: str = typer.Option(getpass.getuser(), "--as", help="The holder")) -> None:
+    """Give a lease back (ignored by the lock manager unless ``--as`` holds it)."""
+    _publish(path, ReleaseLock(path=path, agent_id=agent, request_id=f"cli-{uuid.uuid4().hex[:10]}"))
