@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_event_bytes: int = 1_000_000
     projector_max_batch: int = 2000
+    shutdown_timeout_s: float = 30.0
+    """How long a faust service may take to stop after SIGTERM before it exits anyway."""
     data_dir: Path = Path.home() / ".cache" / "architect" / "data"
     """Local working files (faust's table caches); never the source of truth."""
 

@@ -22,6 +22,7 @@ from shared.bus.consumer import RejectRecord
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
+from shared.bus.shutdown_deadline import bound_faust_shutdown
 from shared.events.codec import DecodeError, decode, encode, spec_for
 from shared.events.envelope import Envelope
 from shared.metrics import EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
@@ -34,6 +35,7 @@ SESSION_TIMEOUT_S = 10.0
 
 def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
     """A faust app wired to the configured brokers, with the catalogue's topics declared by bootstrap, not faust."""
+    bound_faust_shutdown(settings.shutdown_timeout_s)
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
     datadir = settings.data_dir / "faust" / name
     datadir.parent.mkdir(parents=True, exist_ok=True)

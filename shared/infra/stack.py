@@ -31,6 +31,21 @@ class ServiceSpec:
         return f"services.{self.name}"
 
 
+def _stop_with_parent() -> None:
+    """In the child: receive SIGTERM when the process that started it dies (no orphaned services after a
+    crashed test session or a killed demo). Linux only; elsewhere a no-op."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class ServiceFailed(RuntimeError):
     """A service exited while it should be running; the message carries its last log lines."""
 
@@ -66,6 +81,7 @@ class LocalStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_stop_with_parent,
         )
 
     def start_all(self, specs: Iterable[ServiceSpec | str] = CORE_SERVICES) -> None:
@@ -107,13 +123,15 @@ class LocalStack:
 
 
 def full_stack(gateway_port: int, api_keys: str, fleet: str = "demo") -> list[ServiceSpec]:
-    """Every running service of the local stack: the core, an agent runtime hosting ``fleet`` and the gateway."""
+    """Every running service of the local stack: the core, the drift monitor, an agent runtime hosting ``fleet``
+    and the gateway."""
     gateway_env = {
         "ARCHITECT_GATEWAY_PORT": str(gateway_port),
         "ARCHITECT_GATEWAY_API_KEYS": api_keys,
     }
     return [
         *(ServiceSpec(name) for name in CORE_SERVICES),
+        ServiceSpec("drift_monitor"),
         ServiceSpec("agent_runtime", ("--config", fleet)),
         ServiceSpec("gateway", env=gateway_env),
     ]
