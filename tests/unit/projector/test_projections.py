@@ -74,7 +74,9 @@ def test_commands_only_reach_the_event_log() -> None:
 
 
 def test_updated_at_keeps_the_latest_time_whatever_order_topics_arrive_in() -> None:
-    planned = event(GoalPlanned(goal_id="g1", method="m", tasks=[PlannedTask(task_id="t", operator="o", capability="c")]))
+    planned = event(
+        GoalPlanned(goal_id="g1", method="m", tasks=[PlannedTask(task_id="t", operator="o", capability="c")])
+    )
     succeeded = event(TaskSucceeded(task_id="t", goal_id="g1", agent_id="a1"))
     forward = fold(c for e in [planned, succeeded] for c in changes_for(e))["tasks"][("t",)]
     backward = fold(c for e in [succeeded, planned] for c in changes_for(e))["tasks"][("t",)]
