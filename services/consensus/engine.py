@@ -35,7 +35,7 @@ from shared.events.envelope import DERIVED_EVENT_NAMESPACE, Envelope, Payload
 
 PRODUCER = "consensus"
 #: Commands about one decision from agents or people: about a decision nobody requested, they are dead-lettered.
-DECISION_COMMANDS = frozenset({"CastVote", "Contribute", "ResolveDecision"})
+DECISION_COMMANDS = frozenset({"CastVote", "Contribute", "ResolveDecision", "JudgeDecision"})
 DEFAULT_BALLOT_CAPABILITY = "elector:{agent}"
 
 
@@ -155,6 +155,8 @@ def decide(stored: Mapping[str, Any] | None, event: Envelope[Any], now: float, o
         transition = decision.cast(found, now) if isinstance(found, Vote) else decision.contribute(found, now)
     elif event.type == "ResolveDecision":
         return _resolve(stored, decision, event, out)
+    elif event.type == "JudgeDecision":
+        return _judge(stored, decision, event, out)
     else:
         return EngineStep(dict(stored))
     _publish(stored, decision, transition, now, options, out)
@@ -230,6 +232,39 @@ def _resolve(stored: Mapping[str, Any], decision: Decision, e: Envelope[Any], ou
     out.now(reached, "resolved")
     resolution = {"choice": p.choice, "resolved_by": p.resolved_by, "comment": p.comment}
     return EngineStep({**stored, "resolution": resolution}, out.emit)
+
+
+def verdicts_of(decision: Decision, correct_choice: str) -> dict[str, bool]:
+    """Each agent's final call judged against ``correct_choice``: its counted vote in the last vote round, else
+    its last debate position; a voter caught equivocating in that round is judged wrong."""
+    rounds = sorted((r for r, votes in decision.ballots.items() if votes), reverse=True)
+    if rounds:
+        votes = decision.votes_of(rounds[0])
+        choices: dict[str, set[str]] = {}
+        for vote in votes:
+            choices.setdefault(vote.voter, set()).add(vote.choice)
+        return {voter: made == {correct_choice} for voter, made in sorted(choices.items())}
+    return {agent: position == correct_choice for agent, position in sorted(decision.positions.items())}
+
+
+def _judge(stored: Mapping[str, Any], decision: Decision, e: Envelope[Any], out: _Out) -> EngineStep:
+    p: events.JudgeDecision = e.payload
+    earlier = stored.get("judged")
+    if earlier is not None:
+        if earlier["correct_choice"] == p.correct_choice:
+            return EngineStep(dict(stored))  # a repeated judgement
+        raise RejectRecord(
+            "already_judged", f"decision {p.decision_id} was judged already: {earlier['correct_choice']}"
+        )
+    if decision.status == "open":
+        raise RejectRecord("not_decided", f"decision {p.decision_id} is still open")
+    verdicts = verdicts_of(decision, p.correct_choice)
+    judgement = events.DecisionJudged(
+        decision_id=p.decision_id, correct_choice=p.correct_choice, judged_by=p.judged_by, verdicts=verdicts
+    )
+    out.now(judgement, "judged")
+    record = {"correct_choice": p.correct_choice, "judged_by": p.judged_by, "verdicts": verdicts}
+    return EngineStep({**stored, "judged": record}, out.emit)
 
 
 # -- the aggregate's facts and actions -> events ----------------------------------------------------------------

@@ -10,10 +10,12 @@ twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from services.consensus.engine import PRODUCER, Delayed, EngineOptions, decide
+from services.consensus.track_record import TrackRecord
 from shared.events.codec import decode, encode
 from shared.events.envelope import Envelope
 from shared.events.scheduling_client import schedule
@@ -24,6 +26,7 @@ PENDING = "pending"
 TASK_RESULTS = frozenset({"TaskSucceeded"})
 
 Publish = Callable[[Envelope[Any]], Awaitable[None]]
+TrackRecords = Callable[[Sequence[str]], Mapping[str, TrackRecord]]
 
 
 class DecisionHandler:
@@ -35,8 +38,10 @@ class DecisionHandler:
         publish: Publish,
         options: EngineOptions,
         clock: Callable[[], float] = time.time,
+        track_records: TrackRecords | None = None,
     ) -> None:
         self.table, self.publish, self.options, self.clock = table, publish, options, clock
+        self.track_records = track_records
 
     async def __call__(self, event: Envelope[Any]) -> None:
         if event.type.startswith("Task") and event.type not in TASK_RESULTS:
@@ -50,7 +55,10 @@ class DecisionHandler:
             stored = await self._pay_debt(decision_id, stored)
             if str(event.event_id) == cause:
                 return  # the input whose events were owed: it is fully handled now
-        step = decide(stored, event, self.clock(), self.options)
+        options = self.options
+        if event.type == "RequestDecision" and stored is None and self.track_records is not None:
+            options = replace(options, track_records=self.track_records(event.payload.electorate))
+        step = decide(stored, event, self.clock(), options)
         outputs = [
             schedule(out.event, delay_s=out.delay_s, producer=PRODUCER) if isinstance(out, Delayed) else out
             for out in step.emit

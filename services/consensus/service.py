@@ -11,7 +11,9 @@ its changelog and uncommitted inputs are handled again with the same event ids.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from typing import Any
 
 import faust
@@ -19,9 +21,11 @@ import faust
 from services.consensus.engine import EngineOptions
 from services.consensus.handler import DecisionHandler
 from services.consensus.settings import ConsensusSettings
+from services.consensus.track_book import record_verdicts, track_records
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.producer import EventProducer
 from shared.bus.topics import DECISIONS_COMMANDS, TASKS_EVENTS
+from shared.crdt.replica import Replica
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
@@ -37,11 +41,25 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
     decisions = app.Table("decisions", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="consensus-dlq")
+    # Track records are replicated CRDT state: read when a decision opens, written when one is judged.
+    records = Replica(settings, f"consensus-{uuid.uuid4().hex[:8]}")
+
+    def record_judgement(decision_id: str, verdicts: dict[str, bool]) -> None:
+        record_verdicts(lambda name, change: records.update(name, change, flush=False), decision_id, verdicts)
+        records.flush()
 
     async def publish(event: Envelope[Any]) -> None:
         await publisher.publish(event, wait=True)
+        if event.type == "DecisionJudged":  # also when a debt is paid after a crash: recording is idempotent
+            await asyncio.to_thread(record_judgement, event.payload.decision_id, dict(event.payload.verdicts))
 
-    on_event = DecisionHandler(decisions, publish, options)
+    on_event = DecisionHandler(
+        decisions, publish, options, track_records=lambda agents: track_records(records.get, agents)
+    )
+
+    @app.task
+    async def follow_track_records() -> None:
+        await asyncio.to_thread(records.start)
 
     @app.agent(raw_topic(app, DECISIONS_COMMANDS, TASKS_EVENTS), name="decisions", concurrency=1)
     async def follow_decisions(stream: faust.StreamT) -> None:

@@ -17,7 +17,7 @@ from rich.table import Table
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.cli.context import console, fail, settings
 from shared.db.connection import DatabaseNotConfigured, connect, database_url
-from shared.events.catalogue.decisions import CastVote, RequestDecision, ResolveDecision
+from shared.events.catalogue.decisions import CastVote, JudgeDecision, RequestDecision, ResolveDecision
 from shared.events.codec import new_event
 from shared.events.envelope import Payload
 
@@ -100,6 +100,17 @@ def resolve(
 ) -> None:
     """A human decides an escalated decision (ResolveDecision)."""
     _publish(decision_id, ResolveDecision, choice=choice, resolved_by=resolved_by, comment=comment)
+
+
+@app.command("judge")
+def judge(
+    decision_id: str,
+    correct_choice: str,
+    judged_by: str = typer.Option(getpass.getuser(), "--as", help="Who judges"),
+    comment: str = typer.Option("", help="How it was found out"),
+) -> None:
+    """Say which answer turned out right (JudgeDecision): the voters' track records, and so their weights, follow."""
+    _publish(decision_id, JudgeDecision, correct_choice=correct_choice, judged_by=judged_by, comment=comment)
 
 
 @app.command("list")

@@ -95,6 +95,10 @@ class Replica:
             self._producer.flush()
         return merged
 
+    def flush(self) -> None:
+        """Wait until every published state is acknowledged."""
+        self._producer.flush()
+
     def wait_until(self, name: str, check: Callable[[Any], T | None], timeout_s: float = 30.0) -> T:
         """Block until ``check(state of name)`` is truthy; returns it. ``TimeoutError`` otherwise."""
         deadline = time.monotonic() + timeout_s

@@ -30,7 +30,13 @@ from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, DECISIONS_EVENTS, TASKS_EVENTS
 from shared.db.connection import connect
 from shared.db.schema import migrate
-from shared.events.catalogue.decisions import CastVote, Contribute, RequestDecision, ResolveDecision
+from shared.events.catalogue.decisions import (
+    CastVote,
+    Contribute,
+    JudgeDecision,
+    RequestDecision,
+    ResolveDecision,
+)
 from shared.events.codec import new_event
 from shared.events.envelope import Payload
 from shared.infra.postgres_server import fresh_database
@@ -291,6 +297,9 @@ def test_the_cli_requests_a_decision_casts_votes_and_shows_the_audit_trail(conse
     for voter in voters[:2]:
         assert voter in shown and f"{voter} saw errors" in shown
     assert decision_id in consensus.architect("decisions", "list", "--status", "reached", "--limit", "500")
+    consensus.architect("decisions", "judge", decision_id, "yes", "--as", "reviewer")
+    (judged,) = consensus.wait_for(decision_id, "DecisionJudged")
+    assert judged.payload.judged_by == "reviewer" and set(judged.payload.verdicts.values()) == {True}
 
 
 def test_the_gateway_requests_lists_shows_and_resolves_decisions(consensus: ConsensusStack) -> None:
@@ -335,6 +344,23 @@ def test_the_gateway_requests_lists_shows_and_resolves_decisions(consensus: Cons
         assert decision_id in [d["decision_id"] for d in listed["items"]]
         assert client.get("/decisions/dec-unknown", headers=reader).status_code == 404
         assert client.post("/decisions", json={**body, "electorate": []}, headers=asker).status_code == 422
+
+
+def test_judged_calls_become_track_records_that_weigh_later_votes(consensus: ConsensusStack) -> None:
+    # Voters no other test has judged (the CLI test judges the first two).
+    right, wrong = consensus.voters[3:5], consensus.voters[2]
+    electorate = [*right, wrong]
+    first = consensus.request(tier="operational", electorate=electorate, ballot_via="commands")
+    for voter, choice in ((wrong, "no"), (right[0], "yes"), (right[1], "yes")):  # the dissent counts: it came first
+        consensus.send(first, CastVote(decision_id=first, voter=voter, choice=choice, round=1))
+    consensus.wait_for(first, "DecisionReached")
+    consensus.send(first, JudgeDecision(decision_id=first, correct_choice="yes", judged_by="tests"))
+    (judged,) = consensus.wait_for(first, "DecisionJudged")
+    assert judged.payload.verdicts == {right[0]: True, right[1]: True, wrong: False}
+
+    later = consensus.request(tier="tactical", electorate=electorate, ballot_via="commands")
+    (requested,) = consensus.wait_for(later, "DecisionRequested")
+    assert requested.payload.weights == {right[0]: 2 / 3, right[1]: 2 / 3, wrong: 1 / 3}
 
 
 def test_an_engine_killed_mid_decision_resumes_and_records_each_vote_once(consensus: ConsensusStack) -> None:

@@ -90,6 +90,16 @@ class ResolveDecision(Payload):
     comment: str = ""
 
 
+class JudgeDecision(Payload):
+    """Someone learned which answer was right: each voter's call is judged, and its track record (the weight
+    its future votes count for in weighted protocols) follows."""
+
+    decision_id: str
+    correct_choice: str = Field(min_length=1)
+    judged_by: str = "anonymous"
+    comment: str = ""
+
+
 class DecisionRequested(Payload):
     decision_id: str
     question: str
@@ -223,6 +233,15 @@ class DecisionEscalated(Payload):
     requires_approval: bool = True
 
 
+class DecisionJudged(Payload):
+    """Each judged agent's call: True when its final vote (or debate position) was the correct choice."""
+
+    decision_id: str
+    correct_choice: str
+    judged_by: str = "anonymous"
+    verdicts: dict[str, bool] = Field(default_factory=dict)
+
+
 def _command(payload: type[Payload], description: str) -> EventSpec:
     return EventSpec(payload.__name__, 1, payload, DECISIONS_COMMANDS, "command", OWNER, description)
 
@@ -237,6 +256,7 @@ SPECS: tuple[EventSpec, ...] = (
     _command(Contribute, "An agent's contribution to one phase of a decision's debate."),
     _command(DecisionStepDue, "A scheduled deadline of a decision's vote round or debate phase came due."),
     _command(ResolveDecision, "A human decides an escalated decision."),
+    _command(JudgeDecision, "Which answer of a decided question was right (updates the voters' track records)."),
     _event(DecisionRequested, "A decision was opened under its tier's policy, with the voters' weights."),
     _event(RoundOpened, "A vote round of a decision began."),
     _event(ContributionsRequested, "A debate phase of a decision began."),
@@ -249,4 +269,5 @@ SPECS: tuple[EventSpec, ...] = (
     _event(DecisionProgressed, "Another step of a decision's history (debate started, converged, exhausted ...)."),
     _event(DecisionReached, "A decision was made."),
     _event(DecisionEscalated, "No protocol reached a choice: the decision goes up (to a human when required)."),
+    _event(DecisionJudged, "Each voter's call on a decided question was judged right or wrong."),
 )

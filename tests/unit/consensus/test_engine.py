@@ -9,11 +9,14 @@ import pytest
 
 from services.consensus.engine import EngineOptions, EngineStep, ballot_task_id, decide, parse_ballot_task
 from services.consensus.handler import PENDING, DecisionHandler
+from services.consensus.track_book import record_verdicts, track_records
 from shared.bus.consumer import RejectRecord
+from shared.crdt.replication import MergedView
 from shared.events.catalogue.decisions import (
     CastVote,
     Contribute,
     DecisionStepDue,
+    JudgeDecision,
     RequestDecision,
     ResolveDecision,
 )
@@ -203,3 +206,42 @@ def test_a_crash_mid_publish_is_repaid_with_the_same_ids_on_replay() -> None:
     assert PENDING not in table[DECISION]
     ids = [e.event_id for e in published]
     assert len(ids) == 4 and ids[0] == ids[1], "the first event was re-sent with its id, then the rest"
+
+
+def test_a_judged_decision_updates_the_voters_track_records_once_and_later_weights_follow() -> None:
+    record, _ = run([request(), vote("a", "yes"), vote("b", "yes"), vote("c", "yes")])
+    judge = command(JudgeDecision(decision_id=DECISION, correct_choice="no", judged_by="postmortem"))
+    step = decide(record, judge, 500.0, OPTIONS)
+    (judged,) = [e.payload for e in step.emit]
+    assert judged.verdicts == {"a": False, "b": False, "c": False}
+    assert decide(step.record, judge, 501.0, OPTIONS).emit == [], "a repeated judgement changes nothing"
+    with pytest.raises(RejectRecord, match="judged already"):
+        decide(step.record, command(JudgeDecision(decision_id=DECISION, correct_choice="yes")), 502.0, OPTIONS)
+
+    view = MergedView()
+
+    def update(name: str, change: Any) -> Any:
+        return view.merge(name, "engine", change(view.get(name)))
+
+    for _ in range(2):  # a redelivery (or a debt paid after a crash) records nothing twice
+        record_verdicts(update, DECISION, judged.verdicts)
+    record_verdicts(update, "dec-2", {"a": True, "d": True})
+    records = track_records(view.get, VOTERS)
+    assert {agent: (r.correct, r.total) for agent, r in records.items()} == {
+        "a": (1, 2),
+        "b": (0, 1),
+        "c": (0, 1),
+        "d": (1, 1),
+    }
+    options = EngineOptions(track_records=records)
+    opened = decide(
+        None, command(RequestDecision(**{**request().payload.model_dump(), "decision_id": "dec-3"})), 1.0, options
+    )
+    weights = next(e.payload.weights for e in opened.emit if getattr(e, "type", "") == "DecisionRequested")
+    assert weights == {"a": 0.5, "b": 1 / 3, "c": 1 / 3, "d": 2 / 3}
+
+
+def test_an_open_decision_cannot_be_judged() -> None:
+    record, _ = run([request()])
+    with pytest.raises(RejectRecord, match="still open"):
+        decide(record, command(JudgeDecision(decision_id=DECISION, correct_choice="yes")), 1.0, OPTIONS)
