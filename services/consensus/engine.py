@@ -25,10 +25,12 @@ from services.consensus.debate import Contribution, Phase
 from services.consensus.decision import Decision, DecisionRequest, Transition
 from services.consensus.protocols.spec import TIE_BREAKABLE, ProtocolSpec
 from services.consensus.protocols.vote import Vote
+from services.consensus.saga_bridge import saga_reply
 from services.consensus.tiers import TierPolicies, TierPolicy, VoteStage
 from services.consensus.track_record import TrackRecord
 from shared.bus.consumer import RejectRecord
 from shared.events.catalogue import decisions as events
+from shared.events.catalogue.sagas import ReportSagaActionResult
 from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import new_event
 from shared.events.envelope import DERIVED_EVENT_NAMESPACE, Envelope, Payload
@@ -126,6 +128,18 @@ class _Out:
 
     def now(self, payload: Payload, what: str) -> None:
         self.emit.append(self.envelope(payload, what))
+
+    def reply(self, payload: ReportSagaActionResult, what: str) -> None:
+        """A report to the saga that asked for this decision (keyed by the saga, like its other commands)."""
+        event = new_event(
+            payload,
+            producer=PRODUCER,
+            stream_id=payload.saga_id,
+            correlation_id=self.decision_id,
+            causation_id=self.cause.event_id,
+            event_id=stable_id(self.decision_id, what),
+        )
+        self.emit.append(event)
 
     def later(self, payload: Payload, what: str, delay_s: float) -> None:
         self.emit.append(Delayed(self.envelope(payload, what), max(delay_s, 0.0)))
@@ -230,6 +244,9 @@ def _resolve(stored: Mapping[str, Any], decision: Decision, e: Envelope[Any], ou
         decision_id=p.decision_id, choice=p.choice, protocol="human", reasons=[reason], decided_by=p.resolved_by
     )
     out.now(reached, "resolved")
+    report = saga_reply(stored.get("context", {}), p.decision_id, p.choice)
+    if report is not None:
+        out.reply(report, "resolved/saga-report")
     resolution = {"choice": p.choice, "resolved_by": p.resolved_by, "comment": p.comment}
     return EngineStep({**stored, "resolution": resolution}, out.emit)
 
@@ -284,6 +301,9 @@ def _publish(
     for index, entry in enumerate(after.audit[start:], start):
         for n, payload in enumerate(_facts(record, after, entry, escalations)):
             out.now(payload, f"audit/{index}/{n}")
+            report = _saga_report(record, payload)
+            if report is not None:
+                out.reply(report, f"audit/{index}/{n}/saga-report")
     for action in transition.actions:
         if isinstance(action, OpenVoteRound):
             asks = [(voter, "vote") for voter in action.voters]
@@ -291,6 +311,16 @@ def _publish(
         elif isinstance(action, RequestContributions):
             asks = [(r.agent, str(r.phase)) for r in action.requests]
             _ask(record, after, action.step_id, action.round, asks, action.deadline, now, options, out, action)
+
+
+def _saga_report(record: Mapping[str, Any], payload: Payload) -> ReportSagaActionResult | None:
+    """The end of a decision a saga waits for; an escalation that a human will resolve keeps it waiting."""
+    context = record.get("context", {})
+    if isinstance(payload, events.DecisionReached):
+        return saga_reply(context, payload.decision_id, payload.choice)
+    if isinstance(payload, events.DecisionEscalated) and not payload.requires_approval:
+        return saga_reply(context, payload.decision_id, None, payload.reason)
+    return None
 
 
 def _facts(

@@ -20,12 +20,14 @@ import faust
 
 from services.consensus.engine import EngineOptions
 from services.consensus.handler import DecisionHandler
+from services.consensus.saga_bridge import request_for, unusable_params_reply
 from services.consensus.settings import ConsensusSettings
 from services.consensus.track_book import record_verdicts, track_records
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.producer import EventProducer
-from shared.bus.topics import DECISIONS_COMMANDS, TASKS_EVENTS
+from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.crdt.replica import Replica
+from shared.events.codec import new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
@@ -64,6 +66,28 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
     @app.agent(raw_topic(app, DECISIONS_COMMANDS, TASKS_EVENTS), name="decisions", concurrency=1)
     async def follow_decisions(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+            pass
+
+    async def ask_for_saga(event: Envelope[Any]) -> None:
+        """A saga step that asks for a decision becomes a RequestDecision (a bad one fails the step at once)."""
+        request = request_for(event)
+        payload: Any = request if request is not None else unusable_params_reply(event)
+        if payload is None:
+            return
+        stream = payload.decision_id if request is not None else payload.saga_id
+        out = new_event(
+            payload,
+            producer="consensus",
+            stream_id=stream,
+            correlation_id=event.correlation_id,
+            causation_id=event.event_id,
+            event_id=event.derive_id("decision-request"),
+        )
+        await publish(out)
+
+    @app.agent(raw_topic(app, SAGAS_EVENTS), name="saga-decisions", concurrency=1)
+    async def follow_sagas(stream: faust.StreamT) -> None:
+        async for _ in envelopes(stream, ask_for_saga, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass
 
     return app

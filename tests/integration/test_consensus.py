@@ -24,10 +24,11 @@ from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
+from services.consensus.saga_bridge import decision_id_for
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from shared.bus.producer import EventProducer
-from shared.bus.topics import AGENTS_EVENTS, DECISIONS_EVENTS, TASKS_EVENTS
+from shared.bus.topics import AGENTS_EVENTS, DECISIONS_EVENTS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.db.connection import connect
 from shared.db.schema import migrate
 from shared.events.catalogue.decisions import (
@@ -37,6 +38,7 @@ from shared.events.catalogue.decisions import (
     RequestDecision,
     ResolveDecision,
 )
+from shared.events.catalogue.sagas import StartSaga
 from shared.events.codec import new_event
 from shared.events.envelope import Payload
 from shared.infra.postgres_server import fresh_database
@@ -48,6 +50,7 @@ STARTUP_TIMEOUT_S = 180.0
 DECISION_TIMEOUT_S = 60.0
 VOTERS = 5
 FINAL = ("DecisionReached", "DecisionEscalated")
+FINISHED_SAGA = ("SagaCompleted", "SagaFailed", "SagaCompensated")
 
 
 @dataclass
@@ -58,6 +61,7 @@ class ConsensusStack:
     producer: EventProducer
     collector: Collector
     voters: list[str]
+    saga_definition: str
 
     def send(self, decision_id: str, payload: Payload) -> None:
         self.producer.publish(new_event(payload, producer="tests", stream_id=decision_id, correlation_id=decision_id))
@@ -127,6 +131,28 @@ def consensus(
     }
     fleet_file = directory / "fleet.yaml"
     fleet_file.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    definitions_dir = directory / "definitions"
+    definitions_dir.mkdir()
+    saga_definition = f"deploy_gate_{tag}"
+    gate = {
+        "name": saga_definition,
+        "steps": [
+            {
+                "name": "approve",
+                "action": {
+                    "command": "RequestDecision",
+                    "params": {
+                        "question": "Is it safe to deploy?",
+                        "tier": "operational",
+                        "options": ["yes", "no"],
+                        "accept": ["yes"],
+                        "ballot_via": "commands",
+                    },
+                },
+            }
+        ],
+    }
+    (definitions_dir / "gate.yaml").write_text(yaml.safe_dump(gate, sort_keys=False))
     read_models = fresh_database(database_url, f"consensus_{uuid.uuid4().hex[:10]}")
     with connect(read_models) as conn:
         migrate(conn)
@@ -136,11 +162,12 @@ def consensus(
         "ARCHITECT_CONSENSUS_OPERATIONAL_STEP_TIMEOUT_S": "3",
         "ARCHITECT_CONSENSUS_STRATEGIC_STEP_TIMEOUT_S": "30",
         "ARCHITECT_CONSENSUS_TACTICAL_STEP_TIMEOUT_S": "30",
+        "ARCHITECT_SAGA_DEFINITIONS_DIR": str(definitions_dir),
     }
     stack = LocalStack(settings.kafka_bootstrap_servers, read_models, directory / "logs", extra_env=env)
-    collector = Collector(settings, [DECISIONS_EVENTS, TASKS_EVENTS, AGENTS_EVENTS])
+    collector = Collector(settings, [DECISIONS_EVENTS, TASKS_EVENTS, AGENTS_EVENTS, SAGAS_EVENTS])
     producer = EventProducer(settings, client_id="consensus-tests")
-    consensus_stack = ConsensusStack(stack, settings, read_models, producer, collector, voters)
+    consensus_stack = ConsensusStack(stack, settings, read_models, producer, collector, voters, saga_definition)
     try:
         stack.start_all(
             [
@@ -148,6 +175,7 @@ def consensus(
                 "assigner",
                 "projector",
                 "consensus",
+                "saga_coordinator",
                 ServiceSpec("agent_runtime", ("--config", str(fleet_file))),
             ]
         )
@@ -361,6 +389,30 @@ def test_judged_calls_become_track_records_that_weigh_later_votes(consensus: Con
     later = consensus.request(tier="tactical", electorate=electorate, ballot_via="commands")
     (requested,) = consensus.wait_for(later, "DecisionRequested")
     assert requested.payload.weights == {right[0]: 2 / 3, right[1]: 2 / 3, wrong: 1 / 3}
+
+
+@pytest.mark.parametrize(("choice", "finished"), [("yes", "SagaCompleted"), ("no", "SagaFailed")])
+def test_a_saga_step_asks_for_a_decision_and_waits_for_it(
+    consensus: ConsensusStack, choice: str, finished: str
+) -> None:
+    voters = consensus.voters[:3]
+    saga_id = f"deploy-{uuid.uuid4().hex[:8]}"
+    start = StartSaga(saga_id=saga_id, definition=consensus.saga_definition, params={"electorate": voters})
+    consensus.send(saga_id, start)
+    decision_id = decision_id_for(saga_id, "step", 0, 1)
+    (requested,) = consensus.wait_for(decision_id, "DecisionRequested")
+    assert requested.payload.requested_by == f"saga:{saga_id}" and requested.payload.electorate == voters
+    assert consensus.events(saga_id, *FINISHED_SAGA) == [], "the saga waits for the decision"
+    for voter in voters[:2]:
+        consensus.send(decision_id, CastVote(decision_id=decision_id, voter=voter, choice=choice, round=1))
+
+    (done,) = consensus.wait_for(saga_id, *FINISHED_SAGA)
+    assert done.type == finished
+    if finished == "SagaCompleted":
+        (succeeded,) = consensus.events(saga_id, "SagaStepSucceeded")
+        assert succeeded.payload.output == {"decision_id": decision_id, "choice": "yes"}
+    else:
+        assert "chose 'no'" in done.payload.reason
 
 
 def test_an_engine_killed_mid_decision_resumes_and_records_each_vote_once(consensus: ConsensusStack) -> None:
