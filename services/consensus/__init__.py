@@ -1,8 +1,9 @@
-"""Consensus engine domain: voting protocols, debates, tier policies and the Decision aggregate.
+"""Consensus engine: voting protocols, debates, tier policies, the Decision aggregate, and the service.
 
-Everything here is pure: no I/O, no clocks, no randomness. The consensus service decodes commands and
-events, feeds them to a :class:`~services.consensus.decision.Decision`, and publishes the resulting
-actions.
+The domain modules are pure: no I/O, no clocks, no randomness. ``engine`` turns commands and task results
+into aggregate calls and the aggregate's facts into events; ``handler`` and ``service`` run it as a faust
+app (``python -m services.consensus``); ``saga_bridge`` lets saga steps ask for decisions; ``track_book``
+keeps the voters' track records as replicated CRDT state.
 """
 
 from services.consensus.actions import (
