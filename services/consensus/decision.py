@@ -24,7 +24,6 @@ stages that would wait for agents are skipped; a final vote over debate position
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -253,7 +252,9 @@ class Decision:
     # -- signal handling (on a private draft copy) --------------------------------------------------
 
     def _transition(self, apply: Callable[[Decision, list[Action]], None]) -> Transition:
-        draft = copy.deepcopy(self)
+        # Everything a draft changes is reassigned (tuples, frozen values) except these two dicts, so copying
+        # them is enough to leave ``self`` untouched; a deep copy made long decisions quadratic in their trail.
+        draft = replace(self, ballots=dict(self.ballots), weights=dict(self.weights))
         actions: list[Action] = []
         apply(draft, actions)
         return Transition(draft, tuple(actions))
