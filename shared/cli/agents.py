@@ -5,27 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
 import typer
-from psycopg.rows import dict_row
 from rich.markup import escape
 from rich.table import Table
 
-from shared.cli.context import console, fail, settings
-from shared.db.connection import DatabaseNotConfigured, connect, database_url
+from shared.cli.context import console, fail, query_read_models
 
 app = typer.Typer(help="Agents as the control plane sees them.", no_args_is_help=True)
 
 
 def _query(sql: str, *args: object) -> list[dict[str, Any]]:
-    try:
-        url = database_url(settings())
-        with connect(url) as conn, conn.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(sql, args).fetchall()
-    except DatabaseNotConfigured as exc:
-        fail(str(exc))
-    except psycopg.Error as exc:
-        fail(f"could not read the drift read models: {exc}")
+    return query_read_models(sql, *args, models="drift")
 
 
 def _number(value: float | None) -> str:

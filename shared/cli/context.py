@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
+import psycopg
 import typer
+from psycopg.rows import dict_row
+from pydantic import ValidationError
 from rich.console import Console
 
+from shared.bus.producer import DeliveryError, EventProducer
+from shared.db.connection import DatabaseNotConfigured, connect, database_url
+from shared.events.codec import new_event
+from shared.events.envelope import Payload
 from shared.settings import Settings
+
+P = TypeVar("P", bound=Payload)
 
 console = Console()
 errors = Console(stderr=True)
@@ -20,3 +29,37 @@ def settings() -> Settings:
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def build_command(make: type[P], **fields: Any) -> P:
+    """The command payload, or exit 2 naming every invalid field."""
+    try:
+        return make(**fields)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
+
+
+def publish_command(payload: Payload, stream_id: str, *, topic: str | None = None) -> None:
+    """Publish one command under ``stream_id`` (its key and correlation id) and wait for Kafka to take it."""
+    producer = EventProducer(settings(), client_id="architect-cli")
+    try:
+        producer.publish(
+            new_event(payload, producer="architect-cli", stream_id=stream_id, correlation_id=stream_id), topic=topic
+        )
+        producer.flush()
+    except DeliveryError as exc:
+        fail(f"Kafka did not accept the command: {exc}")
+    finally:
+        producer.close()
+
+
+def query_read_models(sql: str, *args: object, models: str) -> list[dict[str, Any]]:
+    """Rows of a read-model query as dicts; a missing ``DATABASE_URL`` or a database error exits 1."""
+    try:
+        url = database_url(settings())
+        with connect(url) as conn, conn.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(sql, args).fetchall()
+    except DatabaseNotConfigured as exc:
+        fail(str(exc))
+    except psycopg.Error as exc:
+        fail(f"could not read the {models} read models: {exc}")

@@ -7,49 +7,23 @@ import json
 import uuid
 from typing import Any
 
-import psycopg
 import typer
-from psycopg.rows import dict_row
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from shared.bus.producer import DeliveryError, EventProducer
-from shared.cli.context import console, fail, settings
-from shared.db.connection import DatabaseNotConfigured, connect, database_url
+from shared.cli.context import build_command, console, fail, publish_command, query_read_models
 from shared.events.catalogue.decisions import CastVote, JudgeDecision, RequestDecision, ResolveDecision
-from shared.events.codec import new_event
 from shared.events.envelope import Payload
 
 app = typer.Typer(help="Decisions: questions agents decide by their tier's protocol.", no_args_is_help=True)
 
 
 def _publish(decision_id: str, make: type[Payload], **fields: Any) -> None:
-    try:
-        payload = make(decision_id=decision_id, **fields)
-    except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
-    producer = EventProducer(settings(), client_id="architect-cli")
-    try:
-        producer.publish(
-            new_event(payload, producer="architect-cli", stream_id=decision_id, correlation_id=decision_id)
-        )
-        producer.flush()
-    except DeliveryError as exc:
-        fail(f"Kafka did not accept the command: {exc}")
-    finally:
-        producer.close()
+    publish_command(build_command(make, decision_id=decision_id, **fields), decision_id)
 
 
 def _query(sql: str, *args: object) -> list[dict[str, Any]]:
-    try:
-        url = database_url(settings())
-        with connect(url) as conn, conn.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(sql, args).fetchall()
-    except DatabaseNotConfigured as exc:
-        fail(str(exc))
-    except psycopg.Error as exc:
-        fail(f"could not read the decision read models: {exc}")
+    return query_read_models(sql, *args, models="decision")
 
 
 @app.command("request")

@@ -8,13 +8,10 @@ from typing import Any
 
 import typer
 import yaml
-from pydantic import ValidationError
 
-from shared.bus.producer import DeliveryError, EventProducer
 from shared.bus.topics import GOALS_COMMANDS
-from shared.cli.context import console, fail, settings
+from shared.cli.context import build_command, console, fail, publish_command
 from shared.events.catalogue.goals import ApproveGate, CancelGoal, RejectGate, SubmitGoal
-from shared.events.codec import new_event
 from shared.events.envelope import Payload
 
 app = typer.Typer(help="Submit goals and decide their approval gates.", no_args_is_help=True)
@@ -35,21 +32,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _publish(goal_id: str, make: type[Payload], **fields: Any) -> None:
-    try:
-        payload = make(goal_id=goal_id, **fields)
-    except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
-    producer = EventProducer(settings(), client_id="architect-cli")
-    try:
-        producer.publish(
-            new_event(payload, producer="architect-cli", stream_id=goal_id, correlation_id=goal_id),
-            topic=GOALS_COMMANDS,
-        )
-        producer.flush()
-    except DeliveryError as exc:
-        fail(f"Kafka did not accept the command: {exc}")
-    finally:
-        producer.close()
+    publish_command(build_command(make, goal_id=goal_id, **fields), goal_id, topic=GOALS_COMMANDS)
 
 
 @app.command("submit")

@@ -12,15 +12,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from services.locks.lock_table import FILE_LOCKS, live_lease
-from shared.bus.producer import DeliveryError, EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import STATE_CRDT
-from shared.cli.context import console, fail, settings
+from shared.cli.context import console, fail, publish_command, settings
 from shared.crdt.lww_map import LWWMap
 from shared.crdt.replica import Replica
 from shared.crdt.replication import BadCrdtRecord, MergedView
 from shared.events.catalogue.locks import AcquireLock, ReleaseLock
-from shared.events.codec import new_event
 from shared.events.envelope import Payload
 
 app = typer.Typer(
@@ -29,14 +27,7 @@ app = typer.Typer(
 
 
 def _publish(path: str, payload: Payload) -> None:
-    producer = EventProducer(settings(), client_id="architect-cli")
-    try:
-        producer.publish(new_event(payload, producer="architect-cli", stream_id=path, correlation_id=path))
-        producer.flush()
-    except DeliveryError as exc:
-        fail(f"Kafka did not accept the command: {exc}")
-    finally:
-        producer.close()
+    publish_command(payload, path)
 
 
 def _leases() -> LWWMap:

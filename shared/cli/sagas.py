@@ -7,50 +7,26 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import typer
 import yaml
-from psycopg.rows import dict_row
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
 from services.saga_coordinator.definitions import SagaDefinitionError, load_definition_file
-from shared.bus.producer import DeliveryError, EventProducer
-from shared.cli.context import console, fail, settings
+from shared.cli.context import build_command, console, fail, publish_command, query_read_models
 from shared.cli.goals import parse_params
-from shared.db.connection import DatabaseNotConfigured, connect, database_url
 from shared.events.catalogue.sagas import ReportSagaActionResult, ResolveCompensation, StartSaga
-from shared.events.codec import new_event
 from shared.events.envelope import Payload
 
 app = typer.Typer(help="Sagas: multi-step runs with compensations.", no_args_is_help=True)
 
 
 def _publish(saga_id: str, make: type[Payload], **fields: Any) -> None:
-    try:
-        payload = make(saga_id=saga_id, **fields)
-    except ValidationError as exc:
-        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
-    producer = EventProducer(settings(), client_id="architect-cli")
-    try:
-        producer.publish(new_event(payload, producer="architect-cli", stream_id=saga_id, correlation_id=saga_id))
-        producer.flush()
-    except DeliveryError as exc:
-        fail(f"Kafka did not accept the command: {exc}")
-    finally:
-        producer.close()
+    publish_command(build_command(make, saga_id=saga_id, **fields), saga_id)
 
 
 def _query(sql: str, *args: object) -> list[dict[str, Any]]:
-    try:
-        url = database_url(settings())
-        with connect(url) as conn, conn.cursor(row_factory=dict_row) as cursor:
-            return cursor.execute(sql, args).fetchall()
-    except DatabaseNotConfigured as exc:
-        fail(str(exc))
-    except psycopg.Error as exc:
-        fail(f"could not read the saga read models: {exc}")
+    return query_read_models(sql, *args, models="saga")
 
 
 def _steps(saga_id: str) -> list[dict[str, Any]]:
