@@ -154,9 +154,7 @@ def _env(manifests: list[Manifest], deployment: Manifest) -> dict[str, Any]:
     return {**config, **own}
 
 
-def test_default_services_are_the_ones_that_run_and_the_unfinished_ones_are_off(
-    chart_defaults: list[Manifest],
-) -> None:
+def test_every_service_runs_by_default(chart_defaults: list[Manifest]) -> None:
     assert set(_deployments(chart_defaults)) == {
         "scheduler",
         "assigner",
@@ -164,9 +162,12 @@ def test_default_services_are_the_ones_that_run_and_the_unfinished_ones_are_off(
         "projector",
         "gateway",
         "agent-runtime",
+        "drift-monitor",
+        "saga-coordinator",
+        "consensus",
+        "locks",
     }
-    for name in ("drift-monitor", "saga-coordinator", "consensus"):
-        assert VALUES["services"][name]["enabled"] is False
+    assert all(service["enabled"] for service in VALUES["services"].values())
 
 
 def test_enabled_services_have_an_entry_point_the_image_can_run() -> None:
