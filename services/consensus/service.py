@@ -24,6 +24,7 @@ from services.consensus.saga_bridge import request_for, unusable_params_reply
 from services.consensus.settings import ConsensusSettings
 from services.consensus.track_book import record_verdicts, track_records
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
 from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.crdt.replica import Replica
@@ -37,10 +38,19 @@ APP_ID = "architect-consensus"
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
+#: The topics the decisions table follows (it must have their partition count).
+DECISION_SOURCES = (DECISIONS_COMMANDS, TASKS_EVENTS)
+
+
 def build_app(settings: Settings, options: EngineOptions | None = None) -> faust.App:
     options = options or ConsensusSettings().engine_options()
     app = make_app(APP_ID, settings)
-    decisions = app.Table("decisions", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
+    decisions = app.Table(
+        "decisions",
+        default=None,
+        partitions=table_partitions(settings, APP_ID, "decisions", DECISION_SOURCES),
+        schema=JSON_SCHEMA,
+    )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="consensus-dlq")
     # Track records are replicated CRDT state: read when a decision opens, written when one is judged.
@@ -63,7 +73,7 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
     async def follow_track_records() -> None:
         await asyncio.to_thread(records.start)
 
-    @app.agent(raw_topic(app, DECISIONS_COMMANDS, TASKS_EVENTS), name="decisions", concurrency=1)
+    @app.agent(raw_topic(app, *DECISION_SOURCES), name="decisions", concurrency=1)
     async def follow_decisions(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass

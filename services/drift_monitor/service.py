@@ -18,11 +18,11 @@ import faust
 
 from services.drift_monitor.embedding import EmbeddingProvider
 from services.drift_monitor.fleet_watch import FleetWatch
-from services.drift_monitor.keyed_publisher import KeyedPublisher
 from services.drift_monitor.monitor import MonitorConfig, decide
 from services.drift_monitor.settings import DriftMonitorSettings
 from services.drift_monitor.task_samples import behaviour_sample
-from shared.bus.faust_stream import envelopes, make_app, raw_topic
+from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, DRIFT_EVENTS, TASKS_EVENTS
 from shared.events.catalogue.drift import FLEET_STREAM
@@ -46,6 +46,10 @@ def monitor_config(options: DriftMonitorSettings) -> MonitorConfig:
     )
 
 
+#: The topics the per-agent table follows (it must have their partition count).
+AGENT_SOURCES = (DRIFT_EVENTS, AGENTS_EVENTS)
+
+
 def build_app(
     settings: Settings, options: DriftMonitorSettings | None = None, embedder: EmbeddingProvider | None = None
 ) -> faust.App:
@@ -53,8 +57,13 @@ def build_app(
     config = monitor_config(options)
     embedding = embedder or options.embedder()
     app = make_app(APP_ID, settings)
-    records = app.Table("drift_agents", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
-    publisher = KeyedPublisher(app, settings.topic_partitions)
+    records = app.Table(
+        "drift_agents",
+        default=None,
+        partitions=table_partitions(settings, APP_ID, "drift_agents", AGENT_SOURCES),
+        schema=JSON_SCHEMA,
+    )
+    publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="drift-monitor-dlq")
     fleet = FleetWatch()
 
@@ -82,7 +91,7 @@ def build_app(
         async for _ in envelopes(stream, on_task_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass
 
-    @app.agent(raw_topic(app, DRIFT_EVENTS, AGENTS_EVENTS), name="agents", concurrency=1)
+    @app.agent(raw_topic(app, *AGENT_SOURCES), name="agents", concurrency=1)
     async def follow_agents(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_agent_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass

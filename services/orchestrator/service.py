@@ -18,6 +18,7 @@ from services.orchestrator.decider import Context, Delayed, decide
 from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.settings import OrchestratorSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_EVENTS, GOALS_COMMANDS, TASKS_EVENTS
 from shared.events.envelope import Envelope
@@ -42,11 +43,17 @@ def restore_root_log_level() -> None:
     root.setLevel(min((level for level in levels if level > logging.NOTSET), default=logging.WARNING))
 
 
+#: The topics the goals table follows (it must have their partition count).
+GOAL_SOURCES = (GOALS_COMMANDS, TASKS_EVENTS)
+
+
 def build_app(settings: Settings, options: OrchestratorSettings | None = None) -> faust.App:
     options = options or OrchestratorSettings()
     domain, timeouts, approvers = options.domain(), options.timeouts(), options.approver_set()
     app = make_app(APP_ID, settings)
-    goals = app.Table("goals", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
+    goals = app.Table(
+        "goals", default=None, partitions=table_partitions(settings, APP_ID, "goals", GOAL_SOURCES), schema=JSON_SCHEMA
+    )
     fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="orchestrator-dlq")
@@ -75,7 +82,7 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
     async def quiet_root_logger() -> None:
         restore_root_log_level()
 
-    @app.agent(raw_topic(app, GOALS_COMMANDS, TASKS_EVENTS), name="goals", concurrency=1)
+    @app.agent(raw_topic(app, *GOAL_SOURCES), name="goals", concurrency=1)
     async def follow_goals(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass

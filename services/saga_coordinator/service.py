@@ -21,6 +21,7 @@ import faust
 from services.saga_coordinator.handler import SagaHandler
 from services.saga_coordinator.settings import SagaSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
+from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
 from shared.bus.topics import SAGAS_COMMANDS, TASKS_EVENTS
 from shared.events.envelope import Envelope
@@ -32,11 +33,17 @@ APP_ID = "architect-saga-coordinator"
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
+#: The topics the sagas table follows (it must have their partition count).
+SAGA_SOURCES = (SAGAS_COMMANDS, TASKS_EVENTS)
+
+
 def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.App:
     options = options or SagaSettings()
     definitions = options.definitions()
     app = make_app(APP_ID, settings)
-    sagas = app.Table("sagas", default=None, partitions=settings.topic_partitions, schema=JSON_SCHEMA)
+    sagas = app.Table(
+        "sagas", default=None, partitions=table_partitions(settings, APP_ID, "sagas", SAGA_SOURCES), schema=JSON_SCHEMA
+    )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")
 
@@ -45,7 +52,7 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
 
     on_event = SagaHandler(sagas, publish, definitions)
 
-    @app.agent(raw_topic(app, SAGAS_COMMANDS, TASKS_EVENTS), name="sagas", concurrency=1)
+    @app.agent(raw_topic(app, *SAGA_SOURCES), name="sagas", concurrency=1)
     async def follow_sagas(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass

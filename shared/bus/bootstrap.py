@@ -23,6 +23,8 @@ class TopicState:
     replication: int
     cleanup_policy: str
     created: bool
+    wanted_partitions: int
+    """The catalogue's count; above ``partitions`` when an existing topic was kept smaller."""
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -30,12 +32,17 @@ def admin_client(settings: Settings) -> AdminClient:
 
 
 def ensure_topics(
-    settings: Settings, specs: tuple[TopicSpec, ...] = TOPICS, *, timeout: float = 30.0
+    settings: Settings,
+    specs: tuple[TopicSpec, ...] = TOPICS,
+    *,
+    timeout: float = 30.0,
+    grow_partitions: bool = False,
 ) -> list[TopicState]:
     """Create missing topics with explicit partitions, replication and cleanup policy; report every topic.
 
-    Existing topics are left alone except that a partition count below the catalogue's is raised (Kafka
-    cannot lower it) and their configs are brought to the catalogue's values.
+    Existing topics keep their partition count unless ``grow_partitions``: growing moves keys to other
+    partitions, which breaks per-stream order across the change and the faust tables that follow the topic
+    (their changelogs keep the old count). Their configs are brought to the catalogue's values.
     """
     admin = admin_client(settings)
     existing = admin.list_topics(timeout=timeout).topics
@@ -63,7 +70,7 @@ def ensure_topics(
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
     metadata = admin.list_topics(timeout=timeout).topics
-    _align_existing(admin, settings, wanted, metadata, created, timeout)
+    _align_existing(admin, settings, wanted, metadata, created, timeout, grow_partitions)
     metadata = _visible(admin, [spec.name for spec in specs], timeout)
     states = []
     for spec in specs:
@@ -76,6 +83,7 @@ def ensure_topics(
                 replication=len(first.replicas) if first else 0,
                 cleanup_policy=spec.cleanup_policy,
                 created=spec.name in created,
+                wanted_partitions=spec.partitions or settings.topic_partitions,
             )
         )
     return states
@@ -102,8 +110,8 @@ def _align_existing(
     metadata: dict,
     created: set[str],
     timeout: float,
+    grow_partitions: bool,
 ) -> None:
-
     grow = []
     configs = []
     for name, spec in wanted.items():
@@ -111,7 +119,16 @@ def _align_existing(
             continue
         target = spec.partitions or settings.topic_partitions
         if len(metadata[name].partitions) < target:
-            grow.append(NewPartitions(name, target))
+            if grow_partitions:
+                log.warning("growing %s from %d to %d partitions", name, len(metadata[name].partitions), target)
+                grow.append(NewPartitions(name, target))
+            else:
+                log.warning(
+                    "%s keeps its %d partitions (the catalogue asks for %d): growing needs --grow-partitions",
+                    name,
+                    len(metadata[name].partitions),
+                    target,
+                )
         replication = len(next(iter(metadata[name].partitions.values())).replicas)
         entries = [
             ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)

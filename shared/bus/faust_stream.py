@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from shared import tracing
 from shared.bus.consumer import RejectRecord
 from shared.bus.dead_letters import dead_letter
+from shared.bus.partitioning import librdkafka_partitioner
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.shutdown_deadline import bound_faust_shutdown
@@ -49,6 +50,8 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         # As ConsumerLoop: a killed member's partitions move to its replacement after 10 s, not faust's 60 s.
         "broker_session_timeout": SESSION_TIMEOUT_S,
         "producer_acks": -1,
+        # Keys land where confluent-kafka puts them: one partition per stream, whichever service wrote it.
+        "producer_partitioner": librdkafka_partitioner,
         "broker_credentials": _credentials(settings),
         "datadir": str(datadir),
     }

@@ -14,15 +14,25 @@ app = typer.Typer(help="Create and inspect Architect's topics.", no_args_is_help
 
 
 @app.command("create")
-def create() -> None:
+def create(
+    grow_partitions: bool = typer.Option(
+        False,
+        "--grow-partitions",
+        help="Raise existing topics to the configured partition count. Keys move to other partitions: stop "
+        "every service first and expect the faust services' tables to refuse to start until their changelogs match.",
+    ),
+) -> None:
     """Create every catalogued topic that is missing (idempotent) and show them all."""
     try:
-        states = ensure_topics(settings())
+        states = ensure_topics(settings(), grow_partitions=grow_partitions)
     except KafkaException as exc:
         fail(f"could not create topics: {exc}")
     table = Table("topic", "partitions", "replication", "cleanup", "created now")
     for s in states:
-        table.add_row(s.name, str(s.partitions), str(s.replication), s.cleanup_policy, "yes" if s.created else "")
+        partitions = str(s.partitions)
+        if s.partitions < s.wanted_partitions:
+            partitions += f" (configured {s.wanted_partitions}: kept)"
+        table.add_row(s.name, partitions, str(s.replication), s.cleanup_policy, "yes" if s.created else "")
     console.print(table)
 
 

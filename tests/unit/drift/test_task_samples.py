@@ -2,8 +2,8 @@
 
 import json
 
-from services.drift_monitor.keyed_publisher import partition_for
 from services.drift_monitor.task_samples import behaviour_sample
+from shared.bus.partitioning import partition_for
 from shared.events.catalogue.tasks import TaskFailed, TaskStarted, TaskSucceeded
 
 
