@@ -13,6 +13,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.auth import ApiKeyFormatError
+from services.gateway.jwt_auth import JwtConfigError
 from services.gateway.settings import GatewaySettings
 from shared.db.connection import connect, database_url
 from shared.db.schema import migrate
@@ -38,6 +39,8 @@ def main() -> None:
         app = create_app(settings, gateway_settings)
     except ApiKeyFormatError as exc:
         raise SystemExit(f"ARCHITECT_GATEWAY_API_KEYS: {exc}") from None
+    except JwtConfigError as exc:
+        raise SystemExit(f"ARCHITECT_GATEWAY_JWT_*: {exc}") from None
     # uvicorn swaps in its own handlers while serving (it stops accepting, drains requests, runs the lifespan's
     # shutdown, which flushes the command producer), then restores these and re-raises the signal to them.
     for sig in STOP_SIGNALS:

@@ -13,6 +13,7 @@ from services.gateway.auth import ApiKeys
 from services.gateway.command_bus import CommandBus
 from services.gateway.errors import install_error_handlers
 from services.gateway.http_metrics import RequestMetrics
+from services.gateway.jwt_auth import JwtVerifier
 from services.gateway.read_models import ReadModels
 from services.gateway.readiness import kafka_check, postgres_check
 from services.gateway.routes import agents, approvals, dead_letters, decisions, goals, health, metrics, sagas, tasks
@@ -37,7 +38,8 @@ ROUTERS = (
 def create_app(settings: Settings, gateway_settings: GatewaySettings | None = None) -> FastAPI:
     """Build the app without touching Kafka or Postgres; its lifespan opens the Kafka clients.
 
-    Raises ``ApiKeyFormatError`` (naming the entry, never its key) when the configured API keys are malformed.
+    Raises ``ApiKeyFormatError`` (naming the entry, never its key) when the configured API keys are malformed,
+    ``JwtConfigError`` when the JWT settings are incomplete.
     """
     gateway_settings = gateway_settings or GatewaySettings()
     api_keys = ApiKeys.parse(gateway_settings.api_keys.get_secret_value(), allow_dev_key=gateway_settings.allow_dev_key)
@@ -50,6 +52,8 @@ def create_app(settings: Settings, gateway_settings: GatewaySettings | None = No
     app.state.settings = settings
     app.state.gateway_settings = gateway_settings
     app.state.api_keys = api_keys
+    jwt_config = gateway_settings.jwt_config()
+    app.state.jwt_verifier = JwtVerifier(jwt_config) if jwt_config is not None else None
     app.state.read_models = ReadModels(
         settings.database_url,
         statement_timeout_ms=gateway_settings.query_timeout_ms,
@@ -69,7 +73,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     budget = gateway_settings.readiness_timeout_s
     if gateway_settings.allow_dev_key:
         log.warning("the development API key is accepted (ARCHITECT_GATEWAY_ALLOW_DEV_KEY): for local use only")
-    if not app.state.api_keys:
+    if app.state.jwt_verifier is not None:
+        log.info("OIDC/JWT bearer tokens accepted: %r", app.state.jwt_verifier)
+    if not app.state.api_keys and app.state.jwt_verifier is None:
         log.warning("no usable API key is configured: every request except the probes will get 401")
     commands = CommandBus.open(settings, timeout_s=gateway_settings.publish_timeout_s)
     app.state.commands = commands

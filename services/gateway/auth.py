@@ -40,18 +40,20 @@ class AuthenticationFailed(Exception):
 class MissingScope(Exception):
     """The caller is known but may not do this (maps to 403)."""
 
-    def __init__(self, caller: str, scope: Scope) -> None:
-        super().__init__(f"the API key of {caller!r} lacks the {scope.value!r} scope")
+    def __init__(self, caller: str, scope: Scope, via: str = "API key") -> None:
+        super().__init__(f"the {via} of {caller!r} lacks the {scope.value!r} scope")
         self.caller = caller
         self.scope = scope
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a request: the name configured for their key (used as submitter and approver) and its scopes."""
+    """Who sent a request: the name configured for their key or named by their token (used as submitter and
+    approver), its scopes, and how it authenticated (``API key`` or ``token``)."""
 
     name: str
     scopes: frozenset[Scope] = frozenset()
+    via: str = field(default="API key", compare=False)
 
     def may(self, scope: Scope) -> bool:
         """Whether this caller holds ``scope``; admin holds them all."""
@@ -60,7 +62,7 @@ class Caller:
     def require(self, scope: Scope) -> Caller:
         """This caller, or ``MissingScope`` naming the scope it lacks."""
         if not self.may(scope):
-            raise MissingScope(self.name, scope)
+            raise MissingScope(self.name, scope, self.via)
         return self
 
 

@@ -17,6 +17,7 @@ from services.gateway import queries
 from services.gateway.auth import ApiKeys, AuthenticationFailed, Caller, MissingScope, Scope, presented_key
 from services.gateway.command_bodies import IDENTIFIER_PATTERN, MAX_ID_LENGTH
 from services.gateway.command_bus import CommandBus
+from services.gateway.jwt_auth import JwtVerifier, authenticate
 from services.gateway.read_models import Connection, ReadModels
 from services.gateway.readiness import Check
 from services.gateway.settings import GatewaySettings
@@ -42,7 +43,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 GatewaySettingsDep = Annotated[GatewaySettings, Depends(get_gateway_settings)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
-_bearer = HTTPBearer(auto_error=False, description="The same API key, as a bearer token")
+_bearer = HTTPBearer(auto_error=False, description="An API key, or an OIDC/JWT access token when configured")
 
 
 def get_caller(
@@ -50,10 +51,11 @@ def get_caller(
     x_api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The caller behind the request's API key, or 401."""
+    """The caller behind the request's API key or JWT, or 401."""
     keys: ApiKeys = request.app.state.api_keys
+    verifier: JwtVerifier | None = request.app.state.jwt_verifier
     try:
-        return keys.authenticate(presented_key(x_api_key, bearer.credentials if bearer else None))
+        return authenticate(keys, verifier, presented_key(x_api_key, bearer.credentials if bearer else None))
     except AuthenticationFailed as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}

@@ -36,8 +36,10 @@ def _documented(code: int, description: str) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": description}}
 
 
-UNAUTHENTICATED = _documented(status.HTTP_401_UNAUTHORIZED, "No API key, or an unknown or refused one")
-FORBIDDEN = _documented(status.HTTP_403_FORBIDDEN, "The API key lacks the scope this command needs (named)")
+UNAUTHENTICATED = _documented(
+    status.HTTP_401_UNAUTHORIZED, "No API key or token, or an unknown, refused, expired or invalid one"
+)
+FORBIDDEN = _documented(status.HTTP_403_FORBIDDEN, "The API key or token lacks the scope this command needs (named)")
 NOT_FOUND = _documented(status.HTTP_404_NOT_FOUND, "The read models do not know the goal (or the gate)")
 CONFLICT = _documented(status.HTTP_409_CONFLICT, "The goal is finished or the gate already decided")
 TOO_LARGE = _documented(status.HTTP_413_CONTENT_TOO_LARGE, "The command exceeds the event size limit")
