@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NoReturn, TypeVar
 
 import psycopg
@@ -39,18 +40,26 @@ def build_command(make: type[P], **fields: Any) -> P:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
 
 
+#: How long a command may wait for Kafka's acknowledgement before the CLI gives up and says so.
+COMMAND_DELIVERY_TIMEOUT_S = 20.0
+_QUIET_KAFKA_LOG = logging.getLogger("architect.cli.librdkafka")
+_QUIET_KAFKA_LOG.propagate = False
+_QUIET_KAFKA_LOG.addHandler(logging.NullHandler())
+
+
 def publish_command(payload: Payload, stream_id: str, *, topic: str | None = None) -> None:
     """Publish one command under ``stream_id`` (its key and correlation id) and wait for Kafka to take it."""
-    producer = EventProducer(settings(), client_id="architect-cli")
+    config = settings()
+    # librdkafka's own connection complaints would bury the one-line error below; they go to a silent logger.
+    overrides = {"delivery.timeout.ms": int(COMMAND_DELIVERY_TIMEOUT_S * 1000), "logger": _QUIET_KAFKA_LOG}
+    producer = EventProducer(config, client_id="architect-cli", overrides=overrides)
     try:
         producer.publish(
             new_event(payload, producer="architect-cli", stream_id=stream_id, correlation_id=stream_id), topic=topic
         )
-        producer.flush()
+        producer.close(timeout=COMMAND_DELIVERY_TIMEOUT_S + 5)
     except DeliveryError as exc:
-        fail(f"Kafka did not accept the command: {exc}")
-    finally:
-        producer.close()
+        fail(f"Kafka at {config.kafka_bootstrap_servers} did not accept the command: {exc}")
 
 
 def query_read_models(sql: str, *args: object, models: str) -> list[dict[str, Any]]:

@@ -460,3 +460,14 @@ def test_schemas_export_writes_one_json_schema_per_event_type(settings: Settings
         assert schema["properties"]["type"]["const"] == entry["type"]
         assert schema["x-architect"]["topic"] == CATALOGUE[entry["type"]].topic
         assert "payload" in schema["required"]
+
+
+def test_a_command_kafka_never_takes_fails_in_one_line_without_a_traceback(settings: Settings) -> None:
+    nowhere = settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    started = time.monotonic()
+    result = architect(nowhere, "goals", "cancel", "goal-nowhere")
+    assert result.returncode == 1
+    assert "Kafka at 127.0.0.1:1 did not accept the command" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "Connection refused" not in result.stderr  # librdkafka's retry chatter stays out of the way
+    assert time.monotonic() - started < 60
