@@ -249,6 +249,8 @@ def fold(changes: Iterable[RowChange]) -> dict[str, dict[tuple[str, ...], Column
     for change in changes:
         row = folded.setdefault(change.table, {}).setdefault(change.key, {})
         for column, value in change.columns.items():
+            if value is None and row.get(column) is not None:
+                continue  # None keeps what is there, in a batch as in the upsert (COALESCE)
             if column in LATEST_COLUMNS and row.get(column) is not None and value is not None:
                 value = max(row[column], value)
             row[column] = value

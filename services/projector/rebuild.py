@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,9 +52,19 @@ class RebuildReport:
 
 
 def rebuild(
-    settings: Settings, url: str, *, batch_size: int = 5000, progress: Progress | None = None, timeout_s: float = 3600.0
+    settings: Settings,
+    url: str,
+    *,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    timeout_s: float = 3600.0,
+    until: Mapping[tuple[str, int], int] | None = None,
 ) -> RebuildReport:
-    """Replay all event topics into fresh read models; ``progress(done, total)`` is called per batch."""
+    """Replay all event topics into fresh read models; ``progress(done, total)`` is called per batch.
+
+    ``until`` stops each partition at a next offset (partitions it leaves out are not read), e.g. a live
+    projector's positions, so the result can be compared with its read models at the same cut.
+    """
     started = time.perf_counter()
     with connect(url, statement_timeout_ms=0, autocommit=True) as conn:
         migrate(conn)
@@ -63,7 +73,7 @@ def rebuild(
             _reset(conn)
             prepare_session(conn)
             with _cycle_collector_paused():
-                read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s)
+                read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s, until)
             with conn.transaction():
                 for ddl in SECONDARY_INDEXES.values():
                     conn.execute(ddl)
@@ -83,7 +93,12 @@ def _reset(conn: psycopg.Connection) -> None:
 
 
 def _replay(
-    settings: Settings, conn: psycopg.Connection, batch_size: int, progress: Progress | None, timeout_s: float
+    settings: Settings,
+    conn: psycopg.Connection,
+    batch_size: int,
+    progress: Progress | None,
+    timeout_s: float,
+    until: Mapping[tuple[str, int], int] | None = None,
 ) -> tuple[int, int, int]:
     consumer = scan_consumer(
         settings,
@@ -95,6 +110,8 @@ def _replay(
     )
     try:
         watermarks = end_offsets(consumer, EVENT_TOPICS)
+        if until is not None:
+            watermarks = {tp: (low, min(high, until.get(tp, low))) for tp, (low, high) in watermarks.items()}
         targets = {tp: high for tp, (low, high) in watermarks.items() if high > low}
         total = sum(high - low for low, high in watermarks.values())
         consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in targets])

@@ -81,3 +81,17 @@ def test_updated_at_keeps_the_latest_time_whatever_order_topics_arrive_in() -> N
     forward = fold(c for e in [planned, succeeded] for c in changes_for(e))["tasks"][("t",)]
     backward = fold(c for e in [succeeded, planned] for c in changes_for(e))["tasks"][("t",)]
     assert forward["updated_at"] == backward["updated_at"] == max(planned.occurred_at, succeeded.occurred_at)
+
+
+def test_a_column_an_event_leaves_unset_keeps_the_value_from_earlier_in_the_batch() -> None:
+    """GoalPlanned gives the first task no dependencies ([]); its TaskCreated says nothing (None). Folded in one
+    batch, or written in two, the row must end the same ([]): None keeps what is there, as the upsert does."""
+    planned = event(
+        GoalPlanned(
+            goal_id="g1", method="fix_bug", tasks=[PlannedTask(task_id="g1:a", operator="reproduce", capability="test")]
+        )
+    )
+    created = event(TaskCreated(task_id="g1:a", goal_id="g1", operator="reproduce", capability="test"))
+    for order in ([planned, created], [created, planned]):
+        folded = fold(change for e in order for change in changes_for(e))
+        assert folded["tasks"][("g1:a",)]["depends_on"] == []
