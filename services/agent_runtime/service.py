@@ -31,7 +31,9 @@ from services.agent_runtime.bidding import bids_for
 from services.agent_runtime.blackboard import Blackboard
 from services.agent_runtime.drift_control import consolidate, reset
 from services.agent_runtime.execution import run_task
+from services.agent_runtime.file_leases import BadFilesInput, LeaseWait, LocalClaims, declared_files, lease_seconds
 from services.agent_runtime.fleet_config import FleetConfig
+from services.agent_runtime.fleet_replica import FleetReplica
 from services.agent_runtime.hosted_agent import HostedAgent
 from services.agent_runtime.ledger import KEY_PREFIX, AssignmentKey, ExecutionLedger, LedgerEntry
 from services.agent_runtime.periodic import Periodic
@@ -131,6 +133,10 @@ class AgentRuntime:
         self._running: dict[AssignmentKey, RunningTask] = {}
         self._traces: dict[AssignmentKey, otel_context.Context] = {}
         self._completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        # Shared state: sessions, completed-task counters, file leases (lock checks before work starts).
+        self.fleet_state = FleetReplica(settings, runtime.id, self.producer)
+        self._lease_waits: dict[AssignmentKey, LeaseWait] = {}
+        self._claims = LocalClaims()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -138,11 +144,13 @@ class AgentRuntime:
         try:
             self._recover()
             self._register()
+            self.fleet_state.start(self.agents)
             self.loop.run()
         finally:
             self._drain()
             for agent in self.agents.values():
                 agent.backend.close()
+            self.fleet_state.close()
             self.producer.close()
 
     def stop(self) -> None:
@@ -165,6 +173,8 @@ class AgentRuntime:
         for entry in running:
             if self._restore_command(entry):
                 self._running[entry.key] = RunningTask(self._clock(), self._clock(), 0.0)
+                with suppress(BadFilesInput):  # its leases (if granted before the crash) are given back
+                    self._claims.claim(entry.key, declared_files(self._commands[entry.key].payload.inputs))
                 error = "interrupted: the agent runtime stopped while the task ran"
                 self._settle(Completion.failed(entry.key, "crash", error, 0))
         self.state.flush()
@@ -205,6 +215,8 @@ class AgentRuntime:
         for key, running in list(self._running.items()):
             error = "the agent runtime stopped before the task finished"
             self._settle(Completion.failed(key, "crash", error, int((self._clock() - running.started) * 1000)))
+        for key in list(self._lease_waits):
+            self._give_back(key)  # still queued in the ledger: it waits for its leases again after a restart
         self.state.flush()
         self.producer.flush()
 
@@ -269,7 +281,8 @@ class AgentRuntime:
         launches: list[tuple[Backend, AssignmentKey, TaskRequest]] = []
         now = self._clock()
         for agent in self.agents.values():
-            for key in agent.slots.start_ready():
+            waiting = [key for key in self._lease_waits if key.agent_id == agent.id]
+            for key in waiting + agent.slots.start_ready():
                 envelope = self._commands[key]
                 command: ExecuteTask = envelope.payload
                 refused = refusal(command, agent.config.capabilities, agent.budget)
@@ -277,10 +290,12 @@ class AgentRuntime:
                     # Never started: reported failed at once, without a TaskStarted.
                     self._settle(refused)
                     continue
+                timeout_s = agent.timeout_s(command)
+                if not self._files_ready(key, command, timeout_s):
+                    continue
                 self._persist(self.ledger.start(key))
                 with self._traced(key):
                     self.producer.publish(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
-                timeout_s = agent.timeout_s(command)
                 self._running[key] = RunningTask(now, now + timeout_s + WATCHDOG_GRACE_S, timeout_s)
                 launches.append(
                     (agent.backend, key, agent.request_for(command, self.blackboard.recent(command.goal_id)))
@@ -297,6 +312,51 @@ class AgentRuntime:
                 name=f"task-{key.agent_id}-{key.task_id}",
                 daemon=True,
             ).start()
+
+    def _files_ready(self, key: AssignmentKey, command: ExecuteTask, timeout_s: float) -> bool:
+        """Lock checks before work starts (see :mod:`.file_leases`): True once every declared file's lease is
+        this agent's; False while it waits, or when it was settled (bad ``files`` input, or waited too long)."""
+        wait = self._lease_waits.get(key)
+        if wait is None:
+            try:
+                paths = declared_files(command.inputs)
+            except BadFilesInput as exc:
+                self._settle(Completion.failed(key, "invalid", str(exc), 0))
+                return False
+            if not paths:
+                return True
+            wait = LeaseWait(key.agent_id, key.task_id, key.attempt, paths, self._wall_clock(), timeout_s)
+        now = self._wall_clock()
+        status = "waiting"
+        if self._claims.claim(key, wait.paths):
+            wait, status, asks = wait.step(self.fleet_state.leases(), now)
+            lease_s = min(lease_seconds(timeout_s), 24 * 3600.0)
+            for path, request in asks:
+                self.fleet_state.acquire(path, key.agent_id, request, lease_s, key.task_id, command.goal_id)
+            if asks:
+                self.producer.flush()
+        elif now - wait.since_s >= wait.max_wait_s:
+            status = "gave_up"
+        self._lease_waits[key] = wait
+        if status == "granted":
+            del self._lease_waits[key]
+            return True
+        if status == "gave_up":
+            waited_ms = int((now - wait.since_s) * 1000)
+            self._settle(Completion.failed(key, "timeout", wait.reason(), waited_ms))
+        return False
+
+    def _give_back(self, key: AssignmentKey) -> None:
+        """Release the leases ``key`` claimed (a release the lock manager finds not held is ignored)."""
+        self._lease_waits.pop(key, None)
+        envelope = self._commands.get(key)
+        goal_id = envelope.payload.goal_id if envelope is not None else key.task_id
+        request = f"{key.task_id}#{key.attempt}:release"[:200]
+        released = self._claims.release(key)
+        for path in released:
+            self.fleet_state.release(path, key.agent_id, request, goal_id)
+        if released:
+            self.producer.flush()
 
     def _execute(self, backend: Backend, request: TaskRequest, key: AssignmentKey) -> None:
         self._completions.put(run_task(backend, request, key, self._clock))
@@ -335,6 +395,8 @@ class AgentRuntime:
     def _settle(self, completion: Completion) -> int:
         """Publish the outcome of a completion; a late one (after the watchdog or a shutdown) is dropped."""
         key = completion.key
+        if key in self._commands:
+            self._give_back(key)
         envelope = self._commands.pop(key, None)
         if envelope is None:
             log.info("agent %s: late result for %s/%d dropped", key.agent_id, key.task_id, key.attempt)
@@ -352,6 +414,8 @@ class AgentRuntime:
         self._traces.pop(key, None)
         self._persist(self.ledger.finish(key, outcome))
         self.state.put(USAGE_PREFIX + agent.id, agent.budget.to_dict())
+        if settlement.succeeded:
+            self.fleet_state.task_completed(agent.id, envelope.payload.capability)
         if completion.result is not None:
             agent.latency = agent.latency.observe(completion.duration_ms / 1000)
         error_class = settlement.outcome.error_class if isinstance(settlement.outcome, TaskFailed) else ""

@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from shared.bus.client_config import kafka_config
 from shared.bus.producer import EventProducer
+from shared.bus.reader import end_offsets
 from shared.bus.topics import STATE_CRDT
 from shared.crdt.replication import BadCrdtRecord, MergedView, encode_state
 from shared.settings import Settings
@@ -47,6 +48,7 @@ class Replica:
         self._lock = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._caught_up = threading.Event()
         self.records_merged = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
@@ -57,9 +59,12 @@ class Replica:
             | {"group.id": f"architect-crdt-{uuid.uuid4()}", "enable.auto.commit": False, "enable.partition.eof": False}
         )
         partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
+        highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+        if not highs:
+            self._caught_up.set()
         self._thread = threading.Thread(
-            target=self._follow, args=(consumer,), name=f"crdt-{self.replica_id}", daemon=True
+            target=self._follow, args=(consumer, highs), name=f"crdt-{self.replica_id}", daemon=True
         )
         self._thread.start()
         return self
@@ -99,6 +104,14 @@ class Replica:
         """Wait until every published state is acknowledged."""
         self._producer.flush()
 
+    def wait_caught_up(self, timeout_s: float = 60.0) -> bool:
+        """Block until everything on the topic when ``start`` was called has been merged (True), or timeout.
+
+        Call it before the first ``update`` of a counter this replica wrote before a restart: an update made
+        before its own earlier state is merged back would publish a lower entry.
+        """
+        return self._caught_up.wait(timeout_s)
+
     def wait_until(self, name: str, check: Callable[[Any], T | None], timeout_s: float = 30.0) -> T:
         """Block until ``check(state of name)`` is truthy; returns it. ``TimeoutError`` otherwise."""
         deadline = time.monotonic() + timeout_s
@@ -114,12 +127,10 @@ class Replica:
                 self._lock.wait(min(left, 0.5))
 
     # -- the follower thread -----------------------------------------------------------------------------------
-    def _follow(self, consumer: Consumer) -> None:
+    def _follow(self, consumer: Consumer, highs: dict[int, int]) -> None:
         try:
             while not self._stopping.is_set():
                 messages = consumer.consume(500, 0.2)
-                if not messages:
-                    continue
                 with self._lock:
                     for message in messages:
                         if message.error() is not None or message.value() is None:
@@ -130,5 +141,15 @@ class Replica:
                         except BadCrdtRecord as error:
                             log.warning("replica %s: skipping a record: %s", self.replica_id, error)
                     self._lock.notify_all()
+                if not self._caught_up.is_set():
+                    self._check_caught_up(consumer, highs, idle=not messages)
         finally:
             consumer.close()
+
+    def _check_caught_up(self, consumer: Consumer, highs: dict[int, int], *, idle: bool) -> None:
+        """Caught up once each partition's position reached its start-time end (or its last record before a
+        transaction marker, when a poll found nothing more)."""
+        slack = 1 if idle else 0
+        positions = consumer.position([TopicPartition(self.topic, p) for p in highs])
+        if all(tp.offset >= highs[tp.partition] - slack for tp in positions):
+            self._caught_up.set()

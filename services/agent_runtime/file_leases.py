@@ -1,0 +1,139 @@
+"""Lock checks before work starts: a task that declares the files it touches waits for their leases (pure).
+
+Where this belongs: the agent runtime, just before it runs a task, not the assigner. The lease protects an
+edit, and the edit happens here: the runtime knows when the agent really begins (a task may sit in an agent's
+queue long after assignment, and holding leases for queued work would block others for nothing), and it knows
+when the work ends whichever way it ends (success, failure, timeout, crash, shutdown), which is when the
+leases must go back. The assigner would have to guess both. An assigned task whose files are locked by another
+task therefore keeps its slot and waits; it runs once every lease is granted, and gives up (a retryable
+``timeout`` failure: the assigner retries it later, possibly on another agent) when it has waited as long as
+the task's own timeout.
+
+Declaring files: task input ``files: [path, ...]`` (non-empty strings; order and repeats do not matter).
+
+Mutual exclusion comes from the lock manager, which grants leases in the log order of the path's partition;
+this module only decides what to ask for next from the leases it has seen replicated. The holder of a lease is
+the agent; two tasks of one runtime never claim the same path at once (``LocalClaims``), so a lease held by
+this agent belongs to the one task that claimed the path here. Rules per path, each tick:
+
+- held: the replicated lease names this agent and has not expired;
+- another holder with an unexpired lease: wait (ask again when it is released or expires);
+- free (no lease, expired, or our request not decided yet): ask, at most once per ``resend_s``.
+
+Asking again while a request is pending is harmless: a second grant to the same agent renews its lease.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+FILES_INPUT = "files"
+RESEND_S = 1.0
+#: A lease outlives the task's timeout by this much, so the watchdog ends the work before the lease ends.
+LEASE_GRACE_S = 30.0
+
+WaitStatus = Literal["granted", "waiting", "gave_up"]
+
+
+class BadFilesInput(ValueError):
+    """Task input ``files`` is not a list of non-empty path strings."""
+
+
+def declared_files(inputs: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sorted, distinct paths a task declares it touches (none when it declares nothing)."""
+    files = inputs.get(FILES_INPUT)
+    if files is None:
+        return ()
+    if isinstance(files, str) or not isinstance(files, Sequence):
+        raise BadFilesInput(f"input '{FILES_INPUT}' must be a list of paths, not {type(files).__name__}")
+    bad = [f for f in files if not isinstance(f, str) or not f.strip() or len(f) > 1000]
+    if bad:
+        raise BadFilesInput(f"input '{FILES_INPUT}' holds entries that are not paths: {bad[:3]!r}")
+    return tuple(sorted(set(files)))
+
+
+def request_id(task_id: str, attempt: int, path: str, round_: int) -> str:
+    """A request id per (task attempt, path, ask): readable, bounded, distinct for every ask."""
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    return f"{task_id[:150]}#{attempt}:{digest}:{round_}"
+
+
+def lease_seconds(task_timeout_s: float) -> float:
+    return task_timeout_s + LEASE_GRACE_S
+
+
+def _live(lease: Any, now_ms: int) -> Mapping[str, Any] | None:
+    if isinstance(lease, Mapping) and lease.get("holder") and int(lease.get("expires_at_ms", 0)) > now_ms:
+        return lease
+    return None
+
+
+@dataclass(frozen=True)
+class LeaseWait:
+    """One task's wait for the leases on the files it declared."""
+
+    agent_id: str
+    task_id: str
+    attempt: int
+    paths: tuple[str, ...]
+    since_s: float
+    max_wait_s: float
+    asked_at_s: Mapping[str, float] = field(default_factory=dict)
+    rounds: Mapping[str, int] = field(default_factory=dict)
+    blocked_by: Mapping[str, str] = field(default_factory=dict)
+
+    def step(self, leases: Mapping[str, Any], now_s: float) -> tuple[LeaseWait, WaitStatus, list[tuple[str, str]]]:
+        """Look at the replicated leases (path -> lease) at ``now_s``: the wait after it, its status, and the
+        requests to send now as (path, request id)."""
+        now_ms = int(now_s * 1000)
+        held, asks = 0, []
+        asked, rounds, blocked = dict(self.asked_at_s), dict(self.rounds), {}
+        for path in self.paths:
+            lease = _live(leases.get(path), now_ms)
+            if lease is not None and lease["holder"] == self.agent_id:
+                held += 1
+                continue
+            if lease is not None:
+                blocked[path] = str(lease["holder"])
+                continue
+            if now_s - asked.get(path, float("-inf")) >= RESEND_S:
+                rounds[path] = rounds.get(path, 0) + 1
+                asked[path] = now_s
+                asks.append((path, request_id(self.task_id, self.attempt, path, rounds[path])))
+        after = replace(self, asked_at_s=asked, rounds=rounds, blocked_by=blocked)
+        if held == len(self.paths):
+            return after, "granted", []
+        if now_s - self.since_s >= self.max_wait_s:
+            return after, "gave_up", []
+        return after, "waiting", asks
+
+    def reason(self) -> str:
+        """Why it is still waiting, for the failure it gives up with."""
+        held = ", ".join(f"{path} by {holder}" for path, holder in sorted(self.blocked_by.items()))
+        return f"files still locked after {self.max_wait_s:g}s: {held or 'no answer from the lock manager'}"
+
+
+@dataclass
+class LocalClaims:
+    """Paths claimed by tasks of this runtime: a path is claimed by at most one task at a time (FIFO fairness
+    comes from the slots' order), so a lease held by an agent here belongs to exactly one of its tasks."""
+
+    owners: dict[str, Any] = field(default_factory=dict)
+
+    def claim(self, key: Any, paths: Sequence[str]) -> bool:
+        """Claim every path for ``key``, or none when another task here claims one of them."""
+        if any(self.owners.get(path, key) != key for path in paths):
+            return False
+        for path in paths:
+            self.owners[path] = key
+        return True
+
+    def release(self, key: Any) -> list[str]:
+        """Drop ``key``'s claims; returns the paths it had claimed."""
+        mine = [path for path, owner in self.owners.items() if owner == key]
+        for path in mine:
+            del self.owners[path]
+        return mine

@@ -1,0 +1,85 @@
+"""The agent runtime's replica of the shared CRDT state, and its lock requests (Kafka plumbing).
+
+Through one :class:`Replica` (replica id ``agent-runtime/<runtime id>``) the runtime registers its agents'
+sessions in the ``active-sessions`` OR-Set, counts completed tasks per agent and per capability (G-Counters),
+and reads the lock manager's ``file-locks`` leases; it asks for and gives back leases with AcquireLock /
+ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from services.locks.lock_table import FILE_LOCKS
+from shared.bus.producer import EventProducer
+from shared.crdt import fleet_state
+from shared.crdt.lww_map import LWWMap
+from shared.crdt.replica import Replica
+from shared.events.catalogue.locks import AcquireLock, ReleaseLock
+from shared.events.codec import new_event
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+CATCH_UP_S = 60.0
+
+
+class FleetReplica:
+    def __init__(self, settings: Settings, runtime_id: str, producer: EventProducer) -> None:
+        self.replica_id = f"agent-runtime/{runtime_id}"
+        self.runtime_id = runtime_id
+        self.producer = producer
+        self.replica = Replica(settings, self.replica_id, producer=producer)
+        self._sessions: dict[str, str] = {}
+
+    def start(self, agent_ids: Iterable[str]) -> None:
+        """Follow the shared state, and once this replica's earlier writes are merged back, open the sessions."""
+        self.replica.start()
+        if not self.replica.wait_caught_up(CATCH_UP_S):
+            log.warning("runtime %s: CRDT state not caught up within %ss", self.runtime_id, CATCH_UP_S)
+        started_ms = int(time.time() * 1000)
+        for agent_id in agent_ids:
+            tag = fleet_state.session_tag(self.runtime_id, agent_id, started_ms)
+            self.replica.update(
+                fleet_state.SESSIONS, lambda s, a=agent_id, t=tag: fleet_state.session_started(s, a, t), flush=False
+            )
+            self._sessions[agent_id] = tag
+        self.replica.flush()
+
+    def close(self) -> None:
+        """End the sessions this runtime opened, then stop following."""
+        try:
+            for agent_id in list(self._sessions):
+                self.replica.update(
+                    fleet_state.SESSIONS, lambda s, a=agent_id: fleet_state.session_ended(s, a), flush=False
+                )
+            self._sessions.clear()
+            self.replica.flush()
+        finally:
+            self.replica.close()
+
+    def task_completed(self, agent_id: str, capability: str) -> None:
+        for kind, name in (("agent", agent_id), ("capability", capability)):
+            self.replica.update(
+                fleet_state.completed_counter(kind, name),
+                lambda c: fleet_state.incremented(c, self.replica_id),
+                flush=False,
+            )
+
+    def leases(self) -> Mapping[str, Any]:
+        grants = self.replica.get(FILE_LOCKS)
+        return grants.items() if isinstance(grants, LWWMap) else {}
+
+    def acquire(self, path: str, agent_id: str, request_id: str, lease_s: float, task_id: str, goal_id: str) -> None:
+        payload = AcquireLock(path=path, agent_id=agent_id, request_id=request_id, lease_s=lease_s, task_id=task_id)
+        self.producer.publish(
+            new_event(payload, producer=f"agent-runtime/{agent_id}", stream_id=path, correlation_id=goal_id)
+        )
+
+    def release(self, path: str, agent_id: str, request_id: str, goal_id: str) -> None:
+        payload = ReleaseLock(path=path, agent_id=agent_id, request_id=request_id)
+        self.producer.publish(
+            new_event(payload, producer=f"agent-runtime/{agent_id}", stream_id=path, correlation_id=goal_id)
+        )
