@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     projector_max_batch: int = 2000
     shutdown_timeout_s: float = 30.0
     """How long a faust service may take to stop after SIGTERM before it exits anyway."""
+    agent_identity_secret: SecretStr | None = None
+    """Per-agent identity: the assigner verifies agents' report signatures with it (see shared.agent_identity);
+    an agent runtime given it derives the tokens of the agents it hosts."""
+    agent_tokens: SecretStr | None = None
+    """``agent=token,...``: the credentials of the agents an agent runtime hosts (instead of the secret)."""
     data_dir: Path = Path.home() / ".cache" / "architect" / "data"
     """Local working files (faust's table caches); never the source of truth."""
 

@@ -6,6 +6,10 @@ One consumer loop (group ``architect-agent-runtime-<runtime id>``) reads three t
 - ``architect.auctions.events``: ``TaskAnnounced`` gets a ``BidPlaced`` from each able, willing agent.
 - ``architect.blackboard.events``: ``FindingPosted`` is remembered per goal and given to later tasks of the goal.
 
+Reports about the work (``TaskStarted``, ``TaskSucceeded``, ``TaskFailed``) go to ``architect.agents.reports``,
+signed with the agent's credential (``shared.agent_identity``); the assigner checks them and publishes the ones
+it accepts to ``architect.tasks.events``.
+
 An assignment runs in a worker thread only once its ``running`` entry is durable, so a restart never runs it
 twice: queued ones resume, interrupted ones are reported as crashed. Worker threads only hand completions
 back through a queue; the loop thread settles them (budget, findings, outcome event, ledger), enforces
@@ -46,12 +50,15 @@ from services.agent_runtime.runtime_metrics import (
 )
 from services.agent_runtime.settlement import Completion, refusal, settle
 from services.agent_runtime.token_budget import TokenBudget
+from shared.agent_identity import SIGNATURE_HEADER, parse_tokens, sign, tokens_for
+from shared.agent_identity import producer_name as producer_name
 from shared.bus.consumer import ConsumerLoop, Delivery
 from shared.bus.producer import EventProducer
 from shared.bus.state_store import CompactedState
 from shared.bus.topics import (
     AGENT_RUNTIME_STATE,
     AGENTS_ASSIGNMENTS,
+    AGENTS_REPORTS,
     AUCTIONS_EVENTS,
     BLACKBOARD_EVENTS,
     DRIFT_EVENTS,
@@ -74,11 +81,6 @@ USAGE_PREFIX = "usage/"
 def group_for(runtime_id: str) -> str:
     """The consumer group of one runtime instance."""
     return f"architect-agent-runtime-{runtime_id}"
-
-
-def producer_name(agent_id: str) -> str:
-    """The envelope ``producer`` of events an agent emits."""
-    return f"agent-runtime/{agent_id}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class AgentRuntime:
         self.agents = {
             config.id: HostedAgent(config, chosen.get(config.id) or build_backend(config)) for config in fleet.hosted()
         }
+        secret = settings.agent_identity_secret.get_secret_value() if settings.agent_identity_secret else None
+        configured = parse_tokens(settings.agent_tokens.get_secret_value()) if settings.agent_tokens else {}
+        self._tokens = tokens_for(list(self.agents), secret, configured)
         self.ledger = ExecutionLedger(runtime.executed_retention_s)
         self.blackboard = Blackboard(runtime.findings_per_goal)
         self.loop = ConsumerLoop(
@@ -295,7 +300,7 @@ class AgentRuntime:
                     continue
                 self._persist(self.ledger.start(key))
                 with self._traced(key):
-                    self.producer.publish(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
+                    self._report(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
                 self._running[key] = RunningTask(now, now + timeout_s + WATCHDOG_GRACE_S, timeout_s)
                 launches.append(
                     (agent.backend, key, agent.request_for(command, self.blackboard.recent(command.goal_id)))
@@ -410,7 +415,7 @@ class AgentRuntime:
         with self._traced(key):
             for index, finding in enumerate(settlement.findings):
                 self.producer.publish(self._derived(envelope, finding, f"finding:{index}"))
-            self.producer.publish(self._derived(envelope, settlement.outcome, outcome))
+            self._report(self._derived(envelope, settlement.outcome, outcome))
         self._traces.pop(key, None)
         self._persist(self.ledger.finish(key, outcome))
         self.state.put(USAGE_PREFIX + agent.id, agent.budget.to_dict())
@@ -425,6 +430,13 @@ class AgentRuntime:
         return 1
 
     # -- plumbing --------------------------------------------------------------------------------------------
+    def _report(self, event: Envelope[Any]) -> None:
+        """Send a report about an assignment to the assigner, signed with the agent's token when it has one."""
+        value = encode(event)
+        token = self._tokens.get(event.payload.agent_id)
+        headers = [(SIGNATURE_HEADER, sign(token, value))] if token else []
+        self.producer.publish(event, topic=AGENTS_REPORTS, value=value, headers=headers)
+
     def _persist(self, entry: LedgerEntry) -> None:
         self.state.put(entry.key.state_key(), entry.to_dict())
 

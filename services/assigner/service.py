@@ -2,7 +2,13 @@
 
 Reads agent commands and events, task events and auction events; writes AgentRegistered, TaskAssigned (+ the
 ExecuteTask addressed to the agent), TaskRetryScheduled / TaskAbandoned, TaskEscalated, breaker changes and
-scheduled retries / auction closings. State (registry and task book) lives in a compacted topic and each batch
+scheduled retries / auction closings.
+
+Agents report TaskStarted / TaskSucceeded / TaskFailed on ``architect.agents.reports``. Each report is checked
+(``report_check``): it must come from the agent its attempt is assigned to, signed with that agent's credential
+when ``ARCHITECT_AGENT_IDENTITY_SECRET`` is set. Accepted reports are published unchanged (same event id) to
+``architect.tasks.events``, where every other service reads them; rejected ones are dead-lettered with the
+reason and change nothing. State (registry and task book) lives in a compacted topic and each batch
 commits its events, its state and its offsets in one Kafka transaction.
 """
 
@@ -18,18 +24,22 @@ from typing import Any
 
 from services.assigner.assign_rule import RoutingRules
 from services.assigner.registry import AgentRegistry
+from services.assigner.report_check import check_report
 from services.assigner.retry_policy import next_retry
 from services.assigner.routing import Assign, Bid, Escalate, route, route_by_auction
 from services.assigner.settings import AssignerSettings
 from services.assigner.task_book import OPEN_STATES, TrackedTask, open_in_routing_order
 from shared import tracing
+from shared.agent_identity import REPORT_TYPES, SIGNATURE_HEADER, verify
 from shared.bus.consumer import ConsumerLoop, Delivery
+from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.state_store import CompactedState
 from shared.bus.topics import (
     AGENTS_COMMANDS,
     AGENTS_EVENTS,
+    AGENTS_REPORTS,
     ASSIGNER_STATE,
     AUCTIONS_EVENTS,
     DRIFT_EVENTS,
@@ -67,6 +77,8 @@ class Assigner:
 
     def __init__(self, settings: Settings, options: AssignerSettings | None = None) -> None:
         self.options = options or AssignerSettings()
+        secret = settings.agent_identity_secret
+        self.identity_secret = secret.get_secret_value() if secret is not None else None
         self.rules = RoutingRules(self.options.heartbeat_timeout_s, self.options.min_stability)
         self.policy = self.options.policy()
         self.producer = EventProducer(
@@ -82,7 +94,7 @@ class Assigner:
         self.loop = ConsumerLoop(
             settings,
             group_id=GROUP,
-            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS],
+            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS],
             producer=self.producer,
             batch_handler=self.handle_batch,
             before_commit=self.save_state,
@@ -137,8 +149,11 @@ class Assigner:
         capacity_changed = False
         for delivery in deliveries:
             envelope, record = delivery.envelope, delivery.record
+            is_report = record.topic == AGENTS_REPORTS
+            if envelope.type in REPORT_TYPES and not is_report:
+                continue  # the facts this assigner published from accepted reports
             handler = getattr(self, f"on_{envelope.type}", None)
-            if handler is None:
+            if handler is None and not is_report:
                 continue
             with tracing.consume_span(
                 record.topic,
@@ -146,9 +161,27 @@ class Assigner:
                 f"assign {envelope.type}",
                 tracing.event_attributes(envelope, record.topic),
             ):
-                capacity_changed |= bool(handler(envelope))
+                if is_report and not self._accept_report(delivery):
+                    continue
+                if handler is not None:
+                    capacity_changed |= bool(handler(envelope))
         if capacity_changed:
             self.dispatch_pending(time.time())
+
+    def _accept_report(self, delivery: Delivery) -> bool:
+        """Publish an agent's report as a fact if it comes from the agent holding the attempt; else dead-letter it."""
+        envelope, record = delivery.envelope, delivery.record
+        payload = envelope.payload
+        signature = next((v for k, v in record.headers if k == SIGNATURE_HEADER), None)
+        verdict = verify(self.identity_secret, str(getattr(payload, "agent_id", "")), record.value, signature)
+        task = self.tasks.get(str(getattr(payload, "task_id", "")))
+        rejection = check_report(envelope, task, verdict)
+        if rejection is not None:
+            log.warning("rejected agent report %s: %s (%s)", envelope.event_id, rejection.error, rejection.reason)
+            dead_letter(self.producer, record, reason=rejection.reason, error=rejection.error, group=GROUP)
+            return False
+        self._emit(envelope)
+        return True
 
     def on_RegisterAgent(self, e: Envelope[Any]) -> bool:
         p = e.payload
@@ -483,6 +516,11 @@ class Assigner:
     def run(self) -> None:
         self.load_state()
         log.info("assigner: %d agent(s), %d open task(s) restored", len(self.registry.agents), len(self.tasks))
+        if self.identity_secret is None:
+            log.warning(
+                "agent reports are checked against assignments but not signatures: "
+                "no ARCHITECT_AGENT_IDENTITY_SECRET, so an agent could report under another's name"
+            )
         try:
             self.loop.run()
         finally:

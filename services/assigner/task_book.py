@@ -35,6 +35,8 @@ class TrackedTask:
     bids: tuple[Bid, ...] = ()
     escalated: bool = False
     failed_on: tuple[str, ...] = ()
+    #: (attempt, agent) for every assignment made, so a report about any attempt is checked against its holder.
+    holders: tuple[tuple[int, str], ...] = ()
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
@@ -49,7 +51,12 @@ class TrackedTask:
         )
 
     def assigned(self, agent_id: str) -> TrackedTask:
-        return replace(self, state="assigned", agent_id=agent_id, bids=())
+        holders = (*(h for h in self.holders if h[0] != self.attempt), (self.attempt, agent_id))
+        return replace(self, state="assigned", agent_id=agent_id, bids=(), holders=holders)
+
+    def holder_of(self, attempt: int) -> str | None:
+        """The agent ``attempt`` was assigned to, or None if it never was."""
+        return next((agent for number, agent in self.holders if number == attempt), None)
 
     def announced(self) -> TrackedTask:
         return replace(self, state="announced", bids=())
@@ -96,6 +103,7 @@ class TrackedTask:
             "bids": [[b.agent_id, b.cost, b.eta_s] for b in self.bids],
             "escalated": self.escalated,
             "failed_on": list(self.failed_on),
+            "holders": [[attempt, agent] for attempt, agent in self.holders],
         }
 
     @classmethod
@@ -103,6 +111,9 @@ class TrackedTask:
         values = dict(data)
         values["bids"] = tuple(Bid(a, c, e) for a, c, e in values.get("bids", ()))
         values["failed_on"] = tuple(values.get("failed_on", ()))
+        # State written before holders were kept: the current holder is the one known.
+        current = [[values["attempt"], values["agent_id"]]] if values.get("agent_id") else []
+        values["holders"] = tuple((int(a), str(agent)) for a, agent in values.get("holders", current))
         return cls(**values)
 
 

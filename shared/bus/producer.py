@@ -72,17 +72,29 @@ class EventProducer:
         self._failures = []
         self._producer.abort_transaction(60)
 
-    def publish(self, envelope: Envelope[Any], *, topic: str | None = None) -> None:
-        """Queue one event; delivery is confirmed by ``flush``. Opens a PRODUCER span around the send."""
+    def publish(
+        self,
+        envelope: Envelope[Any],
+        *,
+        topic: str | None = None,
+        value: bytes | None = None,
+        headers: Headers | None = None,
+    ) -> None:
+        """Queue one event; delivery is confirmed by ``flush``. Opens a PRODUCER span around the send.
+
+        ``value`` is the envelope's encoding when the caller has it already (e.g. to sign it); ``headers`` are
+        added to the metadata and trace headers."""
         target = topic or spec_for(envelope.type).topic
         with tracing.tracer().start_as_current_span(
             f"publish {envelope.type}",
             kind=SpanKind.PRODUCER,
             attributes=tracing.event_attributes(envelope, target),
         ):
-            headers: Headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
-            tracing.inject(headers)
-            self.publish_raw(target, envelope.stream_id.encode(), encode(envelope), headers, event_type=envelope.type)
+            all_headers: Headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
+            all_headers += headers or []
+            tracing.inject(all_headers)
+            body = value if value is not None else encode(envelope)
+            self.publish_raw(target, envelope.stream_id.encode(), body, all_headers, event_type=envelope.type)
 
     def publish_raw(
         self,

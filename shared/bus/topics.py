@@ -13,6 +13,8 @@ TASKS_EVENTS = "architect.tasks.events"
 AGENTS_COMMANDS = "architect.agents.commands"
 AGENTS_EVENTS = "architect.agents.events"
 AGENTS_ASSIGNMENTS = "architect.agents.assignments"
+#: Agents' reports about their work, checked by the assigner before they become facts on TASKS_EVENTS.
+AGENTS_REPORTS = "architect.agents.reports"
 AUCTIONS_EVENTS = "architect.auctions.events"
 BLACKBOARD_EVENTS = "architect.blackboard.events"
 DRIFT_EVENTS = "architect.drift.events"
@@ -62,6 +64,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(AGENTS_COMMANDS, keyed_by="agent_id"),
     TopicSpec(AGENTS_EVENTS, keyed_by="agent_id"),
     TopicSpec(AGENTS_ASSIGNMENTS, keyed_by="agent_id"),
+    TopicSpec(AGENTS_REPORTS, keyed_by="goal_id"),
     TopicSpec(AUCTIONS_EVENTS, keyed_by="goal_id"),
     TopicSpec(BLACKBOARD_EVENTS, keyed_by="goal_id"),
     TopicSpec(DRIFT_EVENTS, keyed_by="agent_id"),
@@ -90,11 +93,21 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
 )
 
-#: Topics whose records are envelopes; the projector reads all of them.
+#: Topics whose records are facts in envelopes; the projector reads all of them. Agents' reports are not facts
+#: until the assigner has checked them (it publishes the accepted ones to TASKS_EVENTS).
 EVENT_TOPICS: tuple[str, ...] = tuple(
     t.name
     for t in TOPICS
-    if t.name not in {DEAD_LETTERS, STATE_CRDT, SCHEDULER_DELAYED, ASSIGNER_STATE, SCHEDULER_STATE, AGENT_RUNTIME_STATE}
+    if t.name
+    not in {
+        DEAD_LETTERS,
+        STATE_CRDT,
+        SCHEDULER_DELAYED,
+        ASSIGNER_STATE,
+        SCHEDULER_STATE,
+        AGENT_RUNTIME_STATE,
+        AGENTS_REPORTS,
+    }
 )
 
 

@@ -7,6 +7,7 @@ Kubernetes; logs go to ``<log_dir>/<name>.log``. Tests use ``kill`` (SIGKILL) an
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,6 +66,9 @@ class LocalStack:
                 "DATABASE_URL": database_url,
                 "ARCHITECT_LOG_LEVEL": os.environ.get("ARCHITECT_LOG_LEVEL", "INFO"),
                 "PYTHONUNBUFFERED": "1",
+                # Per-agent identity: the runtimes sign their reports, the assigner checks them (one secret a stack).
+                "ARCHITECT_AGENT_IDENTITY_SECRET": os.environ.get("ARCHITECT_AGENT_IDENTITY_SECRET")
+                or secrets.token_hex(16),
             }
             | dict(extra_env or {})
         )

@@ -22,9 +22,9 @@ from shared.bus.topics import (
     AGENTS_ASSIGNMENTS,
     AGENTS_COMMANDS,
     AGENTS_EVENTS,
+    AGENTS_REPORTS,
     AUCTIONS_EVENTS,
     BLACKBOARD_EVENTS,
-    TASKS_EVENTS,
 )
 from shared.events.catalogue.work import TaskAnnounced
 from shared.events.codec import encode, new_event
@@ -46,7 +46,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def tail(settings: Settings) -> Iterator[EventTail]:
-    t = EventTail(settings, [TASKS_EVENTS, AGENTS_EVENTS, AGENTS_COMMANDS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS])
+    # Without an assigner, the runtime's reports stay on the reports topic (see test_agent_identity for the rest).
+    t = EventTail(settings, [AGENTS_REPORTS, AGENTS_EVENTS, AGENTS_COMMANDS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS])
     yield t
     t.close()
 
