@@ -16,7 +16,18 @@ from services.gateway.http_metrics import RequestMetrics
 from services.gateway.jwt_auth import JwtVerifier
 from services.gateway.read_models import ReadModels
 from services.gateway.readiness import kafka_check, postgres_check
-from services.gateway.routes import agents, approvals, dead_letters, decisions, goals, health, metrics, sagas, tasks
+from services.gateway.routes import (
+    agents,
+    approvals,
+    dead_letters,
+    decisions,
+    goals,
+    health,
+    metrics,
+    sagas,
+    shared_state,
+    tasks,
+)
 from services.gateway.settings import GatewaySettings
 from shared.bus.bootstrap import admin_client
 from shared.settings import Settings
@@ -30,6 +41,7 @@ ROUTERS = (
     dead_letters.router,
     sagas.router,
     decisions.router,
+    shared_state.router,
     health.router,
     metrics.router,
 )

@@ -1,4 +1,5 @@
-"""Projector: every event topic -> the event log and read models in Postgres; the dead-letter topic -> dead_letters.
+"""Projector: every event topic -> the event log and read models in Postgres; the dead-letter topic -> dead_letters;
+the shared CRDT state topic -> crdt_states, active_sessions, task_counters and file_locks.
 
 Positions live in Postgres next to the rows they produced, so on (re)assignment the consumer seeks to them.
 """
@@ -7,20 +8,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
+from services.projector.crdt_state_store import CrdtStateStore
 from services.projector.dead_letter_store import DeadLetterStore
 from services.projector.store import ProjectorStore
-from shared.bus.consumer import ConsumerLoop, RawConsumerLoop
+from shared import tracing
+from shared.bus.consumer import ConsumerLoop, Delivery, RawConsumerLoop
 from shared.bus.producer import EventProducer
-from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS
+from shared.bus.record import Record
+from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP = "architect-projector"
 DLQ_GROUP = "architect-projector-dlq"
+CRDT_GROUP = "architect-projector-crdt"
 
 
 def seek_to_stored(
@@ -36,18 +42,19 @@ def seek_to_stored(
 
 
 class Projector:
-    """The two loops of the projector service, run side by side until stopped."""
+    """The three loops of the projector service, run side by side until stopped."""
 
     def __init__(self, settings: Settings, database_url: str, *, max_batch: int = 2000) -> None:
         self.producer = EventProducer(settings, client_id="projector")
         self.store = ProjectorStore(database_url)
         self.dead_letters = DeadLetterStore(database_url)
+        self.crdt_states = CrdtStateStore(database_url)
         self.events = ConsumerLoop(
             settings,
             group_id=GROUP,
             topics=EVENT_TOPICS,
             producer=self.producer,
-            batch_handler=self.store.write,
+            batch_handler=self._write,
             on_assign=seek_to_stored(self.store.positions),
             max_batch=max_batch,
         )
@@ -59,19 +66,39 @@ class Projector:
             raw_handler=self.dead_letters.write,
             on_assign=seek_to_stored(self.dead_letters.positions),
         )
+        self.shared_state = RawConsumerLoop(
+            settings,
+            group_id=CRDT_GROUP,
+            topics=[STATE_CRDT],
+            producer=self.producer,
+            raw_handler=self.crdt_states.write,
+            on_assign=seek_to_stored(self.crdt_states.positions),
+        )
+
+    def _write(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
+        """Write a batch in one transaction; each event gets a span (child of its producer's) lasting the batch."""
+        started = time.time_ns()
+        self.store.write(deliveries, records)
+        tracing.record_batch_spans(deliveries, "project", started, time.time_ns())
 
     def run(self) -> None:
-        letters = threading.Thread(target=self.letters.run, name="dead-letters", daemon=True)
-        letters.start()
+        side_loops = [(self.letters, "dead-letters"), (self.shared_state, "shared-state")]
+        threads = [threading.Thread(target=loop.run, name=name, daemon=True) for loop, name in side_loops]
+        for thread in threads:
+            thread.start()
         try:
             self.events.run()
         finally:
-            self.letters.stop()
-            letters.join(timeout=30)
+            for loop, _ in side_loops:
+                loop.stop()
+            for thread in threads:
+                thread.join(timeout=30)
             self.producer.close()
             self.store.close()
             self.dead_letters.close()
+            self.crdt_states.close()
 
     def stop(self) -> None:
         self.events.stop()
         self.letters.stop()
+        self.shared_state.stop()

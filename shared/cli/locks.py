@@ -1,4 +1,5 @@
-"""`architect locks list|acquire|release`: file-edit leases, read from the replicated CRDT state."""
+"""`architect locks list|acquire|release`: file-edit leases, from the read models (``list``) or the replicated CRDT
+state (``list --live``, and ``acquire`` waiting for its answer)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from rich.table import Table
 from services.locks.lock_table import FILE_LOCKS, live_lease
 from shared.bus.reader import read_to_end
 from shared.bus.topics import STATE_CRDT
-from shared.cli.context import console, fail, publish_command, settings
+from shared.cli.context import console, fail, publish_command, query_read_models, settings
+from shared.crdt.hlc import HybridTimestamp
 from shared.crdt.lww_map import LWWMap
 from shared.crdt.replica import Replica
 from shared.crdt.replication import BadCrdtRecord, MergedView
@@ -52,11 +54,33 @@ def _decided(path: str, request_id: str) -> Any:
     return check
 
 
+def _projected() -> LWWMap:
+    """The leases as the projector last wrote them (file_locks), as a map of the lock manager's lease values."""
+    rows = query_read_models(
+        "SELECT path, holder, request_id, task_id, granted_at, expires_at, denied FROM file_locks", models="lock"
+    )
+    grants = LWWMap()
+    for n, row in enumerate(rows):
+        lease = {
+            "holder": row["holder"],
+            "request_id": row["request_id"],
+            "task_id": row["task_id"],
+            "granted_at_ms": int(row["granted_at"].timestamp() * 1000) if row["granted_at"] else 0,
+            "expires_at_ms": int(row["expires_at"].timestamp() * 1000) if row["expires_at"] else 0,
+            "denied": list(row["denied"] or []),
+        }
+        grants = grants.set(row["path"], lease, HybridTimestamp(0, n, "read-models"))
+    return grants
+
+
 @app.command("list")
-def list_locks(show_all: bool = typer.Option(False, "--all", help="Include expired leases")) -> None:
-    """Leases held now (newest state of the lock manager's replicated map)."""
+def list_locks(
+    show_all: bool = typer.Option(False, "--all", help="Include expired leases"),
+    live: bool = typer.Option(False, "--live", help="Read the replicated state from Kafka, not the read models"),
+) -> None:
+    """Leases held now: from the read models (file_locks), or with ``--live`` the lock manager's replicated map."""
     now_ms = int(time.time() * 1000)
-    grants = _leases()
+    grants = _leases() if live else _projected()
     table = Table("path", "holder", "request", "task", "expires in", "refused", title="file locks")
     for path, lease in sorted(grants.items().items()):
         live = live_lease(grants, path, now_ms) is not None

@@ -1,6 +1,7 @@
 """Lock checks before work starts, on the real broker: two agent runtimes (one agent each) are given tasks that
 edit the same file at the same instant; the lock manager (a process) grants the lease to one; the other waits
-and runs after the first released it. Their sessions and completed-task counters are replicated CRDT state.
+and runs after the first released it. Their sessions and completed-task counters are replicated CRDT state,
+which the projector (a process) writes into the read models that the CLI and the gateway show.
 
 The lock manager uses a fixed consumer group id: run this module on a broker of its own, e.g.
 ``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=39501``.
@@ -8,23 +9,39 @@ The lock manager uses a fixed consumer group id: run this module on a broker of 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from psycopg.rows import dict_row
+from pydantic import SecretStr
 
 from services.agent_runtime.backends.contract import TaskRequest
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
 from services.locks.lock_table import FILE_LOCKS
 from shared.bus import topics
 from shared.bus.producer import EventProducer
 from shared.crdt import fleet_state
 from shared.crdt.replica import Replica
+from shared.db.connection import connect
+from shared.db.schema import migrate
+from shared.events.catalogue.locks import AcquireLock
+from shared.events.codec import new_event
+from shared.infra.postgres_server import fresh_database
 from shared.infra.stack import LocalStack
 from shared.settings import Settings
 from tests.integration.agent_runtime_helpers import EventTail, assignment, echo_agent, fleet, running_runtime
+from tests.integration.kafka_helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 EDIT_S = 1.5
@@ -42,16 +59,51 @@ def slow_edit(request: TaskRequest) -> dict[str, object]:
     return {"edited": request.inputs.get("files", []), "tokens_used": 1}
 
 
+@dataclass
+class SharedStateStack:
+    settings: Settings
+    read_models: str
+
+    def rows(self, query: str, *args: object) -> list[dict[str, Any]]:
+        with connect(self.read_models) as conn, conn.cursor(row_factory=dict_row) as cursor:
+            return cursor.execute(query, args).fetchall()
+
+    def wait_rows(self, query: str, *args: object, timeout: float = 60.0) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+
+        def some() -> bool:
+            found[:] = self.rows(query, *args)
+            return bool(found)
+
+        wait_for(some, timeout=timeout, message=f"rows of {query}")
+        return found
+
+    def architect(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = os.environ | {
+            "ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            "DATABASE_URL": self.read_models,
+            "COLUMNS": "400",
+        }
+        command = [sys.executable, "-m", "shared.cli.main", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=90, check=False)
+
+
 @pytest.fixture(scope="module")
-def lock_manager(settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def shared_state(
+    settings: Settings, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedStateStack]:
+    """The lock manager and the projector as processes, with read models of their own."""
     directory = tmp_path_factory.mktemp("file-leases")
+    read_models = fresh_database(database_url, f"shared_state_{uuid.uuid4().hex[:10]}")
+    with connect(read_models) as conn:
+        migrate(conn)
     env = {"ARCHITECT_TOPIC_PARTITIONS": str(settings.topic_partitions)}
-    stack = LocalStack(settings.kafka_bootstrap_servers, database_url, directory / "logs", extra_env=env)
+    stack = LocalStack(settings.kafka_bootstrap_servers, read_models, directory / "logs", extra_env=env)
     try:
-        stack.start_all(["locks"])
-        yield
+        stack.start_all(["locks", "projector"])
+        yield SharedStateStack(settings, read_models)
     finally:
-        print(f"\nlock manager stopped (exit codes {stack.stop()}); logs in {stack.log_dir}")
+        print(f"\nservices stopped (exit codes {stack.stop()}); logs in {stack.log_dir}")
 
 
 def editor(agent_id: str) -> dict[str, object]:
@@ -59,7 +111,7 @@ def editor(agent_id: str) -> dict[str, object]:
 
 
 def test_two_agents_editing_the_same_file_at_once_run_one_after_the_other(
-    lock_manager: None, settings: Settings
+    shared_state: SharedStateStack, settings: Settings
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     agents = [f"alice-{tag}", f"bob-{tag}"]
@@ -75,6 +127,11 @@ def test_two_agents_editing_the_same_file_at_once_run_one_after_the_other(
         for agent in agents:
             stack.enter_context(running_runtime(settings, fleet(f"rt-{agent}", editor(agent))))
         observer.wait_until(fleet_state.SESSIONS, lambda s: set(agents) <= s.elements or None, 60)
+        sessions = shared_state.wait_rows("SELECT * FROM active_sessions WHERE agent_id = ANY(%s)", agents)
+        wait_for(lambda: len(shared_state.rows("SELECT * FROM active_sessions WHERE agent_id = ANY(%s)", agents)) == 2)
+        listed = shared_state.architect("state", "sessions")
+        assert listed.returncode == 0 and all(a in listed.stdout for a in agents), listed.stderr
+        assert sessions[0]["runtimes"] == [f"rt-{sessions[0]['agent_id']}"]
         tasks = {agent: f"{goal}/edit-{agent}" for agent in agents}
         for agent in agents:
             work = assignment(tasks[agent], goal, agent, timeout_s=60, inputs={"files": [path, f"{path}.{agent}"]})
@@ -103,9 +160,48 @@ def test_two_agents_editing_the_same_file_at_once_run_one_after_the_other(
         )
         assert capability.value >= 2
     assert observer.get(fleet_state.SESSIONS) is not None
+    wait_for(lambda: not shared_state.rows("SELECT * FROM active_sessions WHERE agent_id = ANY(%s)", agents), 60)
+    counted = shared_state.wait_rows("SELECT * FROM task_counters WHERE kind = 'agent' AND name = ANY(%s)", agents)
+    wait_for(lambda: len(shared_state.rows("SELECT * FROM task_counters WHERE name = ANY(%s)", agents)) == 2, 60)
+    assert {row["completed"] for row in counted} == {1}
+    listed = shared_state.architect("state", "counters", "--kind", "agent")
+    assert listed.returncode == 0 and all(a in listed.stdout for a in agents), listed.stderr
     with Replica(settings, f"observer2-{tag}") as after:
         assert after.wait_caught_up(60)
         sessions = after.get(fleet_state.SESSIONS)
         assert not set(agents) & sessions.elements, "stopped runtimes removed their sessions"
     tail.close()
     producer.close()
+
+
+def test_leases_are_in_the_read_models_the_cli_and_the_gateway(shared_state: SharedStateStack) -> None:
+    path, holder = f"docs/{uuid.uuid4().hex[:8]}.md", f"carol-{uuid.uuid4().hex[:6]}"
+    producer = EventProducer(shared_state.settings, client_id="lease-read-models")
+    try:
+        asked = AcquireLock(path=path, agent_id=holder, request_id=f"{holder}-1", lease_s=120, task_id="g/t")
+        producer.publish(new_event(asked, producer="tests", stream_id=path, correlation_id=path))
+        producer.flush()
+    finally:
+        producer.close()
+    (row,) = shared_state.wait_rows("SELECT * FROM file_locks WHERE path = %s", path)
+    assert row["holder"] == holder and row["task_id"] == "g/t" and row["denied"] == []
+    assert 100 < (row["expires_at"] - row["granted_at"]).total_seconds() <= 120
+
+    listed = shared_state.architect("locks", "list")
+    assert listed.returncode == 0 and path in listed.stdout and holder in listed.stdout, listed.stderr
+
+    settings = Settings(
+        kafka_bootstrap_servers=shared_state.settings.kafka_bootstrap_servers, database_url=shared_state.read_models
+    )
+    gateway = GatewaySettings(api_keys=SecretStr("reader-key=reader"), allow_dev_key=False, readiness_timeout_s=2)
+    with TestClient(create_app(settings, gateway)) as client:
+        headers = {"X-API-Key": "reader-key"}
+        locks = client.get("/locks", headers=headers)
+        assert locks.status_code == 200, locks.text
+        (lease,) = [item for item in locks.json()["items"] if item["path"] == path]
+        assert lease["holder"] == holder and lease["live"] is True
+        for endpoint in ("/sessions", "/counters?kind=agent"):
+            response = client.get(endpoint, headers=headers)
+            assert response.status_code == 200 and "items" in response.json(), response.text
+        assert client.get("/counters?kind=team", headers=headers).status_code == 422
+        assert client.get("/locks").status_code == 401

@@ -153,7 +153,7 @@ def test_the_cli_acquires_refuses_lists_and_releases_locks(lock_stack: LocalStac
     assert granted.returncode == 0 and f"granted {path} to alice" in granted.stdout, granted.stderr
     refused = architect(settings, "locks", "acquire", path, "--as", "bob")
     assert refused.returncode == 3 and "held by alice" in refused.stdout, refused.stderr
-    listed = architect(settings, "locks", "list")
+    listed = architect(settings, "locks", "list", "--live")
     assert listed.returncode == 0 and path in listed.stdout and "alice" in listed.stdout
     assert architect(settings, "locks", "release", path, "--as", "alice").returncode == 0
     again = architect(settings, "locks", "acquire", path, "--as", "bob")

@@ -1,0 +1,132 @@
+"""The shared CRDT state topic (raw records, not envelopes) -> crdt_states and the tables of the fleet's objects.
+
+One transaction per batch: each record's state is merged into its (object, replica) row, every object touched
+is merged over all its replicas and its read-model rows replaced (see :mod:`.crdt_projection`), and the next
+offsets are stored beside them; on (re)assignment the loop seeks to those offsets. Merging makes the tables
+indifferent to order, duplicates and redelivery, like any other replica. A record that is not a CRDT state is
+logged and skipped (it cannot be dead-lettered from here without looping on a topic that is not an event topic;
+replicas skip it the same way).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from services.projector.crdt_projection import ObjectRows, rows_for
+from shared.bus.record import Record
+from shared.crdt.replication import CRDT_TYPES, BadCrdtRecord, decode_state
+from shared.db.connection import connect
+
+log = logging.getLogger(__name__)
+PROJECTION = "crdt-state"
+JSON_COLUMNS = frozenset({"sessions", "runtimes", "by_replica", "denied"})
+
+
+class CrdtStateStore:
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = connect(self._url)
+        return self._conn
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s", (PROJECTION,)
+            ).fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+    def write(self, records: Sequence[Record]) -> None:
+        states: dict[tuple[str, str], Any] = {}
+        for record in records:
+            if record.value is None:
+                continue
+            try:
+                name, replica, crdt = decode_state(record.value)
+            except BadCrdtRecord as error:
+                log.error(
+                    "crdt projection: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
+                )
+                continue
+            current = states.get((name, replica))
+            states[(name, replica)] = (
+                crdt if current is None or type(current) is not type(crdt) else current.merge(crdt)
+            )
+        ends: dict[tuple[str, int], int] = {}
+        for r in records:
+            ends[(r.topic, r.partition)] = max(ends.get((r.topic, r.partition), -1), r.offset + 1)
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                for (name, replica), crdt in states.items():
+                    self._store_state(cur, name, replica, crdt)
+                for name in sorted({name for name, _ in states}):
+                    merged = self._merged(cur, name)
+                    rows = rows_for(name, merged) if merged is not None else None
+                    if rows is not None:
+                        self._replace(cur, rows)
+                for (topic, partition), next_offset in ends.items():
+                    cur.execute(
+                        "INSERT INTO projector_offsets (projection, topic, partition, next_offset) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition) "
+                        "DO UPDATE SET next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset)",
+                        (PROJECTION, topic, partition, next_offset),
+                    )
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    @staticmethod
+    def _store_state(cur: psycopg.Cursor[Any], name: str, replica: str, crdt: Any) -> None:
+        row = cur.execute(
+            "SELECT crdt_type, state FROM crdt_states WHERE object = %s AND replica = %s FOR UPDATE", (name, replica)
+        ).fetchone()
+        kind = type(crdt).__name__
+        if row is not None and row[0] == kind:
+            crdt = CRDT_TYPES[kind].from_dict(row[1]).merge(crdt)
+        cur.execute(
+            "INSERT INTO crdt_states (object, replica, crdt_type, state, updated_at) VALUES (%s, %s, %s, %s, now()) "
+            "ON CONFLICT (object, replica) DO UPDATE SET crdt_type = EXCLUDED.crdt_type, state = EXCLUDED.state, "
+            "updated_at = EXCLUDED.updated_at",
+            (name, replica, kind, Jsonb(crdt.to_dict())),
+        )
+
+    @staticmethod
+    def _merged(cur: psycopg.Cursor[Any], name: str) -> Any:
+        merged = None
+        for kind, state in cur.execute(
+            "SELECT crdt_type, state FROM crdt_states WHERE object = %s ORDER BY replica", (name,)
+        ).fetchall():
+            if kind not in CRDT_TYPES:
+                continue
+            crdt = CRDT_TYPES[kind].from_dict(state)
+            if merged is None:
+                merged = crdt
+            elif type(merged) is type(crdt):
+                merged = merged.merge(crdt)
+            else:
+                log.error("crdt projection: %s has states of two types (%s, %s)", name, type(merged).__name__, kind)
+        return merged
+
+    @staticmethod
+    def _replace(cur: psycopg.Cursor[Any], rows: ObjectRows) -> None:
+        where = " AND ".join(f"{column} = %s" for column in rows.match) or "TRUE"
+        cur.execute(f"DELETE FROM {rows.table} WHERE {where}", tuple(rows.match.values()))
+        for row in rows.rows:
+            columns = [*row, "updated_at"]
+            values = [Jsonb(v) if k in JSON_COLUMNS else v for k, v in row.items()]
+            placeholders = ", ".join(["%s"] * len(row) + ["now()"])
+            cur.execute(f"INSERT INTO {rows.table} ({', '.join(columns)}) VALUES ({placeholders})", values)
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+        self._conn = None
