@@ -23,6 +23,7 @@ from services.consensus.actions import OpenVoteRound, RequestContributions
 from services.consensus.audit import AuditEntry
 from services.consensus.debate import Contribution, Phase
 from services.consensus.decision import Decision, DecisionRequest, Transition
+from services.consensus.goal_bridge import goal_reply
 from services.consensus.protocols.spec import TIE_BREAKABLE, ProtocolSpec
 from services.consensus.protocols.vote import Vote
 from services.consensus.saga_bridge import saga_reply
@@ -30,6 +31,7 @@ from services.consensus.tiers import TierPolicies, TierPolicy, VoteStage
 from services.consensus.track_record import TrackRecord
 from shared.bus.consumer import RejectRecord
 from shared.events.catalogue import decisions as events
+from shared.events.catalogue.gates import DecisionGateSettled
 from shared.events.catalogue.sagas import ReportSagaActionResult
 from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import new_event
@@ -129,12 +131,12 @@ class _Out:
     def now(self, payload: Payload, what: str) -> None:
         self.emit.append(self.envelope(payload, what))
 
-    def reply(self, payload: ReportSagaActionResult, what: str) -> None:
-        """A report to the saga that asked for this decision (keyed by the saga, like its other commands)."""
+    def reply(self, payload: ReportSagaActionResult | DecisionGateSettled, what: str) -> None:
+        """A report to the saga or goal that asked for this decision (keyed by it, like its other commands)."""
         event = new_event(
             payload,
             producer=PRODUCER,
-            stream_id=payload.saga_id,
+            stream_id=payload.saga_id if isinstance(payload, ReportSagaActionResult) else payload.goal_id,
             correlation_id=self.decision_id,
             causation_id=self.cause.event_id,
             event_id=stable_id(self.decision_id, what),
@@ -247,6 +249,9 @@ def _resolve(stored: Mapping[str, Any], decision: Decision, e: Envelope[Any], ou
     report = saga_reply(stored.get("context", {}), p.decision_id, p.choice)
     if report is not None:
         out.reply(report, "resolved/saga-report")
+    gate = goal_reply(stored.get("context", {}), p.decision_id, p.choice, reason, [p.resolved_by])
+    if gate is not None:
+        out.reply(gate, "resolved/goal-report")
     resolution = {"choice": p.choice, "resolved_by": p.resolved_by, "comment": p.comment}
     return EngineStep({**stored, "resolution": resolution}, out.emit)
 
@@ -304,6 +309,9 @@ def _publish(
             report = _saga_report(record, payload)
             if report is not None:
                 out.reply(report, f"audit/{index}/{n}/saga-report")
+            gate = _goal_report(record, after, payload)
+            if gate is not None:
+                out.reply(gate, f"audit/{index}/{n}/goal-report")
     for action in transition.actions:
         if isinstance(action, OpenVoteRound):
             asks = [(voter, "vote") for voter in action.voters]
@@ -320,6 +328,17 @@ def _saga_report(record: Mapping[str, Any], payload: Payload) -> ReportSagaActio
         return saga_reply(context, payload.decision_id, payload.choice)
     if isinstance(payload, events.DecisionEscalated) and not payload.requires_approval:
         return saga_reply(context, payload.decision_id, None, payload.reason)
+    return None
+
+
+def _goal_report(record: Mapping[str, Any], decision: Decision, payload: Payload) -> DecisionGateSettled | None:
+    """The end of a decision a goal's gate waits for; an escalation that a human will resolve keeps it waiting."""
+    context = record.get("context", {})
+    voters = list(decision.request.electorate)
+    if isinstance(payload, events.DecisionReached):
+        return goal_reply(context, payload.decision_id, payload.choice, "; ".join(payload.reasons), voters)
+    if isinstance(payload, events.DecisionEscalated) and not payload.requires_approval:
+        return goal_reply(context, payload.decision_id, None, payload.reason, voters)
     return None
 
 

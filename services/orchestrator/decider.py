@@ -5,10 +5,13 @@ event, so handling a redelivered event again emits the very same events (de-dupl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.orchestrator.decision_gates import BadGate, gate_for, gated
+from services.orchestrator.decision_gates import problems as gate_problems
+from services.orchestrator.decision_gates import request as gate_request
 from services.orchestrator.goal_progress import GoalProgress
 from services.orchestrator.goal_record import DECOMPOSE_OPERATOR, PLANNING_CAPABILITY, GoalRecord
 from services.orchestrator.htn import (
@@ -60,6 +63,8 @@ class Context:
     approvers: frozenset[str] = frozenset()
     """Who may approve gates; empty means anyone the gateway let through with the approve scope."""
     now: float = 0.0
+    fleet: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each registered agent's capabilities (decision gates find their electorate by capability here)."""
 
 
 @dataclass
@@ -118,6 +123,10 @@ def _submit(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decisi
 def _start_plan(record: GoalRecord, found: Plan | NoMethodApplies, emit: _Emitter, ctx: Context) -> GoalRecord:
     if isinstance(found, NoMethodApplies):
         return _ask_planner_agent(record, emit, list(found.reasons), ctx)
+    if bad_gates := gate_problems(found, record.goal_id, record.params):
+        emit(GoalFailed(goal_id=record.goal_id, reason="; ".join(bad_gates)), f"failed:gates:{record.revision}")
+        return record.with_(plan=found, status="failed")
+    found = gated(found, record.goal_id, record.params)
     record = record.with_(plan=found, progress=GoalProgress.from_plan(record.goal_id, found), status="running")
     emit(
         GoalPlanned(
@@ -182,6 +191,8 @@ def _advance(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
     for step in progress.approvals_due():
         progress = progress.request_approval(step, ctx.now)
         task = record.plan.task(step)
+        if _ask_for_decision(record, task, emit, ctx):
+            continue
         emit(
             ApprovalRequested(
                 goal_id=record.goal_id,
@@ -215,6 +226,64 @@ def _advance(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
         emit(GoalCompleted(goal_id=record.goal_id, tasks_succeeded=len(progress.tasks)), "completed")
         return record.with_(status="completed")
     return record
+
+
+def _ask_for_decision(record: GoalRecord, task: Any, emit: _Emitter, ctx: Context) -> bool:
+    """A decision gate (see :mod:`.decision_gates`): send RequestDecision, or, when no electorate can be found,
+    ask a human instead (ApprovalRequested); False when the step is an ordinary approval gate."""
+    task_id = record.task_id(task.step_id)
+    try:
+        spec = gate_for(task, record.goal_id, record.params)
+        if spec is None:
+            return False
+        request = gate_request(spec, record.goal_id, task_id, ctx.fleet)
+    except BadGate as bad:
+        prompt = f"{bad}; approve '{task.operator}' for goal {record.goal_id}?"
+        emit(
+            ApprovalRequested(goal_id=record.goal_id, task_id=task_id, operator=task.operator, prompt=prompt),
+            f"approval:{task.step_id}",
+        )
+        return True
+    event = caused_by(emit.cause, request, producer=PRODUCER, kind=f"gate:{task_id}", stream_id=request.decision_id)
+    emit.out.append(event)
+    return True
+
+
+def _gate_settled(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
+    """The decision a gated step waits for ended: release the step, or fail the goal (or ask a human)."""
+    assert record is not None
+    p = e.payload
+    step = record.step_of(p.task_id)
+    if step is None or record.plan is None or record.progress is None:
+        return Decision(record)  # a gate of an earlier plan revision
+    if record.progress.task(step).state != "awaiting_approval":
+        return Decision(record)  # already settled (a redelivery), or decided by a human first
+    emit = _Emitter(e, record.goal_id)
+    task = record.plan.task(step)
+    if p.accepted:
+        approved = ApprovalGranted(
+            goal_id=record.goal_id, task_id=p.task_id, approver=f"decision:{p.decision_id}", comment=p.choice or ""
+        )
+        emit(approved, "gate-granted")
+        record = record.with_(progress=record.progress.approve(step, ctx.now))
+        return Decision(_advance(record, emit, ctx), emit.out)
+    outcome = f"chose {p.choice!r}" if p.choice is not None else f"reached no choice: {p.reason}"
+    why = f"decision {p.decision_id} {outcome}"
+    try:
+        spec = gate_for(task, record.goal_id, record.params)
+    except BadGate:
+        spec = None
+    if spec is not None and spec.on_reject == "approval":
+        prompt = f"{why}; approve '{task.operator}' for goal {record.goal_id} anyway?"
+        asked = ApprovalRequested(goal_id=record.goal_id, task_id=p.task_id, operator=task.operator, prompt=prompt)
+        emit(asked, "gate-escalated")
+        return Decision(record, emit.out)
+    emit(
+        ApprovalRejected(goal_id=record.goal_id, task_id=p.task_id, approver=f"decision:{p.decision_id}", reason=why),
+        "gate-rejected",
+    )
+    emit(GoalFailed(goal_id=record.goal_id, reason=f"gate of {p.task_id}: {why}", failed_task_id=p.task_id), "failed")
+    return Decision(record.with_(progress=record.progress.reject(step, ctx.now), status="failed"), emit.out)
 
 
 def _strategy(record: GoalRecord) -> str:
@@ -396,6 +465,7 @@ _HANDLERS: dict[str, Callable[[GoalRecord | None, Envelope[Any], Context], Decis
     "TaskFailed": _on_task(lambda pr, step, ev, c: pr.fail(step, ev.payload.attempt, c.now, final=False)),
     "TaskAbandoned": _abandoned,
     "TaskTimeoutElapsed": _timeout_elapsed,
+    "DecisionGateSettled": _gate_settled,
 }
 
 

@@ -62,8 +62,9 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
         goal_id = event.stream_id
         stored = goals.get(goal_id)
         record = GoalRecord.from_dict(stored) if stored else None
-        capabilities = frozenset(c for caps in fleet.values() if caps for c in caps)
-        decision = decide(record, event, Context(domain, capabilities, timeouts, approvers, time.time()))
+        agents = {agent: tuple(caps) for agent, caps in fleet.items() if caps}
+        capabilities = frozenset(c for caps in agents.values() for c in caps)
+        decision = decide(record, event, Context(domain, capabilities, timeouts, approvers, time.time(), agents))
         for out in decision.emit:
             if isinstance(out, Delayed):
                 await publisher.publish(schedule(out.event, delay_s=out.delay_s, producer="orchestrator"))

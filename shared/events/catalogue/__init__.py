@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events.catalogue import agents, decisions, drift, goals, locks, sagas, scheduling, tasks, work
+from shared.events.catalogue import agents, decisions, drift, gates, goals, locks, sagas, scheduling, tasks, work
 from shared.events.spec import EventSpec
 
 
@@ -30,6 +30,7 @@ CATALOGUE: dict[str, EventSpec] = _index(
     sagas.SPECS,
     decisions.SPECS,
     locks.SPECS,
+    gates.SPECS,
 )
 
 
