@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.gateway.auth import ApiKeys
 from services.gateway.command_bus import CommandBus
+from services.gateway.console import install_console
 from services.gateway.errors import install_error_handlers
 from services.gateway.http_metrics import RequestMetrics
 from services.gateway.jwt_auth import JwtVerifier
@@ -24,6 +25,7 @@ from services.gateway.routes import (
     goals,
     health,
     metrics,
+    replay,
     sagas,
     shared_state,
     tasks,
@@ -35,6 +37,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 ROUTERS = (
     goals.router,
+    replay.router,
     approvals.router,
     tasks.router,
     agents.router,
@@ -75,6 +78,7 @@ def create_app(settings: Settings, gateway_settings: GatewaySettings | None = No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_console(app)
     return app
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from shared.bus.dead_letters import DeadLetter, redrive
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.events.codec import encode, new_event
 from shared.events.envelope import Envelope, Payload
@@ -82,6 +83,17 @@ class CommandBus:
                 raise CommandNotAcknowledged(envelope.type, self._timeout_s, str(exc)) from None
         COMMANDS.labels(envelope.type, "acknowledged").inc()
         return envelope
+
+    def redrive(self, letter: DeadLetter) -> None:
+        """Publish a dead letter's original bytes back to its source topic and wait for the acknowledgement."""
+        with self._lock:
+            redrive(self._producer, letter)
+            try:
+                self._producer.flush(self._timeout_s + 1.0)
+            except DeliveryError as exc:
+                COMMANDS.labels("Redrive", "unacknowledged").inc()
+                raise CommandNotAcknowledged("re-drive", self._timeout_s, str(exc)) from None
+        COMMANDS.labels("Redrive", "acknowledged").inc()
 
     def close(self) -> None:
         """Flush whatever is still queued; a failure here is logged, as nobody is waiting for it any more."""

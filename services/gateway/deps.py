@@ -110,7 +110,10 @@ def get_readiness_checks(request: Request) -> dict[str, Check]:
 ReadinessChecksDep = Annotated[dict[str, Check], Depends(get_readiness_checks)]
 
 GoalIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=IDENTIFIER_PATTERN)]
-TaskIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=IDENTIFIER_PATTERN)]
+#: Task ids are ``<goal>/<step>`` (``<goal>/rN/<step>`` after a replan): identifiers joined by slashes, which the
+#: routes take with a ``:path`` converter so a real gate can be addressed.
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*(/[A-Za-z0-9][A-Za-z0-9._:@-]*)*$"
+TaskIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TASK_ID_PATTERN)]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(

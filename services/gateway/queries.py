@@ -119,13 +119,22 @@ def goal_timeline(conn: Connection, goal_id: str, *, limit: int, offset: int) ->
 
 
 def list_agents(conn: Connection, *, status: str | None, limit: int, offset: int) -> list[Row]:
-    """Agents by id."""
-    where, params = _where(_equals("status", status))
+    """Agents by id, with the drift monitor's latest stability when it has one."""
+    status_test = None if status is None else (sql.SQL("a.status = %s"), (status,))
+    where, params = _where(status_test)
     query = sql.SQL(
-        "SELECT agent_id, role, capabilities, capacity, cost, model, status, in_flight, tokens_used, breaker_state, "
-        "last_heartbeat, registered_at, updated_at FROM agents {} ORDER BY agent_id"
+        "SELECT a.agent_id, a.role, a.capabilities, a.capacity, a.cost, a.model, a.status, a.in_flight, "
+        "a.tokens_used, a.breaker_state, a.last_heartbeat, a.registered_at, a.updated_at, d.stability, "
+        "d.status AS drift_status FROM agents a LEFT JOIN agent_drift d ON d.agent_id = a.agent_id {} "
+        "ORDER BY a.agent_id"
     ).format(where)
     return _listing(conn, query, params, limit, offset)
+
+
+def dead_letter(conn: Connection, dlq_offset: int) -> Row | None:
+    """One dead letter's row (without its bytes), or None."""
+    query = "SELECT dlq_offset, reason, source_topic FROM dead_letters WHERE dlq_offset = %s"
+    return conn.execute(query, (dlq_offset,)).fetchone()
 
 
 def list_dead_letters(conn: Connection, *, reason: str | None, limit: int, offset: int) -> list[Row]:

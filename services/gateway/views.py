@@ -159,6 +159,8 @@ class AgentView(View):
     last_heartbeat: datetime | None
     registered_at: datetime | None
     updated_at: datetime
+    stability: float | None = Field(default=None, description="Latest stability score from the drift monitor (0..1)")
+    drift_status: str | None = Field(default=None, description="The drift monitor's state of the agent")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -197,6 +199,36 @@ class DeadLetterView(View):
             value_bytes=len(value or b""),
             value_preview=None if value is None else value[:VALUE_PREVIEW_BYTES].decode(errors="replace"),
         )
+
+
+class DeadLetterRedriven(View):
+    """The dead letter's original bytes are back on their source topic (Kafka acknowledged them)."""
+
+    dlq_offset: int
+    reason: str
+    source_topic: str
+    redrive_count: int = Field(description="How many times this record has now been re-driven")
+
+
+class ReplayedEvent(View):
+    """One event of a goal as read back from Kafka, with its depth in the goal's causal tree (0: a root)."""
+
+    event_id: uuid.UUID
+    type: str
+    occurred_at: datetime
+    producer: str
+    stream_id: str
+    causation_id: uuid.UUID | None
+    depth: int
+    payload: dict[str, Any]
+
+
+class GoalReplay(View):
+    """A goal's stream re-derived from the event topics (not the read models), in timeline order."""
+
+    goal_id: str
+    source: str = Field(examples=["kafka"])
+    events: list[ReplayedEvent]
 
 
 class Readiness(View):

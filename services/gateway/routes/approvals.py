@@ -29,7 +29,7 @@ from services.gateway.read_models import Connection
 from services.gateway.views import ApprovalView, GoalCommandAccepted, Page, page
 
 router = APIRouter(tags=["approvals"])
-GATE = "/goals/{goal_id}/approvals/{task_id}"
+GATE = "/goals/{goal_id}/approvals/{task_id:path}"  # task ids hold slashes: goal/step
 
 
 def _ensure_pending(conn: Connection, goal: KnownGoal, task_id: str) -> None:

@@ -32,6 +32,8 @@ OPERATION_IDS = {
     ("GET", "/agents"): "list_agents",
     ("POST", "/agents"): "register_agent",
     ("GET", "/dead-letters"): "list_dead_letters",
+    ("POST", "/dead-letters/{dlq_offset}/redrive"): "redrive_dead_letter",
+    ("GET", "/goals/{goal_id}/replay"): "replay_goal",
     ("POST", "/sagas"): "start_saga",
     ("GET", "/sagas"): "list_sagas",
     ("GET", "/sagas/{saga_id}"): "get_saga",
