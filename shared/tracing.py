@@ -8,7 +8,7 @@ The exporter follows the standard variables: ``OTEL_TRACES_EXPORTER`` = ``otlp``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -41,18 +41,20 @@ class _HeaderGetter(Getter[Sequence[tuple[str, bytes | None]]]):
         return [k for k, _ in carrier]
 
 
-def configure_tracing(service_name: str) -> TracerProvider | None:
+def configure_tracing(service_name: str) -> SdkTracerProvider | None:
     """Install a tracer provider whose exporter the OTEL_* environment chooses; None when tracing is off."""
     exporter = _exporter_from_environment()
     if exporter is None:
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": os.getenv("OTEL_SERVICE_NAME", service_name)}))
+    provider = SdkTracerProvider(
+        resource=Resource.create({"service.name": os.getenv("OTEL_SERVICE_NAME", service_name)})
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
 
 
-def install_provider(provider: TracerProvider) -> None:
+def install_provider(provider: SdkTracerProvider) -> None:
     """Use an explicit provider (tests: one with an in-memory exporter)."""
     trace.set_tracer_provider(provider)
 
@@ -115,3 +117,59 @@ def consume_span(
         attributes=attributes or {"messaging.destination.name": topic},
     ) as span:
         yield span
+
+
+def enabled() -> bool:
+    """Whether spans are recorded (an SDK provider is installed), so hot loops can skip building them."""
+    return isinstance(trace.get_tracer_provider(), SdkTracerProvider)
+
+
+def record_batch_spans(deliveries: Sequence[Any], name: str, start_ns: int, end_ns: int) -> None:
+    """One CONSUMER span per event of a batch applied as a whole (the projector's transactions), each the child
+    of its record's producer span and lasting the batch's ``start_ns``..``end_ns``. ``deliveries`` have
+    ``envelope`` and ``record``; nothing is built when tracing is off."""
+    if not enabled():
+        return
+    for delivery in deliveries:
+        envelope, record = delivery.envelope, delivery.record
+        span = tracer().start_span(
+            f"{name} {envelope.type}",
+            context=extract(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=event_attributes(envelope, record.topic),
+            start_time=start_ns,
+        )
+        span.end(end_time=end_ns)
+
+
+def current_trace_headers() -> dict[str, str]:
+    """The current span's W3C context as a small dict, to keep with work that resumes later (a timer)."""
+    carrier: Headers = []
+    inject(carrier)
+    return {key: value.decode() for key, value in carrier}
+
+
+@contextmanager
+def resumed_span(
+    trace_headers: Mapping[str, str], name: str, attributes: dict[str, str] | None = None
+) -> Iterator[Span]:
+    """An INTERNAL span continuing the trace saved by ``current_trace_headers`` (a new trace when it is empty)."""
+    carrier = [(key, value.encode()) for key, value in trace_headers.items()]
+    with tracer().start_as_current_span(
+        name, context=extract(carrier), kind=SpanKind.INTERNAL, attributes=attributes or {}
+    ) as span:
+        yield span
+
+
+@contextmanager
+def resumed_context(trace_headers: Mapping[str, str]) -> Iterator[None]:
+    """Make the context saved by ``current_trace_headers`` current without a span of its own: what is published
+    inside becomes a child of the span that saved it (nothing changes when it is empty)."""
+    if not trace_headers:
+        yield
+        return
+    token = otel_context.attach(extract([(key, value.encode()) for key, value in trace_headers.items()]))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -250,6 +250,7 @@ class Assigner:
             priority=p.priority,
             strategy=p.strategy,
             timeout_s=p.timeout_s,
+            trace=tracing.current_trace_headers(),
         )
         self._set(task)
         self.dispatch(task, time.time(), cause=e)
@@ -339,6 +340,7 @@ class Assigner:
             return False
         due = task.retry_due(e.payload.attempt)
         if due is not task:
+            due = replace(due, trace=tracing.current_trace_headers())
             self._set(due)
             self.dispatch(due, time.time(), cause=e)
         return False
@@ -362,7 +364,8 @@ class Assigner:
         for task in open_in_routing_order(self.tasks.values()):
             if not any(a.free_capacity > 0 for a in self.registry.alive(now)):
                 return
-            self.dispatch(task, now, cause=None)
+            with tracing.resumed_context(task.trace):
+                self.dispatch(task, now, cause=None)
 
     def dispatch(self, task: TrackedTask, now: float, cause: Envelope[Any] | None) -> None:
         if task.state != "pending":

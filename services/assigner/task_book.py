@@ -37,6 +37,9 @@ class TrackedTask:
     failed_on: tuple[str, ...] = ()
     #: (attempt, agent) for every assignment made, so a report about any attempt is checked against its holder.
     holders: tuple[tuple[int, str], ...] = ()
+    #: W3C context of the event that made the task pending, so a later dispatch (capacity freed, a breaker
+    #: half-open) continues the goal's trace.
+    trace: Mapping[str, str] = field(default_factory=dict)
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
@@ -104,6 +107,7 @@ class TrackedTask:
             "escalated": self.escalated,
             "failed_on": list(self.failed_on),
             "holders": [[attempt, agent] for attempt, agent in self.holders],
+            "trace": dict(self.trace),
         }
 
     @classmethod

@@ -11,6 +11,7 @@ import logging
 import time
 
 from services.scheduler.timers import Timer, TimerQueue
+from shared import tracing
 from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord
 from shared.bus.producer import EventProducer
 from shared.bus.state_store import CompactedState
@@ -46,7 +47,7 @@ class Scheduler:
             inner = decode(json.dumps(payload.event).encode(), max_bytes=self._settings.max_event_bytes)
         except DecodeError as exc:
             raise RejectRecord("invalid_scheduled_event", f"the event to schedule is invalid: {exc}") from None
-        timer = Timer(payload.due_at.timestamp(), str(inner.event_id), payload.event)
+        timer = Timer(payload.due_at.timestamp(), str(inner.event_id), payload.event, tracing.current_trace_headers())
         if self.timers.add(timer):
             self.state.put(timer.event_id, timer.to_dict())
         TIMERS_PENDING.set(len(self.timers))
@@ -56,7 +57,9 @@ class Scheduler:
         if not due:
             return
         for timer in due:
-            self.producer.publish(decode(json.dumps(timer.event).encode()))
+            event = decode(json.dumps(timer.event).encode())
+            with tracing.resumed_span(timer.trace, f"fire {event.type}", tracing.event_attributes(event, "timer")):
+                self.producer.publish(event)
             self.state.delete(timer.event_id)
         self.state.flush()
         self.producer.flush()

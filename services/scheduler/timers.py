@@ -9,18 +9,21 @@ from typing import Any
 
 @dataclass(frozen=True, order=True)
 class Timer:
-    """Deliver ``event`` (a whole envelope as JSON-ready dict) at ``due_at`` (epoch seconds)."""
+    """Deliver ``event`` (a whole envelope as JSON-ready dict) at ``due_at`` (epoch seconds); ``trace`` is the W3C
+    context of the scheduling, so the delivery continues the trace of what scheduled it."""
 
     due_at: float
     event_id: str
     event: dict[str, Any] = field(compare=False)
+    trace: dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"due_at": self.due_at, "event_id": self.event_id, "event": self.event}
+        return {"due_at": self.due_at, "event_id": self.event_id, "event": self.event, "trace": self.trace}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Timer:
-        return cls(float(data["due_at"]), str(data["event_id"]), dict(data["event"]))
+        trace = {str(k): str(v) for k, v in (data.get("trace") or {}).items()}
+        return cls(float(data["due_at"]), str(data["event_id"]), dict(data["event"]), trace)
 
 
 class TimerQueue:
