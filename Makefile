@@ -10,7 +10,7 @@ HELM_VERSION ?= v3.22.0
 HELM := $(VENV)/bin/helm
 
 .PHONY: help venv install fetch helm kafka kafka-cluster kafka-stop postgres postgres-stop infra infra-stop \
-        topics run demo test test-unit test-integration lint format bench clean
+        topics run demo test test-unit test-integration browser lint format bench clean
 
 help:
 	@echo "make demo        start broker, Postgres and every service; run a real workload end to end"
@@ -39,6 +39,21 @@ helm: $(HELM)
 $(HELM): | $(PY)
 	GOBIN=$(abspath $(VENV)/bin) GOFLAGS=-buildvcs=false go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+# Debian's chromium for the console's browser test (tests/e2e/test_console.py), driven by Playwright from PyPI
+# (never `playwright install`). Installed as root when absent; otherwise the test fails saying what is missing.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser test ..."; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "$(CHROMIUM) is missing: apt-get install chromium chromium-driver (the console browser test fails without it)"; \
+	  fi; \
+	fi
+
 kafka: fetch
 	$(PY) -m shared.infra kafka start
 
@@ -64,7 +79,7 @@ run: fetch
 demo: fetch
 	$(PY) -m shared.infra.demo
 
-test: fetch helm
+test: fetch helm browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
