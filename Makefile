@@ -20,6 +20,7 @@ help:
 	@echo "make postgres    start the embedded Postgres and print its URL"
 	@echo "make run         start the stack in the foreground (Ctrl-C stops it)"
 	@echo "make bench       run the benchmarks under bench/"
+	@echo "make bench-recovery / bench-sagas   issue 4: recovery after SIGKILL and broker restart, saga throughput"
 
 venv: $(PY)
 $(PY):
@@ -98,6 +99,14 @@ format: install
 
 bench: fetch
 	$(PY) -m bench.run_all
+
+# Issue 4's benchmarks, each on a broker of its own (bench/results/recovery.md, bench/results/sagas.md).
+.PHONY: bench-recovery bench-sagas
+bench-recovery: fetch
+	$(PY) -m bench.recovery
+
+bench-sagas: fetch
+	$(PY) -m bench.saga_throughput
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -90,18 +90,29 @@ def _serves_bench_database(process: psutil.Process) -> bool:
 
 
 @contextmanager
-def goal_path_stack(log_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> Iterator[GoalPathStack]:
-    """Broker, database, topics and every service of the goal path, up and with the fleet registered."""
-    kafka = LocalKafka(KAFKA_NAME, KAFKA_PORT)
+def goal_path_stack(
+    log_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    *,
+    kafka_name: str = KAFKA_NAME,
+    kafka_port: int = KAFKA_PORT,
+    database: str = DATABASE,
+    extra_services: tuple[ServiceSpec, ...] = (),
+) -> Iterator[GoalPathStack]:
+    """Broker, database, topics and every service of the goal path, up and with the fleet registered.
+
+    ``kafka_name``/``kafka_port``/``database`` let another benchmark run beside this one; ``extra_services``
+    start after the orchestrator (e.g. the drift monitor)."""
+    kafka = LocalKafka(kafka_name, kafka_port)
     if kafka.is_running():
         say(f"stopping {kafka!r}, left running by an earlier run, to start it with clean storage")
         kafka.stop()
-    say(f"starting a broker of its own ({KAFKA_NAME} on 127.0.0.1:{KAFKA_PORT}) with clean storage ...")
+    say(f"starting a broker of its own ({kafka_name} on 127.0.0.1:{kafka_port}) with clean storage ...")
     bootstrap = kafka.start(clean=True)
     services: LocalStack | None = None
     try:
         admin_url = postgres_server.start(POSTGRES_NAME)
-        database_url = postgres_server.fresh_database(admin_url, DATABASE)
+        database_url = postgres_server.fresh_database(admin_url, database)
         with connect(database_url) as conn:
             migrate(conn)
         data_dir = Path(log_dir or Path("/tmp") / f"bench-e2e-{uuid.uuid4().hex[:6]}")
@@ -122,6 +133,7 @@ def goal_path_stack(log_dir: Path | None = None, extra_env: dict[str, str] | Non
         wait_for_fleet(stack)
         services.start(ORCHESTRATOR)
         wait_for_orchestrator(stack)
+        services.start_all(extra_services)
         say(f"services running: {', '.join(services.names())} (logs in {services.log_dir})")
         yield stack
     finally:
