@@ -8,6 +8,7 @@ a clear message. Screenshots of each page are saved as test artifacts.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import uuid
@@ -37,6 +38,8 @@ VIEWER_KEY = f"console-viewer-{RUN}"
 # The approver's name is the key's name: the orchestrator only takes approvals from the configured approvers.
 API_KEYS = f"{ADMIN_KEY}={APPROVERS[0]}:submit+approve+admin,{VIEWER_KEY}=viewer-{RUN}"
 UI_TIMEOUT_MS = 45_000
+DRIFT_BASELINE = 2
+STABILITY = re.compile(r"^(0(\.\d+)?|1(\.0+)?)$")
 
 
 def _free_port() -> int:
@@ -52,7 +55,8 @@ def gateway(e2e_session: EndToEnd) -> Iterator[str]:
     port = _free_port()
     env = {"ARCHITECT_GATEWAY_PORT": str(port), "ARCHITECT_GATEWAY_API_KEYS": API_KEYS}
     e2e_session.stack.start(ServiceSpec("gateway", env=env))
-    e2e_session.stack.start(ServiceSpec("drift_monitor"))  # the agents' stability scores
+    # The agents' stability scores, with a baseline of two outputs so the test's few tasks produce scores.
+    e2e_session.stack.start(ServiceSpec("drift_monitor", env={"ARCHITECT_DRIFT_BASELINE_SIZE": str(DRIFT_BASELINE)}))
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -157,6 +161,9 @@ def test_an_operator_runs_architect_from_the_console(e2e: EndToEnd, gateway: str
         page.click("#nav a[data-view=agents]")
         for agent_id in e2e.fleet.agent_ids():
             expect(page.locator(f'tr[data-agent="{agent_id}"]')).to_be_visible()
+        # Every agent that ran tasks here has a stability score from the drift monitor.
+        for agent_id in {t["agent_id"] for t in e2e.query("SELECT agent_id FROM tasks WHERE goal_id = %s", goal_id)}:
+            expect(page.locator(f'tr[data-agent="{agent_id}"]')).to_have_attribute("data-stability", STABILITY)
         shot(page, "04-agents")
 
         # A dead letter, re-driven: its goal then runs to completion.

@@ -26,7 +26,10 @@ export function draw(agents) {
         { title: "last heartbeat", cell: (a) => when(a.last_heartbeat) },
       ],
       agents,
-      { empty: "No agent has registered.", rowAttrs: (a) => ({ "data-agent": a.agent_id }) },
+      {
+        empty: "No agent has registered.",
+        rowAttrs: (a) => ({ "data-agent": a.agent_id, "data-breaker": a.breaker_state, "data-stability": a.stability }),
+      },
     ),
   );
 }
