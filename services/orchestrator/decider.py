@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.orchestrator import saga_groups
 from services.orchestrator.decision_gates import BadGate, gate_for, gated
 from services.orchestrator.decision_gates import problems as gate_problems
 from services.orchestrator.decision_gates import request as gate_request
@@ -89,8 +90,8 @@ class _Emitter:
     def __init__(self, cause: Envelope[Any], goal_id: str) -> None:
         self.cause, self.goal_id, self.out = cause, goal_id, []
 
-    def __call__(self, payload: Payload, kind: str) -> Envelope[Any]:
-        event = caused_by(self.cause, payload, producer=PRODUCER, kind=kind, stream_id=self.goal_id)
+    def __call__(self, payload: Payload, kind: str, stream_id: str | None = None) -> Envelope[Any]:
+        event = caused_by(self.cause, payload, producer=PRODUCER, kind=kind, stream_id=stream_id or self.goal_id)
         self.out.append(event)
         return event
 
@@ -123,6 +124,9 @@ def _submit(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decisi
 def _start_plan(record: GoalRecord, found: Plan | NoMethodApplies, emit: _Emitter, ctx: Context) -> GoalRecord:
     if isinstance(found, NoMethodApplies):
         return _ask_planner_agent(record, emit, list(found.reasons), ctx)
+    if problems := saga_groups.problems(found):
+        emit(GoalFailed(goal_id=record.goal_id, reason="the plan's sagas cannot run: " + "; ".join(problems)), "failed")
+        return record.with_(plan=found, status="failed")
     if bad_gates := gate_problems(found, record.goal_id, record.params):
         emit(GoalFailed(goal_id=record.goal_id, reason="; ".join(bad_gates)), f"failed:gates:{record.revision}")
         return record.with_(plan=found, status="failed")
@@ -202,9 +206,13 @@ def _advance(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
             ),
             f"approval:{step}",
         )
+    for name in saga_groups.startable(record.plan, progress):
+        progress = _start_saga(record, name, progress, emit, ctx)
     for step in progress.releasable():
-        progress = progress.release(step, ctx.now)
         task = record.plan.task(step)
+        if task.saga is not None:
+            continue  # started with its saga
+        progress = progress.release(step, ctx.now)
         inputs = {**dict(record.params), **dict(task.inputs)}
         emit(
             TaskCreated(
@@ -226,6 +234,46 @@ def _advance(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
         emit(GoalCompleted(goal_id=record.goal_id, tasks_succeeded=len(progress.tasks)), "completed")
         return record.with_(status="completed")
     return record
+
+
+def _start_saga(record: GoalRecord, name: str, progress: GoalProgress, emit: _Emitter, ctx: Context) -> GoalProgress:
+    """One StartSaga for the steps of saga ``name``, which are released (to the saga coordinator) together."""
+    assert record.plan is not None
+    command = saga_groups.start_command(
+        record.goal_id, record.revision, name, record.plan, record.params, ctx.domain, ctx.timeouts
+    )
+    emit(command, f"saga:{record.revision}:{name}", stream_id=command.saga_id)
+    return progress.release_saga(saga_groups.groups(record.plan)[name], ctx.now)
+
+
+def _saga_ended(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
+    """A saga of the goal's steps ended: completed, its steps succeeded; otherwise the goal fails (undone)."""
+    assert record is not None
+    p = e.payload
+    parsed = saga_groups.parse_saga_id(p.saga_id)
+    if parsed is None or parsed[1] != record.revision or record.plan is None or record.progress is None:
+        return Decision(record)  # a saga of an earlier plan revision
+    steps = saga_groups.groups(record.plan).get(p.saga, ())
+    if not steps or any(record.progress.task(s).state != "released" for s in steps):
+        return Decision(record)  # already applied (a redelivery)
+    emit = _Emitter(e, record.goal_id)
+    progress = record.progress
+    if p.outcome == "completed":
+        for step in steps:
+            progress = progress.succeed(step, progress.task(step).attempt, ctx.now)
+        return Decision(_advance(record.with_(progress=progress), emit, ctx), emit.out)
+    failed = saga_groups.failed_task(steps, p.failed_step)
+    progress = progress.fail(failed, progress.task(failed).attempt, ctx.now, final=True)
+    undone = ", ".join(saga_groups.step_names(steps).get(s, s) for s in p.compensated_steps) or "nothing"
+    emit(
+        GoalFailed(
+            goal_id=record.goal_id,
+            reason=f"saga '{p.saga}' {p.outcome} at step {failed} ({p.reason or 'failed for good'}); undone: {undone}",
+            failed_task_id=record.task_id(failed),
+        ),
+        "failed",
+    )
+    return Decision(record.with_(progress=progress, status="failed"), emit.out)
 
 
 def _ask_for_decision(record: GoalRecord, task: Any, emit: _Emitter, ctx: Context) -> bool:
@@ -466,6 +514,7 @@ _HANDLERS: dict[str, Callable[[GoalRecord | None, Envelope[Any], Context], Decis
     "TaskAbandoned": _abandoned,
     "TaskTimeoutElapsed": _timeout_elapsed,
     "DecisionGateSettled": _gate_settled,
+    "GoalSagaEnded": _saga_ended,
 }
 
 

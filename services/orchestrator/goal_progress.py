@@ -195,6 +195,14 @@ class GoalProgress:
             return self._checked(step_id)
         return self._update(step_id, state="released", updated_at=now)
 
+    def release_saga(self, step_ids: tuple[str, ...], now: float) -> GoalProgress:
+        """Hand the pending steps of one saga to the saga coordinator together (it runs them in order)."""
+        progress = self
+        for step_id in step_ids:
+            if progress.task(step_id).state == "pending":
+                progress = progress._update(step_id, state="released", updated_at=now)
+        return progress
+
     def request_approval(self, step_id: str, now: float) -> GoalProgress:
         """A human was asked to approve a gated step whose dependencies succeeded."""
         if step_id not in self.approvals_due():

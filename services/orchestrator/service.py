@@ -3,7 +3,8 @@
 One agent reads goal commands and task events (both keyed by goal id, co-partitioned with the ``goals`` table)
 in order, asks the pure decider what follows, publishes that and stores the goal's new record; timeouts are
 scheduled events. Agent registrations feed a global table of the fleet's capabilities, which agent-written
-plans are validated against.
+plans are validated against. The end of every saga the orchestrator started for a group of a goal's steps is
+relayed from the saga events (keyed by saga id) onto the goal's partition as ``GoalSagaEnded``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 import faust
 
+from services.orchestrator import saga_groups
 from services.orchestrator.decider import Context, Delayed, decide
 from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.settings import OrchestratorSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import AGENTS_EVENTS, GOALS_COMMANDS, TASKS_EVENTS
+from shared.bus.topics import AGENTS_EVENTS, GOALS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.events.envelope import Envelope
 from shared.events.scheduling_client import schedule
 from shared.settings import Settings
@@ -79,6 +81,11 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
         elif event.type == "AgentDeregistered":
             fleet.pop(event.payload.agent_id, None)
 
+    async def on_saga_event(event: Envelope[Any]) -> None:
+        ended = saga_groups.relay(event)
+        if ended is not None:
+            await publisher.publish(ended)
+
     @app.task
     async def quiet_root_logger() -> None:
         restore_root_log_level()
@@ -91,6 +98,11 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
     @app.agent(raw_topic(app, AGENTS_EVENTS), name="fleet", concurrency=1)
     async def follow_fleet(stream: faust.StreamT) -> None:
         async for _ in envelopes(stream, on_agent_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+            pass
+
+    @app.agent(raw_topic(app, SAGAS_EVENTS), name="sagas", concurrency=1)
+    async def follow_sagas(stream: faust.StreamT) -> None:
+        async for _ in envelopes(stream, on_saga_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
             pass
 
     return app

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from services.orchestrator.htn.dag import find_cycle
-from services.orchestrator.htn.methods import Method
+from services.orchestrator.htn.methods import Method, MethodStep
 from services.orchestrator.htn.operators import TIERS, Operator
 from services.orchestrator.htn.problems import DomainProblem, InvalidDomain
 
@@ -109,8 +109,18 @@ class Domain:
                 if step.task not in self._operators_by_name and step.task not in abstract:
                     message = f"unknown operator or task '{step.task}'"
                     found.append(DomainProblem(message, method=method.name, step=step.id, field="task"))
+                if step.compensation is not None:
+                    found.extend(self._compensation_problems(method, step))
         found.extend(self._recursion_problems())
         return tuple(found)
+
+    def _compensation_problems(self, method: Method, step: MethodStep) -> list[DomainProblem]:
+        where = {"method": method.name, "step": step.id, "field": "compensation"}
+        if step.compensation not in self._operators_by_name:
+            return [DomainProblem(f"unknown operator '{step.compensation}'", **where)]
+        if step.task not in self._operators_by_name:
+            return [DomainProblem("only an operator step can have a compensation", **where)]
+        return []
 
     def _recursion_problems(self) -> list[DomainProblem]:
         # Conditions only look at the goal's initial facts and parameters, which decomposition never

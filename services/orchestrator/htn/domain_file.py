@@ -8,6 +8,8 @@ operators:
     preconditions: [code_written]
     effects: [linted]
     removes: []
+  - {name: roll_back_deployment, capability: deploy}
+  - {name: smoke_test, capability: test}
 methods:
   - name: implement_feature_linted
     task: implement_feature   # the abstract task (goal type) it decomposes
@@ -22,9 +24,10 @@ methods:
       - {id: code, task: code, depends_on: [design]}
       - {id: lint, task: lint, depends_on: [code]}
       - {id: tests, task: tests, depends_on: [code]}
-      - {id: review, task: review, depends_on: [lint, tests], saga: release}
-      - {id: deploy, task: deploy_staging, depends_on: [review], requires_approval: true,
-         inputs: {target: "${environment}"}}
+      - {id: review, task: review, depends_on: [lint, tests], requires_approval: true}
+      - {id: deploy, task: deploy_staging, depends_on: [review], inputs: {target: "${environment}"},
+         saga: release, compensation: roll_back_deployment}   # steps of one saga run as a saga
+      - {id: smoke, task: smoke_test, depends_on: [deploy], saga: release}
 ```
 User methods are tried before the base domain's methods for the same task.
 """
@@ -93,13 +96,20 @@ class StepSpec(_Spec):
     task: _Name
     depends_on: list[str] = []
     requires_approval: bool = False
-    saga: Annotated[str, Field(min_length=1)] | None = None
+    saga: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)] | None = None
     inputs: dict[str, Any] = {}
+    compensation: _Name | None = None
 
     def build(self) -> MethodStep:
         """The MethodStep this entry describes."""
         return MethodStep(
-            self.id, self.task, tuple(self.depends_on), self.requires_approval, self.saga, dict(self.inputs)
+            self.id,
+            self.task,
+            tuple(self.depends_on),
+            self.requires_approval,
+            self.saga,
+            dict(self.inputs),
+            self.compensation,
         )
 
 

@@ -29,9 +29,11 @@ class MethodStep:
     requires_approval: bool = False
     """A human must approve before the step is released to an agent."""
     saga: str | None = None
-    """Name of the saga this step belongs to, if it has a compensation."""
+    """Name of the saga this step belongs to: the steps of one saga run as one saga of the saga coordinator."""
     inputs: Mapping[str, Any] = field(default_factory=dict)
     """Static task inputs; a string value `${name}` is replaced by the goal parameter `name`."""
+    compensation: str | None = None
+    """The operator that undoes this step when a later step of its saga fails for good (saga steps only)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form, the same shape as a step in a domain file."""
@@ -44,6 +46,8 @@ class MethodStep:
             data["saga"] = self.saga
         if self.inputs:
             data["inputs"] = dict(self.inputs)
+        if self.compensation is not None:
+            data["compensation"] = self.compensation
         return data
 
     @classmethod
@@ -56,6 +60,7 @@ class MethodStep:
             requires_approval=bool(data.get("requires_approval", False)),
             saga=data.get("saga"),
             inputs=dict(data.get("inputs", {})),
+            compensation=data.get("compensation"),
         )
 
 
@@ -99,6 +104,11 @@ class Method:
                 message = "depends_on is only allowed when the method's ordering is 'partial'"
                 found.append(self._problem(step, "depends_on", message))
                 continue
+            if step.compensation is not None and step.saga is None:
+                found.append(self._problem(step, "compensation", "a compensation needs the step to be in a saga"))
+            if step.saga is not None and step.requires_approval:
+                message = "a saga step cannot require approval (gate the step before the saga instead)"
+                found.append(self._problem(step, "requires_approval", message))
             for dep in step.depends_on:
                 if dep == step.id:
                     found.append(self._problem(step, "depends_on", "a step cannot depend on itself"))

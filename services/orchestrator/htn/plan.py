@@ -23,6 +23,8 @@ class PlannedTask:
     tier: Tier = "worker"
     inputs: Mapping[str, Any] = field(default_factory=dict)
     saga: str | None = None
+    compensation: str | None = None
+    """The operator undoing this step when its saga compensates (saga steps only)."""
     method: str | None = None
     """The (innermost) method that produced this step; None for agent-written plans. Re-plan without it
     when this step fails."""
@@ -38,6 +40,7 @@ class PlannedTask:
             "tier": self.tier,
             "inputs": dict(self.inputs),
             "saga": self.saga,
+            "compensation": self.compensation,
             "method": self.method,
         }
 
@@ -53,6 +56,7 @@ class PlannedTask:
             tier=data.get("tier", "worker"),
             inputs=dict(data.get("inputs", {})),
             saga=data.get("saga"),
+            compensation=data.get("compensation"),
             method=data.get("method"),
         )
 

@@ -176,6 +176,7 @@ class _Search:
                     tier=operator.tier,
                     inputs=inputs,
                     saga=step.saga,
+                    compensation=step.compensation,
                     method=method.name,
                 ),
             )

@@ -119,6 +119,20 @@ class MethodLearned(Payload):
     steps: list[PlannedTask]
 
 
+class GoalSagaEnded(Payload):
+    """A saga the orchestrator started for a group of a goal's steps ended (relayed from the saga's own events,
+    which are keyed by saga id, onto the goal's partition)."""
+
+    goal_id: str
+    saga_id: str
+    saga: str
+    """The group's name in the plan (the steps' ``saga``)."""
+    outcome: Literal["completed", "compensated", "failed"]
+    failed_step: str | None = None
+    compensated_steps: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
 def _command(payload: type[Payload], description: str, version: int = 1) -> EventSpec:
     return EventSpec(payload.__name__, version, payload, GOALS_COMMANDS, "command", "orchestrator", description)
 
@@ -132,6 +146,7 @@ SPECS: tuple[EventSpec, ...] = (
     _command(CancelGoal, "Ask to stop a goal; running tasks are abandoned."),
     _command(ApproveGate, "A human approves a gated step."),
     _command(RejectGate, "A human rejects a gated step; the goal fails."),
+    _command(GoalSagaEnded, "A saga run for a group of a goal's steps ended: its outcome is the group's."),
     _event(GoalSubmitted, "A goal was accepted.", version=2),
     _event(GoalPlanned, "A goal was decomposed into a task DAG."),
     _event(PlanRejected, "A proposed decomposition failed validation."),
