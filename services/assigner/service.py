@@ -65,6 +65,7 @@ GROUP = "architect-assigner"
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
 ANCHORS_KEY = "anchors"
+FINISHED_PREFIX = "finished/"
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -88,6 +89,8 @@ class Assigner:
         self.registry = self._empty_registry()
         self.tasks: dict[str, TrackedTask] = {}
         self._dirty_tasks: set[str] = set()
+        # Finished (done or abandoned) task id -> when; kept finished_retention_s, in the state topic too.
+        self.finished: dict[str, float] = {}
         # ABA: the baseline examples the drift monitor chose for each drifting agent's next assignments.
         self.anchors: dict[str, list[str]] = {}
         self._anchors_dirty = False
@@ -117,6 +120,7 @@ class Assigner:
             key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
         }
         self._dirty_tasks.clear()
+        self.finished = {key.removeprefix(FINISHED_PREFIX): float(at) for key, at in self.state.items(FINISHED_PREFIX)}
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
 
@@ -135,6 +139,9 @@ class Assigner:
             if task is None or task.state not in OPEN_STATES:
                 self.state.delete(f"task/{task_id}")
                 self.tasks.pop(task_id, None)
+                if task is not None and task_id not in self.finished:
+                    self.finished[task_id] = time.time()
+                    self.state.put(f"{FINISHED_PREFIX}{task_id}", self.finished[task_id])
             else:
                 self.state.put(f"task/{task_id}", task.to_dict())
         self._dirty_tasks.clear()
@@ -238,8 +245,8 @@ class Assigner:
 
     def on_TaskCreated(self, e: Envelope[Any]) -> bool:
         p = e.payload
-        if p.task_id in self.tasks:
-            return False
+        if p.task_id in self.tasks or p.task_id in self.finished:
+            return False  # delivered again: it is under way or was finished (dispatching it again runs it twice)
         task = TrackedTask(
             task_id=p.task_id,
             goal_id=p.goal_id,
@@ -509,11 +516,19 @@ class Assigner:
         if now - self._last_tick < 1.0:
             return
         self._last_tick = now
+        self._forget_finished(now)
         for agent in self.registry.views():
             BREAKER_OPEN.labels(agent.agent_id).set(1 if agent.breaker.state_at(now) == "open" else 0)
         # Breakers half-open and agents come back by themselves: try what is waiting.
         if any(t.state == "pending" for t in self.tasks.values()):
             self.dispatch_pending(now)
+
+    def _forget_finished(self, now: float) -> None:
+        horizon = now - self.options.finished_retention_s
+        expired = [task_id for task_id, at in self.finished.items() if at < horizon]
+        for task_id in expired:
+            del self.finished[task_id]
+            self.state.delete(f"{FINISHED_PREFIX}{task_id}")
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def run(self) -> None:

@@ -25,6 +25,9 @@ class AssignerSettings(BaseSettings):
     breaker_half_open_probes: int = 1
     breaker_success_threshold: int = 2
     """Consecutive probe successes that close a half-open breaker."""
+    finished_retention_s: float = 6 * 3600.0
+    """How long a finished task's id is remembered, so a TaskCreated delivered again (a replayed segment, an
+    orchestrator re-emitting after a crash) does not dispatch the task a second time."""
 
     def breaker_policy(self) -> BreakerPolicy:
         """The default breaker from these settings; per-role breakers (architect) keep theirs."""

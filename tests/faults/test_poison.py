@@ -1,0 +1,66 @@
+"""Poison of every kind on every topic a service of the stack reads: each consumer group dead-letters each
+record with the reason of its kind, and the stack keeps working (a burst of goals and sagas sent right behind
+the poison ends as it should, with every invariant)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from shared.bus.dead_letters import DeadLetter
+from shared.bus.reader import read_to_end
+from shared.bus.topics import DEAD_LETTERS
+from tests.faults.conftest import FaultRow
+from tests.faults.harness import FaultStack
+from tests.faults.invariants import check_all
+from tests.faults.records import KINDS, POISON_HEADER, consumers, publish_poison
+from tests.faults.workload import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def letters_by_poison(faults: FaultStack, poison: dict[str, tuple[str, str]]) -> dict[str, list[DeadLetter]]:
+    found: dict[str, list[DeadLetter]] = defaultdict(list)
+    for record in read_to_end(faults.settings, [DEAD_LETTERS]):
+        letter = DeadLetter.from_record(record)
+        poison_id = next((v.decode() for k, v in letter.original_headers if k == POISON_HEADER), None)
+        if poison_id in poison:
+            found[poison_id].append(letter)
+    return found
+
+
+@pytest.mark.timeout(240, func_only=True)
+def test_poison_of_every_kind_on_every_input_topic_is_dead_lettered_with_its_reason(
+    faults: FaultStack, fault: FaultRow
+) -> None:
+    by_topic = consumers(faults.runtime_group)
+    fault.fault = f"poison: {len(KINDS)} kinds x {len(by_topic)} input topics"
+    workload = faults.workload()
+    poison = publish_poison(faults.settings, sorted(by_topic), faults.tag)
+    workload.burst(faults.producer, goals=3, sagas=3)
+    expected = {(poison_id, group) for poison_id, (topic, _) in poison.items() for group in by_topic[topic]}
+
+    def missing() -> set[tuple[str, str]]:
+        found = letters_by_poison(faults, poison)
+        return expected - {(poison_id, letter.consumer_group) for poison_id, ls in found.items() for letter in ls}
+
+    wait_until(
+        "every poison record to be dead-lettered by every group that reads it",
+        lambda: not missing(),
+        120,
+        alive=faults.alive,
+    )
+
+    wrong = []
+    for poison_id, letters in letters_by_poison(faults, poison).items():
+        topic, kind = poison[poison_id]
+        for letter in letters:
+            if (letter.source_topic, letter.reason) != (topic, kind) or not letter.error:
+                wrong.append(
+                    f"{poison_id} by {letter.consumer_group}: {letter.source_topic} {letter.reason} {letter.error!r}"
+                )
+            elif letter.value is None or (kind == "oversized" and len(letter.value) <= faults.settings.max_event_bytes):
+                wrong.append(f"{poison_id} by {letter.consumer_group}: the original value was not kept")
+    assert not wrong, "dead letters with the wrong reason or source:\n" + "\n".join(wrong)
+    fault.detail = f"{len(expected)} dead letters with their reason; " + check_all(faults, workload)
