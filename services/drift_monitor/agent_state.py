@@ -4,9 +4,11 @@ Lifecycle of one agent session:
 1. The first `baseline_size` interactions build the baseline; stability stays at 1.0 and the last of them
    yields `BaselineEstablished`.
 2. Every later interaction is scored (`StabilityScored`) and moves the stability EMA.
-3. Stability below `alert_below` raises one `DriftAlert`; below `reset_below` one `ResetRequested` (with a
-   `DriftAlert` first if none was raised). Neither repeats while the episode lasts; the episode ends when
-   stability climbs back to `recover_at` (`DriftRecovered`) or when the agent is reset.
+3. Stability below `alert_below`, or an alarm of the shift detector (a CUSUM per drift component, learned
+   from the baseline: `shift_detector`), raises one `DriftAlert` naming its reason; stability below
+   `reset_below` raises one `ResetRequested` (with a `DriftAlert` first if none was raised). Neither repeats
+   while the episode lasts; the episode ends when stability is back at `recover_at` and no component is
+   still shifted (`DriftRecovered`), or when the agent is reset.
 4. `reset()` (after the agent's session restarts) forgets the baseline, so the next interactions build a
    new one from the restarted agent.
 """
@@ -17,8 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE, DEFAULT_HABIT_SHARE, Baseline
-from services.drift_monitor.drift_score import DriftWeights, score_drift
+from services.drift_monitor.drift_score import DriftBreakdown, DriftWeights, leave_one_out_scores, score_drift
 from services.drift_monitor.sample import BehaviourSample
+from services.drift_monitor.shift_detector import (
+    BASELINE_GUARD,
+    COMPONENTS,
+    ComponentStats,
+    ShiftAlarm,
+    ShiftDetector,
+)
 from services.drift_monitor.signals import (
     BaselineEstablished,
     DriftAlert,
@@ -62,6 +71,7 @@ class AgentDriftState:
         self.reset_requested = False
         self.resets = 0
         self.baseline: Baseline | None = None
+        self.detector: ShiftDetector | None = None
         self._collected: list[tuple[BehaviourSample, tuple[float, ...]]] = []
 
     @property
@@ -79,10 +89,11 @@ class AgentDriftState:
         breakdown = score_drift(sample, embedding, self.baseline, self.settings.weights)
         self.last_drift = breakdown.drift
         self.stability = next_stability(self.stability, breakdown.drift, self.settings.decay)
+        alarms = self._detector().update(_components(breakdown), self.thresholds.cusum)
         signals: list[DriftSignal] = [
             StabilityScored(self.agent_id, self.role, self.interactions, self.stability, breakdown)
         ]
-        signals.extend(self._threshold_signals())
+        signals.extend(self._threshold_signals(alarms))
         return signals
 
     def reset(self) -> None:
@@ -93,6 +104,7 @@ class AgentDriftState:
         self.alerting = False
         self.reset_requested = False
         self.baseline = None
+        self.detector = None
         self._collected = []
         self.resets += 1
 
@@ -106,29 +118,34 @@ class AgentDriftState:
             habit_share=self.settings.habit_share,
         )
         self._collected = []
+        self.detector = _new_detector(self.baseline, self.settings.weights)
         return [BaselineEstablished(self.agent_id, self.role, self.interactions, self.baseline.size)]
 
-    def _threshold_signals(self) -> list[DriftSignal]:
+    def _detector(self) -> ShiftDetector:
+        if self.detector is None:  # a record stored before the detector existed
+            assert self.baseline is not None
+            self.detector = _new_detector(self.baseline, self.settings.weights)
+        return self.detector
+
+    def _threshold_signals(self, alarms: list[ShiftAlarm]) -> list[DriftSignal]:
         limits = self.thresholds
         signals: list[DriftSignal] = []
-        if self.stability < limits.alert_below and not self.alerting:
+        below = self.stability < limits.alert_below
+        if (below or alarms) and not self.alerting:
             self.alerting = True
-            signals.append(
-                DriftAlert(
-                    self.agent_id,
-                    self.role,
-                    self.interactions,
-                    self.stability,
-                    self.last_drift,
-                    limits.alert_below,
-                )
-            )
+            alert = [self.agent_id, self.role, self.interactions, self.stability, self.last_drift, limits.alert_below]
+            if below:
+                signals.append(DriftAlert(*alert))
+            else:
+                alarm = alarms[0]
+                signals.append(DriftAlert(*alert, "cusum", alarm.component, alarm.statistic, alarm.limit))
         if self.stability < limits.reset_below and not self.reset_requested:
             self.reset_requested = True
             signals.append(
                 ResetRequested(self.agent_id, self.role, self.interactions, self.stability, limits.reset_below)
             )
-        if self.alerting and self.stability >= limits.recover_at:
+        shifted = self.detector is not None and self.detector.any_shifted
+        if self.alerting and self.stability >= limits.recover_at and not shifted:
             self.alerting = False
             self.reset_requested = False
             signals.append(DriftRecovered(self.agent_id, self.role, self.interactions, self.stability))
@@ -146,6 +163,7 @@ class AgentDriftState:
             "reset_requested": self.reset_requested,
             "resets": self.resets,
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
+            "detector": self.detector.to_dict() if self.detector is not None else None,
             "collected": [{"sample": s.to_dict(), "embedding": list(e)} for s, e in self._collected],
         }
 
@@ -161,8 +179,22 @@ class AgentDriftState:
         state.resets = int(data.get("resets", 0))
         baseline = data.get("baseline")
         state.baseline = Baseline.from_dict(baseline) if baseline is not None else None
+        detector = data.get("detector")
+        state.detector = ShiftDetector.from_dict(detector) if detector is not None else None
         state._collected = [
             (BehaviourSample.from_dict(item["sample"]), tuple(float(x) for x in item["embedding"]))
             for item in data.get("collected", [])
         ]
         return state
+
+
+def _components(breakdown: DriftBreakdown) -> dict[str, float]:
+    return {component: getattr(breakdown, component) for component in COMPONENTS}
+
+
+def _new_detector(baseline: Baseline, weights: DriftWeights) -> ShiftDetector:
+    """A detector whose null hypothesis is the baseline's own (leave-one-out) component scores."""
+    scores = leave_one_out_scores(baseline, weights)
+    if not scores:  # a baseline of one: nothing to learn a spread from, so min_sigma rules
+        return ShiftDetector(dict.fromkeys(COMPONENTS, ComponentStats(0.0, 0.0)))
+    return ShiftDetector({c: ComponentStats.of((getattr(b, c) for b in scores), BASELINE_GUARD) for c in COMPONENTS})

@@ -134,3 +134,22 @@ def score_drift(
         memory=memory,
         drift=min(1.0, max(0.0, 1.0 - kept)),
     )
+
+
+def leave_one_out_scores(baseline: Baseline, weights: DriftWeights | None = None) -> list[DriftBreakdown]:
+    """Each baseline interaction scored against a baseline of the others: how fresh on-baseline outputs score.
+
+    (Scoring a baseline interaction against the full baseline would understate its drift, since it helped
+    build the profile it is compared with.) Empty for a baseline of one.
+    """
+    if baseline.size < 2:
+        return []
+    scores = []
+    for i in range(baseline.size):
+        others = Baseline(
+            samples=baseline.samples[:i] + baseline.samples[i + 1 :],
+            embeddings=baseline.embeddings[:i] + baseline.embeddings[i + 1 :],
+            habit_share=baseline.habit_share,
+        )
+        scores.append(score_drift(baseline.samples[i], list(baseline.embeddings[i]), others, weights))
+    return scores

@@ -205,7 +205,16 @@ def _event(signal: signals.DriftSignal, record: AgentRecord, config: MonitorConf
     if isinstance(signal, signals.BaselineEstablished):
         return "baseline", BaselineEstablished(**common, size=signal.size)
     if isinstance(signal, signals.DriftAlert):
-        alert = DriftAlert(**common, stability=signal.stability, drift=signal.drift, threshold=signal.threshold)
+        alert = DriftAlert(
+            **common,
+            stability=signal.stability,
+            drift=signal.drift,
+            threshold=signal.threshold,
+            reason=signal.reason,
+            component=signal.component,
+            statistic=signal.statistic,
+            limit=signal.limit,
+        )
         return "alert", alert
     if isinstance(signal, signals.ResetRequested):
         request = AgentResetRequested(**common, stability=signal.stability, threshold=signal.threshold)

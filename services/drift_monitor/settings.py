@@ -13,6 +13,12 @@ from services.drift_monitor.anchoring import DEFAULT_MAX_ANCHORS
 from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE
 from services.drift_monitor.embedding import EmbeddingProvider, HashedNgramEmbedding, SentenceTransformerEmbedding
 from services.drift_monitor.memory import DEFAULT_CONSOLIDATION_INTERVAL, DEFAULT_KEEP_LAST
+from services.drift_monitor.shift_detector import (
+    DEFAULT_CUSUM_CLIP,
+    DEFAULT_CUSUM_H,
+    DEFAULT_CUSUM_K,
+    DEFAULT_CUSUM_MIN_SIGMA,
+)
 from services.drift_monitor.stability import DEFAULT_DECAY
 from services.drift_monitor.thresholds import (
     DEFAULT_ALERT_BELOW,
@@ -31,8 +37,13 @@ class DriftMonitorSettings(BaseSettings):
     alert_below: float = DEFAULT_ALERT_BELOW
     reset_below: float = DEFAULT_RESET_BELOW
     recover_at: float = DEFAULT_RECOVER_AT
+    cusum_k: float = DEFAULT_CUSUM_K
+    cusum_h: float = DEFAULT_CUSUM_H
+    """Early shift detector (CUSUM per drift component): decision interval in baseline SDs; 0 turns it off."""
+    cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
+    cusum_clip: float = DEFAULT_CUSUM_CLIP
     role_thresholds: str = ""
-    """JSON object of per-role thresholds, e.g. {"manager": {"alert_below": 0.5, "reset_below": 0.4}}."""
+    """JSON object of per-role thresholds, e.g. {"manager": {"alert_below": 0.5, "reset_below": 0.4, "cusum_h": 20}}."""
     consolidation_interval: int = Field(default=DEFAULT_CONSOLIDATION_INTERVAL, ge=0)
     """EMC: interactions between consolidations of an agent's memory (0: never)."""
     keep_last: int = Field(default=DEFAULT_KEEP_LAST, ge=0)
@@ -61,7 +72,15 @@ class DriftMonitorSettings(BaseSettings):
         return self
 
     def thresholds(self) -> RoleThresholds:
-        default = DriftThresholds(self.alert_below, self.reset_below, self.recover_at)
+        default = DriftThresholds(
+            self.alert_below,
+            self.reset_below,
+            self.recover_at,
+            self.cusum_k,
+            self.cusum_h,
+            self.cusum_min_sigma,
+            self.cusum_clip,
+        )
         roles = json.loads(self.role_thresholds) if self.role_thresholds.strip() else {}
         by_role = {role: DriftThresholds.from_dict(default.to_dict() | values) for role, values in roles.items()}
         return RoleThresholds(default=default, by_role=by_role)

@@ -44,7 +44,13 @@ class StabilityScored:
 
 @dataclass(frozen=True)
 class DriftAlert:
-    """Stability fell below the alert threshold (raised once per episode, see `DriftThresholds`)."""
+    """A drift episode began (raised once per episode, see `DriftThresholds`).
+
+    `reason` names the detector: ``stability`` (the EMA fell below `threshold`, the role's alert line) or
+    ``cusum`` (the shift detector found a sustained rise of `component`'s drift score: its statistic
+    `statistic` crossed `limit`; see `shift_detector`). `threshold` is the role's stability alert line either
+    way.
+    """
 
     agent_id: str
     role: str
@@ -52,6 +58,10 @@ class DriftAlert:
     stability: float
     drift: float
     threshold: float
+    reason: str = "stability"
+    component: str | None = None
+    statistic: float | None = None
+    limit: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""

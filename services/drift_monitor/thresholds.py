@@ -6,6 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.drift_monitor.shift_detector import (
+    DEFAULT_CUSUM_CLIP,
+    DEFAULT_CUSUM_H,
+    DEFAULT_CUSUM_K,
+    DEFAULT_CUSUM_MIN_SIGMA,
+    CusumParameters,
+)
+
 DEFAULT_ALERT_BELOW = 0.6
 DEFAULT_RESET_BELOW = 0.5
 DEFAULT_RECOVER_AT = 0.65
@@ -13,15 +21,24 @@ DEFAULT_RECOVER_AT = 0.65
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """When stability raises an alert, requests a reset, and counts as recovered.
+    """When stability raises an alert, requests a reset, and counts as recovered; when the CUSUM alarms.
 
     `recover_at` sits above `alert_below` (hysteresis): a score hovering around the alert line raises one
     alert, not one per interaction, and the alert clears only once the score is clearly back.
+
+    The `cusum_*` knobs drive the early shift detector (`services.drift_monitor.shift_detector`): allowance
+    `cusum_k` and decision interval `cusum_h` in baseline standard deviations, the floor `cusum_min_sigma`
+    of a component's standard deviation, and `cusum_clip`, the most one interaction can add. `cusum_h = 0`
+    turns the detector off (alerts come from stability alone).
     """
 
     alert_below: float = DEFAULT_ALERT_BELOW
     reset_below: float = DEFAULT_RESET_BELOW
     recover_at: float = DEFAULT_RECOVER_AT
+    cusum_k: float = DEFAULT_CUSUM_K
+    cusum_h: float = DEFAULT_CUSUM_H
+    cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
+    cusum_clip: float = DEFAULT_CUSUM_CLIP
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reset_below <= self.alert_below <= self.recover_at <= 1.0:
@@ -29,10 +46,24 @@ class DriftThresholds:
                 "thresholds must satisfy 0 <= reset_below <= alert_below <= recover_at <= 1, got "
                 f"reset_below={self.reset_below}, alert_below={self.alert_below}, recover_at={self.recover_at}"
             )
+        self.cusum  # noqa: B018 -- validates the detector's knobs
+
+    @property
+    def cusum(self) -> CusumParameters:
+        """The shift detector's parameters for this role."""
+        return CusumParameters(k=self.cusum_k, h=self.cusum_h, min_sigma=self.cusum_min_sigma, clip=self.cusum_clip)
 
     def to_dict(self) -> dict[str, float]:
         """Plain JSON form."""
-        return {"alert_below": self.alert_below, "reset_below": self.reset_below, "recover_at": self.recover_at}
+        return {
+            "alert_below": self.alert_below,
+            "reset_below": self.reset_below,
+            "recover_at": self.recover_at,
+            "cusum_k": self.cusum_k,
+            "cusum_h": self.cusum_h,
+            "cusum_min_sigma": self.cusum_min_sigma,
+            "cusum_clip": self.cusum_clip,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftThresholds:

@@ -100,7 +100,10 @@ def _scored(e: Envelope[Any]) -> Iterable[RowChange]:
 def _alert(e: Envelope[Any]) -> Iterable[RowChange]:
     p = e.payload
     yield _agent(e, status="alerting", last_alert_at=e.occurred_at)
-    yield _history(e, "alert", drift=p.drift, threshold=p.threshold)
+    details = {"reason": p.reason}
+    if p.reason == "cusum":
+        details |= {"component": p.component, "statistic": p.statistic, "limit": p.limit}
+    yield _history(e, "alert", drift=p.drift, threshold=p.threshold, details=details)
 
 
 def _reset_requested(e: Envelope[Any]) -> Iterable[RowChange]:

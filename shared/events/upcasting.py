@@ -21,9 +21,15 @@ def _goal_v1_to_v2(payload: RawPayload) -> RawPayload:
     return upgraded
 
 
+def _drift_alert_v1_to_v2(payload: RawPayload) -> RawPayload:
+    """v1 alerts all came from the stability EMA; v2 names the detector."""
+    return {**payload, "reason": "stability"}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SubmitGoal", 1): _goal_v1_to_v2,
     ("GoalSubmitted", 1): _goal_v1_to_v2,
+    ("DriftAlert", 1): _drift_alert_v1_to_v2,
 }
 
 

@@ -56,13 +56,28 @@ class StabilityScored(Payload):
     anchors: list[str] = Field(default_factory=list)
 
 
+DriftDetector = Literal["stability", "cusum"]
+DriftComponent = Literal["semantic", "format", "tools"]
+
+
 class DriftAlert(Payload):
+    """A drift episode began. v2 names the detector (v1 alerts were all ``stability``, upcast on read).
+
+    ``reason``: ``stability`` when the EMA fell below ``threshold`` (the role's alert line); ``cusum`` when
+    the shift detector found a sustained rise of ``component``'s drift score (its statistic ``statistic``
+    crossed ``limit``, both in baseline standard deviations).
+    """
+
     agent_id: str
     role: str
     interaction: int = Field(ge=1)
     stability: float = Field(ge=0)
     drift: float = Field(ge=0)
     threshold: float = Field(ge=0)
+    reason: DriftDetector = "stability"
+    component: DriftComponent | None = None
+    statistic: float | None = Field(default=None, ge=0)
+    limit: float | None = Field(default=None, ge=0)
 
 
 class DriftRecovered(Payload):
@@ -124,15 +139,20 @@ class CoordinationDriftDetected(Payload):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-def _event(payload: type[Payload], owner: str, description: str) -> EventSpec:
-    return EventSpec(payload.__name__, 1, payload, DRIFT_EVENTS, "event", owner, description)
+def _event(payload: type[Payload], owner: str, description: str, version: int = 1) -> EventSpec:
+    return EventSpec(payload.__name__, version, payload, DRIFT_EVENTS, "event", owner, description)
 
 
 SPECS: tuple[EventSpec, ...] = (
     _event(BehaviourSampled, "drift-monitor", "One agent interaction taken from a task outcome, to be scored."),
     _event(BaselineEstablished, "drift-monitor", "An agent's baseline is complete; scoring starts."),
     _event(StabilityScored, "drift-monitor", "An interaction's drift and the agent's updated stability."),
-    _event(DriftAlert, "drift-monitor", "An agent's stability fell below its role's alert threshold."),
+    _event(
+        DriftAlert,
+        "drift-monitor",
+        "An agent began drifting: stability below its role's alert threshold, or a sustained shift (CUSUM).",
+        version=2,
+    ),
     _event(DriftRecovered, "drift-monitor", "An alerting agent's stability climbed back."),
     _event(AgentResetRequested, "drift-monitor", "An agent fell below its reset threshold; restart its session."),
     _event(AgentReset, "agent-runtime", "An agent's session restarted; its baseline is rebuilt."),

@@ -80,8 +80,56 @@ def test_sustained_drift_raises_one_alert_then_one_reset_request():
     assert len(alerts) == 1
     assert len(resets) == 1
     assert alerts[0].interaction <= resets[0].interaction
-    assert alerts[0].stability < 0.6
     assert resets[0].stability < 0.5
+
+
+def test_a_sustained_shift_is_alerted_by_the_cusum_before_stability_falls() -> None:
+    state = AgentDriftState("a1", "worker")
+    feed(state, [on_topic(i) for i in range(20)])
+
+    [alert] = of_type(feed(state, [drifted(i) for i in range(3)]), DriftAlert)
+
+    assert alert.interaction == 22 and alert.stability > 0.6
+    assert alert.reason == "cusum" and alert.component in ("semantic", "format", "tools")
+    assert alert.statistic is not None and alert.limit is not None and alert.statistic > alert.limit
+
+
+def test_with_the_cusum_off_the_alert_comes_from_stability() -> None:
+    ema_only = DriftThresholds(cusum_h=0.0)
+    state = AgentDriftState("a1", "worker", DriftSettings(thresholds=RoleThresholds(default=ema_only)))
+    feed(state, [on_topic(i) for i in range(20)])
+
+    [alert] = of_type(feed(state, [drifted(i) for i in range(60)]), DriftAlert)
+
+    assert alert.reason == "stability" and alert.component is None
+    assert alert.stability < 0.6
+
+
+def test_the_episode_does_not_recover_while_a_component_is_still_shifted() -> None:
+    state = AgentDriftState("a1", "worker")
+    feed(state, [on_topic(i) for i in range(20)] + [drifted(i) for i in range(3)])
+    assert state.alerting and state.detector is not None and state.detector.any_shifted
+
+    # Stability is back above recover_at after a few good outputs, the CUSUM needs longer to clear.
+    signals = feed(state, [on_topic(i) for i in range(3)])
+    assert state.stability >= state.thresholds.recover_at
+    assert of_type(signals, DriftRecovered) == []
+
+    [recovered] = of_type(feed(state, [on_topic(i) for i in range(40)]), DriftRecovered)
+    assert recovered.interaction > 26 and not state.detector.any_shifted
+
+
+def test_a_record_stored_before_the_detector_existed_gets_one_from_its_baseline() -> None:
+    state = AgentDriftState("a1", "worker")
+    feed(state, [on_topic(i) for i in range(20)])
+    old = state.to_dict()
+    del old["detector"]
+
+    restored = AgentDriftState.from_dict(old)
+    signals = feed(restored, [drifted(i) for i in range(3)])
+
+    assert of_type(signals, DriftAlert)[0].reason == "cusum"
+    assert restored.detector is not None and restored.detector.stats == state.detector.stats
 
 
 def test_recovery_clears_the_alert_and_a_later_episode_alerts_again():
@@ -121,14 +169,25 @@ def test_after_a_reset_the_next_interactions_build_a_new_baseline():
 
 
 def test_role_thresholds_decide_when_an_agent_alerts():
-    strict = DriftThresholds(alert_below=0.95, reset_below=0.5, recover_at=0.97)
-    settings = DriftSettings(thresholds=RoleThresholds(by_role={"architect": strict}))
+    strict = DriftThresholds(alert_below=0.95, reset_below=0.5, recover_at=0.97, cusum_h=0.0)
+    settings = DriftSettings(thresholds=RoleThresholds(DriftThresholds(cusum_h=0.0), {"architect": strict}))
     architect = AgentDriftState("a1", "architect", settings)
     worker = AgentDriftState("a1", "worker", settings)
     samples = [on_topic(i) for i in range(20)] + [drifted(i) for i in range(2)]
 
     assert of_type(feed(architect, samples), DriftAlert)
     assert not of_type(feed(worker, samples), DriftAlert)
+
+
+def test_role_thresholds_decide_how_soon_the_cusum_alarms():
+    lax = DriftThresholds(cusum_h=40.0)
+    settings = DriftSettings(thresholds=RoleThresholds(by_role={"architect": lax}))
+    architect = AgentDriftState("a1", "architect", settings)
+    worker = AgentDriftState("a1", "worker", settings)
+    samples = [on_topic(i) for i in range(20)] + [drifted(i) for i in range(2)]
+
+    assert not of_type(feed(architect, samples), DriftAlert)
+    assert of_type(feed(worker, samples), DriftAlert)
 
 
 def test_state_restored_from_json_continues_exactly_like_the_original():

@@ -69,7 +69,9 @@ def test_baseline_then_scores_then_alert_and_reset_request_within_fifty_interact
     scores = of(events, StabilityScored)
     assert [s.interaction for s in scores] == list(range(21, 81))
     [alert] = of(events, DriftAlert)
-    assert 30 < alert.interaction <= 80 and alert.stability < 0.6
+    # The CUSUM names the shifted component before the stability EMA crosses its line.
+    assert 30 < alert.interaction <= 80 and alert.reason == "cusum" and alert.component == "semantic"
+    assert alert.statistic > alert.limit and alert.threshold == 0.6
     [reset] = of(events, AgentResetRequested)
     assert reset.interaction >= alert.interaction and reset.stability < 0.5
 
@@ -154,6 +156,15 @@ def test_settings_build_per_role_thresholds_on_top_of_the_defaults() -> None:
 def test_settings_refuse_malformed_role_thresholds(value: str) -> None:
     with pytest.raises(ValueError, match=r"role_thresholds|thresholds of role|thresholds must satisfy"):
         DriftMonitorSettings(role_thresholds=value)
+
+
+def test_settings_carry_the_shift_detector_per_role() -> None:
+    options = DriftMonitorSettings(cusum_h=20, role_thresholds='{"manager": {"cusum_h": 0}}')
+    thresholds = options.thresholds()
+    assert thresholds.for_role("worker").cusum.h == 20 and thresholds.for_role("worker").cusum.enabled
+    assert not thresholds.for_role("manager").cusum.enabled
+    with pytest.raises(ValueError, match="one output"):
+        DriftMonitorSettings(cusum_h=2)
 
 
 def test_settings_refuse_inconsistent_default_thresholds() -> None:
