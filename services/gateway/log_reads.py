@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from shared.bus.dead_letters import DeadLetter
+from shared.bus.dead_letters import DeadLetter, redriven_offset
 from shared.bus.reader import end_offsets, read_to_end, scan_consumer
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS
@@ -40,7 +40,8 @@ def dead_letter_at(settings: Settings, offset: int, *, timeout_s: float = 10.0) 
                     return None
                 continue
             if msg.offset() == offset:
-                return DeadLetter.from_record(Record.from_message(msg))
+                record = Record.from_message(msg)
+                return None if redriven_offset(record) is not None else DeadLetter.from_record(record)
             if (msg.offset() or 0) > offset:  # a commit marker stood at the offset
                 return None
         raise TimeoutError(f"could not read offset {offset} of {DEAD_LETTERS} in {timeout_s:g}s")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from shared.bus.dead_letters import DeadLetter
+from shared.bus.dead_letters import DeadLetter, redriven_offset
 from shared.bus.record import Record
 from shared.db.connection import connect
 
@@ -33,7 +33,9 @@ class DeadLetterStore:
         return {(t, p): o for t, p, o in rows}
 
     def write(self, records: Sequence[Record]) -> None:
-        letters = [DeadLetter.from_record(r) for r in records]
+        """Dead letters become rows; a re-drive marker flags the letter it names (same topic, so in order)."""
+        letters = [DeadLetter.from_record(r) for r in records if redriven_offset(r) is None]
+        redriven = [(offset,) for r in records if (offset := redriven_offset(r)) is not None]
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.executemany(
@@ -56,6 +58,7 @@ class DeadLetterStore:
                         for d in letters
                     ],
                 )
+                cur.executemany("UPDATE dead_letters SET redriven = true WHERE dlq_offset = %s", redriven)
                 last = max(r.offset for r in records)
                 cur.execute(
                     "INSERT INTO projector_offsets (projection, topic, partition, next_offset) "

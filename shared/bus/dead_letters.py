@@ -18,6 +18,8 @@ SOURCE_OFFSET = "dlq-source-offset"
 CONSUMER_GROUP = "dlq-consumer-group"
 FAILED_AT = "dlq-failed-at-ms"
 REDRIVE_COUNT = "dlq-redrive-count"
+#: On a marker record of the dead-letter topic (no value): the offset of the letter that was re-driven.
+REDRIVEN_OFFSET = "dlq-redriven-offset"
 DLQ_HEADERS = {REASON, ERROR, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, CONSUMER_GROUP, FAILED_AT}
 
 
@@ -71,9 +73,18 @@ def dead_letter(producer: EventProducer, record: Record, *, reason: str, error: 
     EVENTS_DEAD_LETTERED.labels(group, record.topic, reason).inc()
 
 
+def redriven_offset(record: Record) -> int | None:
+    """The letter a re-drive marker names, or None when ``record`` is a dead letter itself."""
+    value = record.header(REDRIVEN_OFFSET)
+    return None if value is None else int(value)
+
+
 def redrive(producer: EventProducer, letter: DeadLetter) -> None:
-    """Publish a dead letter's original bytes back to its source topic, counting re-drives in a header."""
+    """Publish a dead letter's original bytes back to its source topic, counting re-drives in a header, and a
+    marker on the dead-letter topic naming the letter, so the read model shows it was re-driven."""
     count = next((int(v or b"0") for k, v in letter.original_headers if k == REDRIVE_COUNT), 0)
     headers = [(k, v) for k, v in letter.original_headers if k != REDRIVE_COUNT]
     headers.append((REDRIVE_COUNT, str(count + 1).encode()))
     producer.publish_raw(letter.source_topic, letter.key, letter.value, headers, event_type="redrive")
+    marker = [(REDRIVEN_OFFSET, str(letter.offset).encode())]
+    producer.publish_raw(DEAD_LETTERS, letter.key, None, marker, event_type="redrive_marker")

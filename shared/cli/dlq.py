@@ -7,7 +7,7 @@ from confluent_kafka import KafkaException
 from rich.markup import escape
 from rich.table import Table
 
-from shared.bus.dead_letters import DeadLetter, redrive
+from shared.bus.dead_letters import DeadLetter, redrive, redriven_offset
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import DEAD_LETTERS
@@ -18,7 +18,9 @@ app = typer.Typer(help="Dead letters: what was rejected, why, and re-drive.", no
 
 def load_letters() -> list[DeadLetter]:
     try:
-        return [DeadLetter.from_record(r) for r in read_to_end(settings(), [DEAD_LETTERS])]
+        # Re-drive markers on the topic name a letter; they are not letters themselves.
+        records = read_to_end(settings(), [DEAD_LETTERS])
+        return [DeadLetter.from_record(r) for r in records if redriven_offset(r) is None]
     except (KafkaException, TimeoutError) as exc:
         fail(f"could not read {DEAD_LETTERS}: {exc}")
 

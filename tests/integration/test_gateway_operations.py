@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from shared.bus.bootstrap import admin_client
-from shared.bus.dead_letters import REDRIVE_COUNT, DeadLetter, dead_letter
+from shared.bus.dead_letters import REDRIVE_COUNT, DeadLetter, dead_letter, redriven_offset
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.record import Record
@@ -97,7 +97,8 @@ def test_a_goals_stream_is_replayed_from_kafka_in_causal_order(settings: Setting
 
 
 def find_letter(settings: Settings, key: bytes) -> DeadLetter | None:
-    letters = [DeadLetter.from_record(r) for r in read_to_end(settings, [DEAD_LETTERS]) if r.key == key]
+    records = read_to_end(settings, [DEAD_LETTERS])
+    letters = [DeadLetter.from_record(r) for r in records if r.key == key and redriven_offset(r) is None]
     return letters[-1] if letters else None
 
 
@@ -140,6 +141,11 @@ def test_an_admin_redrives_a_dead_letter_to_its_source_topic(settings: Settings,
     assert (back.key, back.value) == (original.key, original.value)
     assert back.header("origin") == "ops-test"
     assert back.header(REDRIVE_COUNT) == "1"
+    # A marker on the dead-letter topic names the letter (the projector flags it re-driven); it is no letter.
+    markers = [r for r in read_to_end(settings, [DEAD_LETTERS]) if redriven_offset(r) == letter.offset]
+    assert [(m.key, m.value) for m in markers] == [(key, None)]
+    marker_path = f"/dead-letters/{markers[0].offset}/redrive"
+    assert client.post(marker_path, headers=AS_ADMIN).status_code == 404
 
     beyond = client.post(f"/dead-letters/{10**12}/redrive", headers=AS_ADMIN)
     assert beyond.status_code == 404

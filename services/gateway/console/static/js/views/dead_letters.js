@@ -23,12 +23,15 @@ function redriveButton(letter, ctx) {
       ctx.refresh(true);
     }
   };
+  // The read model flags a re-driven letter once the projector saw the re-drive's marker; until then (and for
+  // the count) the gateway's answer in this tab says so.
   const count = redriven.get(letter.dlq_offset);
+  const label = count ? `re-driven ×${count}` : letter.redriven ? "re-driven" : null;
   return h(
     "span",
     { class: "actions" },
     h("button", { type: "button", "data-action": "redrive", onclick: run }, "Re-drive"),
-    count ? h("span", { class: "badge succeeded", "data-testid": "redriven" }, `re-driven ×${count}`) : null,
+    label ? h("span", { class: "badge succeeded", "data-testid": "redriven" }, label) : null,
   );
 }
 
