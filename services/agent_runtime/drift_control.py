@@ -46,6 +46,8 @@ def reset(backend: object, request: AgentResetRequested) -> AgentReset:
     if isinstance(backend, SessionControl):
         backend.reset_session()
     reason = f"stability {request.stability:.2f} below {request.threshold:g} at interaction {request.interaction}"
+    if request.reason == "shift":
+        reason = f"{request.component} drift shift persisting at interaction {request.interaction}"
     return AgentReset(agent_id=request.agent_id, reason=reason)
 
 

@@ -6,7 +6,8 @@ Lifecycle of one agent session:
 2. Every later interaction is scored (`StabilityScored`) and moves the stability EMA.
 3. Stability below `alert_below`, or an alarm of the shift detector (a CUSUM per drift component, learned
    from the baseline: `shift_detector`), raises one `DriftAlert` naming its reason; stability below
-   `reset_below` raises one `ResetRequested` (with a `DriftAlert` first if none was raised). Neither repeats
+   `reset_below`, or a component still shifted `shift_reset_after` interactions after its alarm, raises one
+   `ResetRequested` (with a `DriftAlert` first if none was raised). Neither repeats
    while the episode lasts; the episode ends when stability is back at `recover_at` and no component is
    still shifted (`DriftRecovered`), or when the agent is reset.
 4. `reset()` (after the agent's session restarts) forgets the baseline, so the next interactions build a
@@ -72,6 +73,7 @@ class AgentDriftState:
         self.resets = 0
         self.baseline: Baseline | None = None
         self.detector: ShiftDetector | None = None
+        self.shifted_for = 0
         self._collected: list[tuple[BehaviourSample, tuple[float, ...]]] = []
 
     @property
@@ -89,7 +91,9 @@ class AgentDriftState:
         breakdown = score_drift(sample, embedding, self.baseline, self.settings.weights)
         self.last_drift = breakdown.drift
         self.stability = next_stability(self.stability, breakdown.drift, self.settings.decay)
-        alarms = self._detector().update(_components(breakdown), self.thresholds.cusum)
+        detector = self._detector()
+        alarms = detector.update(_components(breakdown), self.thresholds.cusum)
+        self.shifted_for = self.shifted_for + 1 if detector.any_shifted else 0
         signals: list[DriftSignal] = [
             StabilityScored(self.agent_id, self.role, self.interactions, self.stability, breakdown)
         ]
@@ -105,6 +109,7 @@ class AgentDriftState:
         self.reset_requested = False
         self.baseline = None
         self.detector = None
+        self.shifted_for = 0
         self._collected = []
         self.resets += 1
 
@@ -139,11 +144,15 @@ class AgentDriftState:
             else:
                 alarm = alarms[0]
                 signals.append(DriftAlert(*alert, "cusum", alarm.component, alarm.statistic, alarm.limit))
-        if self.stability < limits.reset_below and not self.reset_requested:
+        persistent = 0 < limits.shift_reset_after <= self.shifted_for
+        if (self.stability < limits.reset_below or persistent) and not self.reset_requested:
             self.reset_requested = True
-            signals.append(
-                ResetRequested(self.agent_id, self.role, self.interactions, self.stability, limits.reset_below)
-            )
+            request = [self.agent_id, self.role, self.interactions, self.stability, limits.reset_below]
+            if self.stability < limits.reset_below:
+                signals.append(ResetRequested(*request))
+            else:
+                assert self.detector is not None
+                signals.append(ResetRequested(*request, "shift", min(self.detector.shifted)))
         shifted = self.detector is not None and self.detector.any_shifted
         if self.alerting and self.stability >= limits.recover_at and not shifted:
             self.alerting = False
@@ -164,6 +173,7 @@ class AgentDriftState:
             "resets": self.resets,
             "baseline": self.baseline.to_dict() if self.baseline is not None else None,
             "detector": self.detector.to_dict() if self.detector is not None else None,
+            "shifted_for": self.shifted_for,
             "collected": [{"sample": s.to_dict(), "embedding": list(e)} for s, e in self._collected],
         }
 
@@ -181,6 +191,7 @@ class AgentDriftState:
         state.baseline = Baseline.from_dict(baseline) if baseline is not None else None
         detector = data.get("detector")
         state.detector = ShiftDetector.from_dict(detector) if detector is not None else None
+        state.shifted_for = int(data.get("shifted_for", 0))
         state._collected = [
             (BehaviourSample.from_dict(item["sample"]), tuple(float(x) for x in item["embedding"]))
             for item in data.get("collected", [])

@@ -217,7 +217,13 @@ def _event(signal: signals.DriftSignal, record: AgentRecord, config: MonitorConf
         )
         return "alert", alert
     if isinstance(signal, signals.ResetRequested):
-        request = AgentResetRequested(**common, stability=signal.stability, threshold=signal.threshold)
+        request = AgentResetRequested(
+            **common,
+            stability=signal.stability,
+            threshold=signal.threshold,
+            reason=signal.reason,
+            component=signal.component,
+        )
         return "reset-requested", request
     if isinstance(signal, signals.DriftRecovered):
         return "recovered", DriftRecovered(**common, stability=signal.stability)

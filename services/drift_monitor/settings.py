@@ -24,6 +24,7 @@ from services.drift_monitor.thresholds import (
     DEFAULT_ALERT_BELOW,
     DEFAULT_RECOVER_AT,
     DEFAULT_RESET_BELOW,
+    DEFAULT_SHIFT_RESET_AFTER,
     DriftThresholds,
     RoleThresholds,
 )
@@ -42,6 +43,8 @@ class DriftMonitorSettings(BaseSettings):
     """Early shift detector (CUSUM per drift component): decision interval in baseline SDs; 0 turns it off."""
     cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
     cusum_clip: float = DEFAULT_CUSUM_CLIP
+    shift_reset_after: int = Field(default=DEFAULT_SHIFT_RESET_AFTER, ge=0)
+    """Reset an agent whose CUSUM shift persists this many interactions after its alarm (0: stability only)."""
     role_thresholds: str = ""
     """JSON object of per-role thresholds, e.g. {"manager": {"alert_below": 0.5, "reset_below": 0.4, "cusum_h": 20}}."""
     consolidation_interval: int = Field(default=DEFAULT_CONSOLIDATION_INTERVAL, ge=0)
@@ -80,6 +83,7 @@ class DriftMonitorSettings(BaseSettings):
             self.cusum_h,
             self.cusum_min_sigma,
             self.cusum_clip,
+            self.shift_reset_after,
         )
         roles = json.loads(self.role_thresholds) if self.role_thresholds.strip() else {}
         by_role = {role: DriftThresholds.from_dict(default.to_dict() | values) for role, values in roles.items()}

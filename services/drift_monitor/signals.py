@@ -70,13 +70,20 @@ class DriftAlert:
 
 @dataclass(frozen=True)
 class ResetRequested:
-    """Stability fell below the reset threshold: route away from the agent and restart its session."""
+    """Restart the agent's session (and route away from it meanwhile).
+
+    `reason` ``stability``: stability fell below `threshold`, the role's reset line. ``shift``: `component`
+    has stayed shifted (CUSUM) for the role's `shift_reset_after` interactions since its alarm, while the
+    mitigations held stability above the reset line.
+    """
 
     agent_id: str
     role: str
     interaction: int
     stability: float
     threshold: float
+    reason: str = "stability"
+    component: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""

@@ -17,6 +17,7 @@ from services.drift_monitor.shift_detector import (
 DEFAULT_ALERT_BELOW = 0.6
 DEFAULT_RESET_BELOW = 0.5
 DEFAULT_RECOVER_AT = 0.65
+DEFAULT_SHIFT_RESET_AFTER = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class DriftThresholds:
     `cusum_k` and decision interval `cusum_h` in baseline standard deviations, the floor `cusum_min_sigma`
     of a component's standard deviation, and `cusum_clip`, the most one interaction can add. `cusum_h = 0`
     turns the detector off (alerts come from stability alone).
+
+    `shift_reset_after`: a component still shifted this many interactions after its CUSUM alarm also requests
+    a reset, whatever the stability: anchoring and consolidation damp the drift score and hold the EMA above
+    `reset_below`, while a shift they do not cure stays significant. They get this many interactions to cure
+    it (the alarm clears); 0 leaves resets to stability alone.
     """
 
     alert_below: float = DEFAULT_ALERT_BELOW
@@ -39,6 +45,7 @@ class DriftThresholds:
     cusum_h: float = DEFAULT_CUSUM_H
     cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
     cusum_clip: float = DEFAULT_CUSUM_CLIP
+    shift_reset_after: int = DEFAULT_SHIFT_RESET_AFTER
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reset_below <= self.alert_below <= self.recover_at <= 1.0:
@@ -47,6 +54,8 @@ class DriftThresholds:
                 f"reset_below={self.reset_below}, alert_below={self.alert_below}, recover_at={self.recover_at}"
             )
         self.cusum  # noqa: B018 -- validates the detector's knobs
+        if self.shift_reset_after < 0:
+            raise ValueError(f"shift_reset_after must be 0 (off) or positive, got {self.shift_reset_after}")
 
     @property
     def cusum(self) -> CusumParameters:
@@ -63,12 +72,13 @@ class DriftThresholds:
             "cusum_h": self.cusum_h,
             "cusum_min_sigma": self.cusum_min_sigma,
             "cusum_clip": self.cusum_clip,
+            "shift_reset_after": self.shift_reset_after,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftThresholds:
         """Inverse of `to_dict`; missing fields take their defaults."""
-        return cls(**{k: float(v) for k, v in data.items()})
+        return cls(**{k: int(v) if k == "shift_reset_after" else float(v) for k, v in data.items()})
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,9 @@ def _alert(e: Envelope[Any]) -> Iterable[RowChange]:
 
 def _reset_requested(e: Envelope[Any]) -> Iterable[RowChange]:
     yield _agent(e, status="resetting")
-    yield _history(e, "reset_requested", threshold=e.payload.threshold)
+    p = e.payload
+    details = {"reason": p.reason} if p.component is None else {"reason": p.reason, "component": p.component}
+    yield _history(e, "reset_requested", threshold=p.threshold, details=details)
 
 
 def _reset(e: Envelope[Any]) -> Iterable[RowChange]:

@@ -22,7 +22,7 @@ def _goal_v1_to_v2(payload: RawPayload) -> RawPayload:
 
 
 def _drift_alert_v1_to_v2(payload: RawPayload) -> RawPayload:
-    """v1 alerts all came from the stability EMA; v2 names the detector."""
+    """v1 drift alerts and reset requests all came from the stability EMA; v2 names the reason."""
     return {**payload, "reason": "stability"}
 
 
@@ -30,6 +30,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SubmitGoal", 1): _goal_v1_to_v2,
     ("GoalSubmitted", 1): _goal_v1_to_v2,
     ("DriftAlert", 1): _drift_alert_v1_to_v2,
+    ("AgentResetRequested", 1): _drift_alert_v1_to_v2,
 }
 
 

@@ -88,13 +88,20 @@ class DriftRecovered(Payload):
 
 
 class AgentResetRequested(Payload):
-    """Stability fell below the reset threshold: the runtime hosting the agent restarts its session."""
+    """The runtime hosting the agent restarts its session. v2 names the reason (v1: all ``stability``).
+
+    ``reason``: ``stability`` when stability fell below ``threshold`` (the role's reset line); ``shift`` when
+    ``component`` stayed shifted (CUSUM) for the role's ``shift_reset_after`` interactions after its alarm
+    while anchoring and consolidation held stability above the line.
+    """
 
     agent_id: str
     role: str
     interaction: int = Field(ge=1)
     stability: float = Field(ge=0)
     threshold: float = Field(ge=0)
+    reason: Literal["stability", "shift"] = "stability"
+    component: DriftComponent | None = None
 
 
 class AgentReset(Payload):
@@ -154,7 +161,12 @@ SPECS: tuple[EventSpec, ...] = (
         version=2,
     ),
     _event(DriftRecovered, "drift-monitor", "An alerting agent's stability climbed back."),
-    _event(AgentResetRequested, "drift-monitor", "An agent fell below its reset threshold; restart its session."),
+    _event(
+        AgentResetRequested,
+        "drift-monitor",
+        "An agent fell below its reset threshold or stayed shifted; restart its session.",
+        version=2,
+    ),
     _event(AgentReset, "agent-runtime", "An agent's session restarted; its baseline is rebuilt."),
     _event(ConsolidationRequested, "drift-monitor", "EMC: an agent's history is due for a summary."),
     _event(ConsolidationApplied, "agent-runtime", "EMC: an agent's context was replaced by summary + recent."),

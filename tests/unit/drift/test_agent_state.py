@@ -119,6 +119,32 @@ def test_the_episode_does_not_recover_while_a_component_is_still_shifted() -> No
     assert recovered.interaction > 26 and not state.detector.any_shifted
 
 
+def test_a_shift_that_persists_despite_stable_looking_scores_requests_a_reset() -> None:
+    # A mild, sustained shift (one habitual tool dropped of two): significant for the CUSUM, while the
+    # stability EMA stays far above the reset line, as it does when anchoring damps a drift.
+    state = AgentDriftState("a1", "worker")
+    feed(state, [on_topic(i) for i in range(20)])
+    mild = [BehaviourSample("a1", "worker", on_topic(i).output, frozenset({"read_file"}), True) for i in range(40)]
+
+    signals = feed(state, mild)
+
+    [alert], [reset] = of_type(signals, DriftAlert), of_type(signals, ResetRequested)
+    assert alert.reason == "cusum" and alert.component == "tools"
+    assert reset.reason == "shift" and reset.component == "tools" and reset.stability > 0.5
+    assert reset.interaction == alert.interaction + state.thresholds.shift_reset_after - 1
+
+
+def test_with_shift_resets_off_only_stability_requests_a_reset() -> None:
+    no_shift_reset = DriftThresholds(shift_reset_after=0)
+    state = AgentDriftState("a1", "worker", DriftSettings(thresholds=RoleThresholds(default=no_shift_reset)))
+    feed(state, [on_topic(i) for i in range(20)])
+    mild = [BehaviourSample("a1", "worker", on_topic(i).output, frozenset({"read_file"}), True) for i in range(60)]
+
+    signals = feed(state, mild)
+
+    assert of_type(signals, DriftAlert) and not of_type(signals, ResetRequested)
+
+
 def test_a_record_stored_before_the_detector_existed_gets_one_from_its_baseline() -> None:
     state = AgentDriftState("a1", "worker")
     feed(state, [on_topic(i) for i in range(20)])
