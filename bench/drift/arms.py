@@ -1,8 +1,9 @@
 """One 1000-interaction session of one scripted agent under one mitigation arm, measured.
 
 The agent is a scripted drifter (``services.agent_runtime.scripted_drift``); the monitor is the drift
-monitor's own pure logic (``AgentDriftState``, ``EpisodicMemory``, ``choose_anchors``) with its defaults:
-baseline of 20, EMA 0.9/0.1, alert below 0.6, reset below 0.5, EMC every 50 interactions, up to 5 anchors.
+monitor's own pure logic (``AgentDriftState``, ``EpisodicMemory``, ``choose_anchors``) with its defaults
+unless settings are given: baseline of 20, EMA 0.9/0.1, alert below 0.6 or on a CUSUM alarm, reset below 0.5
+or 20 interactions into a CUSUM shift, EMC every 50 interactions, up to 5 anchors.
 
 Arms: ``none`` observes only; ``emc`` consolidates memory every 50 interactions (a summary task; the script's
 drift progress halves); ``dar`` resets the agent when the monitor asks (its session restarts, the routed-away
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.agent_runtime.scripted_drift import DriftProgress, ScriptedBehaviour
-from services.drift_monitor.agent_state import AgentDriftState
+from services.drift_monitor.agent_state import AgentDriftState, DriftSettings
 from services.drift_monitor.anchoring import choose_anchors
 from services.drift_monitor.embedding import HashedNgramEmbedding
 from services.drift_monitor.memory import EpisodicMemory
@@ -46,22 +47,40 @@ class SessionResult:
     latency_ms: float
     first_alert: int | None
     onset: int
+    first_stability_alert: int | None = None
+    alert_reason: str = ""
+    resets: int = 0
+    alerts_before_onset: int = 0
 
     @property
     def detection_delay(self) -> int | None:
         return None if self.first_alert is None else self.first_alert - self.onset
 
+    @property
+    def stability_delay(self) -> int | None:
+        """Delay of the first alert raised by the stability EMA (the detector the issue prescribes)."""
+        return None if self.first_stability_alert is None else self.first_stability_alert - self.onset
 
-def run_session(arm: str, agent: str, behaviour: ScriptedBehaviour, interactions: int = 1000) -> SessionResult:
+
+def run_session(
+    arm: str,
+    agent: str,
+    behaviour: ScriptedBehaviour,
+    interactions: int = 1000,
+    settings: DriftSettings | None = None,
+) -> SessionResult:
     if arm not in ARMS:
         raise ValueError(f"unknown arm {arm!r}; choose from {', '.join(ARMS)}")
     emc, dar, aba = arm in ("emc", "all"), arm in ("dar", "all"), arm in ("aba", "all")
-    state = AgentDriftState(agent, "worker")
+    state = AgentDriftState(agent, "worker", settings)
     memory = EpisodicMemory(agent)
     onset = behaviour.progress.onset
     total_drift = tokens = tasks = 0.0
     latency = 0.0
     first_alert: int | None = None
+    first_stability_alert: int | None = None
+    alert_reason = ""
+    resets = alerts_before_onset = 0
     anchor_tokens = 0
     for n in range(1, interactions + 1):
         output = behaviour.next_output()
@@ -72,8 +91,15 @@ def run_session(arm: str, agent: str, behaviour: ScriptedBehaviour, interactions
         total_drift += output.effective_drift
         sample = BehaviourSample(agent, "worker", output.text, output.tools_used, output.memory_used)
         signals = state.observe(sample, EMBEDDING.embed_one(output.text))
-        if first_alert is None and any(isinstance(s, DriftAlert) for s in signals):
-            first_alert = n
+        for alert in (s for s in signals if isinstance(s, DriftAlert)):
+            if first_alert is None:
+                first_alert = n
+                alert_reason = alert.reason if alert.component is None else f"{alert.component} (cusum)"
+            if n <= onset and resets == 0:
+                alerts_before_onset += 1
+        # The EMA's own crossing, whichever detector opened the episode (the EMA does not depend on it).
+        if first_stability_alert is None and state.stability < state.thresholds.alert_below:
+            first_stability_alert = n
         request = memory.record(output.text)
         if emc and request is not None:
             read = sum(_tokens(e.text) for e in request.entries)
@@ -87,6 +113,7 @@ def run_session(arm: str, agent: str, behaviour: ScriptedBehaviour, interactions
             tokens += output.tokens
             behaviour.reset()
             state.reset()
+            resets += 1
             memory = EpisodicMemory(agent)
         anchor_tokens = 0
         if aba and state.baseline is not None and any(isinstance(s, StabilityScored) for s in signals):
@@ -94,7 +121,19 @@ def run_session(arm: str, agent: str, behaviour: ScriptedBehaviour, interactions
             behaviour.anchor(len(anchors))
             anchor_tokens = sum(_tokens(a.sample.output) for a in anchors)
     return SessionResult(
-        arm, agent, interactions, total_drift / interactions, int(tasks), int(tokens), latency, first_alert, onset
+        arm,
+        agent,
+        interactions,
+        total_drift / interactions,
+        int(tasks),
+        int(tokens),
+        latency,
+        first_alert,
+        onset,
+        first_stability_alert,
+        alert_reason,
+        resets,
+        alerts_before_onset,
     )
 
 
