@@ -44,6 +44,23 @@ _EVENT_FROM_STAGE = (
 )
 
 
+#: Log a batch's events. An event id seen again (a redelivery, or a service re-emitting an event after a crash
+#: with a new ``occurred_at``) keeps the copy at the lowest (topic, partition, offset), whichever copy was read
+#: first, so the event log does not depend on read order and a rebuild equals the live log. Only rows inserted
+#: (``xmax = 0``), not rows moved to an earlier copy, count as fresh events for the read models.
+_LOG_EVENTS = (
+    "INSERT INTO events ({columns}) SELECT DISTINCT ON (1) {select} FROM stage_events "
+    'ORDER BY 1, topic, partition, "offset" '
+    "ON CONFLICT (event_id) DO UPDATE SET {updates} "
+    'WHERE (EXCLUDED.topic, EXCLUDED.partition, EXCLUDED."offset") < (events.topic, events.partition, events."offset") '
+    "RETURNING event_id, xmax = 0"
+).format(
+    columns=", ".join('"' + c + '"' for c in EVENT_COLUMNS),
+    select=_EVENT_FROM_STAGE,
+    updates=", ".join('"' + c + '" = EXCLUDED."' + c + '"' for c in EVENT_COLUMNS if c != "event_id"),
+)
+
+
 def prepare_session(conn: psycopg.Connection) -> None:
     """Create per-session staging tables (unconstrained copies of the targets, emptied at each commit)."""
     with conn.transaction():
@@ -107,10 +124,7 @@ def write_batch(
                 with cur.copy(f"COPY stage_events ({', '.join(_quoted(STAGED_EVENT_COLUMNS))}) FROM STDIN") as copy:
                     for delivery in deliveries:
                         copy.write_row(staged_event_row(delivery))
-                cur.execute(
-                    f"INSERT INTO events ({', '.join(_quoted(EVENT_COLUMNS))}) SELECT {_EVENT_FROM_STAGE} "
-                    "FROM stage_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-                )
+                cur.execute(_LOG_EVENTS)
                 fresh = _fresh(cur, deliveries)
                 _upsert_read_models(cur, fresh)
             positions = _store_positions(cur, records, projection)
@@ -119,11 +133,9 @@ def write_batch(
 
 
 def _fresh(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> list[Delivery]:
-    """The deliveries whose events the INSERT just logged (it returned their ids): all of them, unless some were
+    """The deliveries whose events the INSERT just logged for the first time: all of them, unless some were
     logged before or appear twice in the batch (applied once, like a duplicate across batches)."""
-    if cur.rowcount == len(deliveries):
-        return list(deliveries)
-    new_ids = {row[0] for row in cur.fetchall()}
+    new_ids = {event_id for event_id, inserted in cur.fetchall() if inserted}
     fresh = []
     for delivery in deliveries:
         if delivery.envelope.event_id in new_ids:

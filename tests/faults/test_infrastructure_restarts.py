@@ -26,17 +26,33 @@ def get_going(faults: FaultStack, workload: Workload) -> None:
     )
 
 
+#: Services whose consume-transform-produce loop commits consumer offsets in a Kafka transaction.
+TRANSACTIONAL_SERVICES = ("scheduler", "assigner")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="librdkafka send_offsets_to_transaction ignores its timeout and blocks forever when the group "
+    "coordinator went away (confluentinc/librdkafka#5456, #5511): after the broker restart the assigner hangs in "
+    "EventProducer.commit and no task is assigned again until the process is restarted",
+)
 @pytest.mark.timeout(300, func_only=True)
 def test_kafka_broker_stopped_and_restarted_mid_stream(faults: FaultStack, fault: FaultRow) -> None:
     fault.fault = "Kafka broker stop + restart"
     workload = faults.workload()
-    with workload.steady(period_s=0.7):
-        get_going(faults, workload)
-        faults.kafka.stop()
-        time.sleep(DOWN_FOR_S)
-        faults.kafka.start()  # the same name: same port and data directory
-        time.sleep(2.0)
-    fault.detail = check_all(faults, workload)
+    try:
+        with workload.steady(period_s=0.7):
+            get_going(faults, workload)
+            faults.kafka.stop()
+            time.sleep(DOWN_FOR_S)
+            faults.kafka.start()  # the same name: same port and data directory
+            time.sleep(2.0)
+        fault.detail = check_all(faults, workload, finish_timeout_s=90)
+    finally:
+        # Whatever happened, the next test gets services that are not stuck in a transaction.
+        for service in TRANSACTIONAL_SERVICES:
+            faults.stack.kill(service)
+            faults.stack.restart(service)
 
 
 @pytest.mark.timeout(240, func_only=True)
