@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -50,6 +53,7 @@ class EventProducer:
         self._producer = Producer(config | (overrides or {}))
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)
+        self._watchdog = _StuckCallWatchdog(TXN_CALL_LIMIT_S)
         if self.transactional:
             # Fences any older instance with the same id (a zombie after a restart) and aborts its open transaction.
             self._producer.init_transactions(60)
@@ -61,7 +65,8 @@ class EventProducer:
     def commit(self, offsets: list[Any] | None = None, group_metadata: Any = None) -> None:
         """Commit the transaction, with the consumer offsets it covers (consume-transform-produce)."""
         if offsets:
-            self._producer.send_offsets_to_transaction(offsets, group_metadata, 60)
+            with self._watchdog.bounded("send_offsets_to_transaction"):
+                self._producer.send_offsets_to_transaction(offsets, group_metadata, 60)
         self._producer.commit_transaction(60)
         failures, self._failures = self._failures, []
         if failures:
@@ -138,3 +143,52 @@ class EventProducer:
     def close(self, timeout: float = 30.0) -> None:
         """Flush on shutdown so nothing queued is lost silently."""
         self.flush(timeout)
+
+
+#: librdkafka's transactional timeout (60 s) plus a margin: a call blocked longer than this never returns.
+TXN_CALL_LIMIT_S = 75.0
+#: The exit code of a process whose Kafka client hung (its supervisor restarts it; state comes from Kafka).
+EXIT_CLIENT_HUNG = 75
+
+
+class _StuckCallWatchdog:
+    """Ends the process when a guarded call blocks past its limit.
+
+    librdkafka's ``send_offsets_to_transaction`` ignores its timeout and can block forever when the group
+    coordinator went away, e.g. across a broker restart (confluentinc/librdkafka#5456, #5511): the service would
+    stay up doing nothing. Exiting instead lets the supervisor (compose ``restart: unless-stopped``, Kubernetes)
+    start it again; the new instance fences the old transaction and re-reads from the committed offsets
+    (found by the fault suite: the assigner hung for good after a broker restart).
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self._limit_s = limit_s
+        self._deadline: float | None = None
+        self._call = ""
+        self._thread: threading.Thread | None = None
+
+    def bounded(self, call: str) -> _StuckCallWatchdog:
+        self._call = call
+        return self
+
+    def __enter__(self) -> None:
+        self._deadline = time.monotonic() + self._limit_s
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="kafka-call-watchdog", daemon=True)
+            self._thread.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._deadline = None
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(1.0)
+            deadline = self._deadline
+            if deadline is not None and time.monotonic() > deadline:
+                log.critical(
+                    "%s blocked for more than %gs (a librdkafka hang); exiting so that the service is restarted",
+                    self._call,
+                    self._limit_s,
+                )
+                logging.shutdown()
+                os._exit(EXIT_CLIENT_HUNG)

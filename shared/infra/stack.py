@@ -107,6 +107,10 @@ class LocalStack:
             if proc.poll() is not None:
                 raise ServiceFailed(f"{name} exited with {proc.returncode}:\n{log_tail(self.log_dir / f'{name}.log')}")
 
+    def exited(self) -> list[str]:
+        """The services whose process has exited."""
+        return [name for name, proc in self._procs.items() if proc.poll() is not None]
+
     def names(self) -> list[str]:
         return list(self._procs)
 

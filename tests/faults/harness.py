@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.bus.bootstrap import admin_client
@@ -40,6 +40,9 @@ class FaultStack:
     execution_log: Path
     tag: str
     saga_definition: str
+    supervised: bool = False
+    """Restart a service that exited, as compose (restart: unless-stopped) or Kubernetes would."""
+    restarted: list[str] = field(default_factory=list)
 
     @property
     def runtime_group(self) -> str:
@@ -49,6 +52,10 @@ class FaultStack:
         return Workload(self.settings, self.saga_definition, self.tag)
 
     def alive(self) -> None:
+        if self.supervised:
+            for name in self.stack.exited():
+                self.restarted.append(name)
+                self.stack.restart(name)
         self.stack.check()
 
     def wait_finished(self, workload: Workload, timeout_s: float) -> None:

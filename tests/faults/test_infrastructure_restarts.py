@@ -26,20 +26,13 @@ def get_going(faults: FaultStack, workload: Workload) -> None:
     )
 
 
-#: Services whose consume-transform-produce loop commits consumer offsets in a Kafka transaction.
-TRANSACTIONAL_SERVICES = ("scheduler", "assigner")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="librdkafka send_offsets_to_transaction ignores its timeout and blocks forever when the group "
-    "coordinator went away (confluentinc/librdkafka#5456, #5511): after the broker restart the assigner hangs in "
-    "EventProducer.commit and no task is assigned again until the process is restarted",
-)
-@pytest.mark.timeout(300, func_only=True)
+@pytest.mark.timeout(360, func_only=True)
 def test_kafka_broker_stopped_and_restarted_mid_stream(faults: FaultStack, fault: FaultRow) -> None:
+    """A service whose Kafka client hangs past its bound after the restart exits (librdkafka#5456/#5511, see
+    ``shared.bus.producer``) and is started again, as its supervisor would; the invariants must hold all the same."""
     fault.fault = "Kafka broker stop + restart"
     workload = faults.workload()
+    faults.supervised, faults.restarted = True, []
     try:
         with workload.steady(period_s=0.7):
             get_going(faults, workload)
@@ -47,12 +40,11 @@ def test_kafka_broker_stopped_and_restarted_mid_stream(faults: FaultStack, fault
             time.sleep(DOWN_FOR_S)
             faults.kafka.start()  # the same name: same port and data directory
             time.sleep(2.0)
-        fault.detail = check_all(faults, workload, finish_timeout_s=90)
+        fault.detail = check_all(faults, workload, finish_timeout_s=240)
     finally:
-        # Whatever happened, the next test gets services that are not stuck in a transaction.
-        for service in TRANSACTIONAL_SERVICES:
-            faults.stack.kill(service)
-            faults.stack.restart(service)
+        faults.supervised = False
+    if faults.restarted:
+        fault.detail += f"; restarted after exiting: {', '.join(faults.restarted)}"
 
 
 @pytest.mark.timeout(240, func_only=True)
