@@ -19,10 +19,11 @@ from tests.faults.conftest import POSTGRES_NAME, FaultRow
 from tests.faults.harness import FaultStack, start_fault_stack, stop_fault_stack
 from tests.faults.invariants import check_all
 from tests.faults.workload import wait_until
-from tests.infra_fixtures import TEST_KAFKA_NAME, TEST_KAFKA_PORT, keep_infra
+from tests.infra_fixtures import TEST_KAFKA_NAME, TEST_KAFKA_PORT
 
 pytestmark = pytest.mark.integration
-CLUSTER_PORT = TEST_KAFKA_PORT + 100  # nodes on +100..+105, clear of the session broker's two ports
+CLUSTER_PORT = TEST_KAFKA_PORT + 700  # nodes on +700..+705: clear of the session broker and of the fixed ports of
+# tests/integration/test_local_kafka.py (29192, 29292, 39192..39197)
 KILLED_NODE = 1
 
 
@@ -47,9 +48,8 @@ def cluster_stack(fault_postgres: str, tmp_path_factory: pytest.TempPathFactory)
     finally:
         codes = stop_fault_stack(faults)
         print(f"\ncluster fault stack stopped (exit codes {codes}); logs in {faults.stack.log_dir}")
-        if not keep_infra():
-            cluster.stop()
-            cluster.clean()
+        cluster.stop()  # always: it starts clean each time, and would hold its ports for later tests
+        cluster.clean()
 
 
 @pytest.mark.timeout(300, func_only=True)
