@@ -54,15 +54,20 @@ def database_url() -> Iterator[str]:
     """URL of a freshly created, empty database ``architect_test_<pid>`` (one per session, so concurrent
     sessions on one server never drop each other's database).
 
-    It lives on the server behind ``$DATABASE_URL`` when that is set, else on an embedded server named "test".
+    It lives on the server behind ``$DATABASE_URL`` when that is set, else on an embedded server named "test"
+    started from an empty data directory (unless already running). A server left running keeps no test database:
+    the session drops its own at the end.
     """
     configured = os.environ.get(postgres_server.DATABASE_URL_ENV)
     already_running = postgres_server.running_url(TEST_POSTGRES_NAME) is not None
+    database = f"{TEST_DATABASE_PREFIX}_{os.getpid()}"
     try:
-        admin_url = configured or postgres_server.start(TEST_POSTGRES_NAME)
-        url = postgres_server.fresh_database(admin_url, f"{TEST_DATABASE_PREFIX}_{os.getpid()}")
+        admin_url = configured or postgres_server.start(TEST_POSTGRES_NAME, clean=True)
+        url = postgres_server.fresh_database(admin_url, database)
     except Exception as error:
         pytest.fail(f"the test Postgres could not start ({type(error).__name__}): {error}", pytrace=False)
     yield url
     if not configured and not already_running and not keep_infra():
         postgres_server.stop(TEST_POSTGRES_NAME)
+    else:
+        postgres_server.drop_database(admin_url, database)

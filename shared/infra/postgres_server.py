@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from pgserver.utils import PostmasterInfo
 
 DATABASE_URL_ENV = "DATABASE_URL"
+#: How long start() waits for the server to accept connections. pgserver's own pg_ctl wait gives up after 10 s,
+#: but crash recovery of a data directory whose server was killed (or copied while running) can take longer.
+READY_TIMEOUT_S = 300.0
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -38,17 +44,50 @@ def data_dir(name: str = "dev") -> Path:
     return cache_root() / "postgres" / name
 
 
-def start(name: str = "dev") -> str:
-    """Start the embedded server ``name`` (or reuse it when running); returns its URL (database ``postgres``)."""
+def start(name: str = "dev", *, clean: bool = False, ready_timeout_s: float = READY_TIMEOUT_S) -> str:
+    """Start the embedded server ``name`` (or reuse it when running); returns its URL (database ``postgres``).
+
+    ``clean=True`` starts a server that is not running from an empty data directory (the old one is deleted), so
+    nothing an earlier session left (databases, a half-finished crash recovery) carries over. A server still
+    recovering after an unclean stop is waited for, up to ``ready_timeout_s``, with its log tail on failure.
+    """
     pgserver = _pgserver()
     directory = data_dir(name)
+    if clean and running_url(name) is None and directory.exists():
+        shutil.rmtree(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server must outlive this process; stop() ends it explicitly.
-    server = pgserver.get_server(directory, cleanup_mode=None)
-    if running_url(name) is None:
-        # pgserver caches handles per process; a handle from before a stop() needs its server started again.
-        server.ensure_postgres_running()
-    return server.get_uri()
+    try:
+        # cleanup_mode=None: the server must outlive this process; stop() ends it explicitly.
+        server = pgserver.get_server(directory, cleanup_mode=None)
+        if running_url(name) is None:
+            # pgserver caches handles per process; a handle from before a stop() (or a clean start's deletion)
+            # needs its data directory initialised and its server started again.
+            server.ensure_pgdata_inited()
+            server.ensure_postgres_running()
+    except subprocess.TimeoutExpired:
+        pass  # pg_ctl stopped waiting, not the server: it is still starting (recovering); wait for it below
+    return _wait_until_ready(name, ready_timeout_s)
+
+
+def _wait_until_ready(name: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = _postmaster(name)
+        if info is not None and info.status == "ready":
+            return info.get_uri()
+        if time.monotonic() > deadline:
+            state = "not running" if info is None else f"still {info.status!r}"
+            raise RuntimeError(
+                f"embedded Postgres {name!r} is {state} after {timeout_s:.0f} s; its log ends:\n{_log_tail(name)}"
+            )
+        time.sleep(0.5)
+
+
+def _log_tail(name: str, lines: int = 20) -> str:
+    log = data_dir(name) / "log"
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def running_url(name: str = "dev") -> str | None:
@@ -82,6 +121,15 @@ def fresh_database(admin_url: str, name: str) -> str:
     return with_database(admin_url, name)
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, ending its open connections."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def ensure_database(admin_url: str, name: str) -> str:
     """Create database ``name`` unless it exists; returns its URL (its data is kept)."""
     import psycopg
@@ -112,7 +160,10 @@ def _postmaster(name: str) -> PostmasterInfo | None:
     directory = data_dir(name)
     if not directory.exists():
         return None
-    info = PostmasterInfo.read_from_pgdata(directory)
+    try:
+        info = PostmasterInfo.read_from_pgdata(directory)
+    except (KeyError, ValueError):
+        return None  # postmaster.pid is being written by a server that is starting
     return info if info is not None and info.is_running() else None
 
 

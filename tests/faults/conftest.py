@@ -86,7 +86,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def fault_postgres() -> Iterator[str]:
     already_running = postgres_server.running_url(POSTGRES_NAME) is not None
     try:
-        url = postgres_server.start(POSTGRES_NAME)
+        url = postgres_server.start(POSTGRES_NAME, clean=True)
     except Exception as error:
         pytest.fail(f"the faults Postgres could not start ({type(error).__name__}): {error}", pytrace=False)
     yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psutil
 import psycopg
 import pytest
 
@@ -108,3 +109,73 @@ def test_with_database_swaps_the_database_in_urls_and_connection_strings() -> No
         "host": "h",
         "dbname": "b",
     }
+
+
+def _tables(url: str) -> list[str]:
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_clean_start_begins_from_an_empty_data_directory() -> None:
+    url = postgres_server.start("itest-clean")
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE left_by_an_earlier_session (id int)")
+        postgres_server.stop("itest-clean")
+
+        assert "left_by_an_earlier_session" in _tables(postgres_server.start("itest-clean"))
+        postgres_server.stop("itest-clean")
+
+        assert _tables(postgres_server.start("itest-clean", clean=True)) == []
+    finally:
+        postgres_server.stop("itest-clean")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_server_killed_mid_write_is_recovered_with_its_committed_data() -> None:
+    url = postgres_server.start("itest-killed", clean=True)
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE committed (id int)")
+            connection.execute("INSERT INTO committed SELECT generate_series(1, 10000)")
+            pid = connection.execute("SELECT pg_backend_pid()").fetchone()
+            postmaster = psutil.Process(int(pid[0])).parent()
+            postmaster.kill()
+        postmaster.wait(10)
+        assert postgres_server.running_url("itest-killed") is None
+
+        recovered = postgres_server.start("itest-killed")
+
+        assert "database system was interrupted" in (postgres_server.data_dir("itest-killed") / "log").read_text()
+        with psycopg.connect(recovered) as connection:
+            assert connection.execute("SELECT count(*) FROM committed").fetchone() == (10000,)
+    finally:
+        postgres_server.stop("itest-killed")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_a_server_that_never_gets_ready_is_reported_with_its_log() -> None:
+    postgres_server.start("itest-stop")
+    postgres_server.stop("itest-stop")
+
+    with pytest.raises(RuntimeError, match=r"embedded Postgres 'itest-stop' is not running after 1 s; its log ends:"):
+        postgres_server._wait_until_ready("itest-stop", 1.0)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_drop_database_removes_it_and_is_quiet_when_it_is_gone(admin_url: str) -> None:
+    postgres_server.fresh_database(admin_url, "itest_dropped")
+
+    postgres_server.drop_database(admin_url, "itest_dropped")
+    postgres_server.drop_database(admin_url, "itest_dropped")
+
+    with psycopg.connect(admin_url) as connection:
+        assert connection.execute("SELECT 1 FROM pg_database WHERE datname = 'itest_dropped'").fetchone() is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -110,25 +110,29 @@ def test_api_keys_still_work_beside_tokens(client: TestClient, app: FastAPI) -> 
 
 
 @pytest.mark.parametrize(
-    ("bearer", "message"),
+    ("make_bearer", "message"),
     [
-        (token(aud="someone-else", scope="submit"), "invalid token: its audience is not 'architect'"),
-        (token(iss="https://evil.example.com/", scope="submit"), f"invalid token: its issuer is not {ISSUER!r}"),
-        (token(exp=int(time.time()) - 60, scope="submit"), "invalid token: it has expired"),
-        (token(key=OTHER_KEY, scope="submit"), "invalid token: its signature does not verify"),
-        (token(exp=None, scope="submit"), "invalid token: it lacks the 'exp' claim"),
-        (token(nbf=int(time.time()) + 3600, scope="submit"), "invalid token: it is not valid yet"),
+        (lambda: token(aud="someone-else", scope="submit"), "invalid token: its audience is not 'architect'"),
         (
-            token(key="a-shared-secret-of-32-bytes-length!", algorithm="HS256", scope="submit"),
+            lambda: token(iss="https://evil.example.com/", scope="submit"),
+            f"invalid token: its issuer is not {ISSUER!r}",
+        ),
+        (lambda: token(exp=int(time.time()) - 60, scope="submit"), "invalid token: it has expired"),
+        (lambda: token(key=OTHER_KEY, scope="submit"), "invalid token: its signature does not verify"),
+        (lambda: token(exp=None, scope="submit"), "invalid token: it lacks the 'exp' claim"),
+        (lambda: token(nbf=int(time.time()) + 3600, scope="submit"), "invalid token: it is not valid yet"),
+        (
+            lambda: token(key="a-shared-secret-of-32-bytes-length!", algorithm="HS256", scope="submit"),
             "invalid token: its algorithm is not one of RS256",
         ),
-        ("eyJhbGciOiJSUzI1NiJ9.not-base64.zzz", "invalid token: DecodeError"),
+        (lambda: "eyJhbGciOiJSUzI1NiJ9.not-base64.zzz", "invalid token: DecodeError"),
     ],
     ids=["audience", "issuer", "expired", "signature", "no-exp", "not-yet-valid", "hs256-confusion", "malformed"],
 )
 def test_a_bad_token_gets_401_saying_why_and_nothing_is_published(
-    client: TestClient, app: FastAPI, bearer: str, message: str
+    client: TestClient, app: FastAPI, make_bearer: Callable[[], str], message: str
 ) -> None:
+    bearer = make_bearer()
     response = submit(client, bearer)
     assert response.status_code == 401
     assert response.json()["detail"] == message
