@@ -26,11 +26,17 @@ def _drift_alert_v1_to_v2(payload: RawPayload) -> RawPayload:
     return {**payload, "reason": "stability"}
 
 
+def _saga_compensated_v1_to_v2(payload: RawPayload) -> RawPayload:
+    """v1 sagas were compensated only after a step failed for good: no abort reason."""
+    return {**payload, "reason": payload.get("reason", "")}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SubmitGoal", 1): _goal_v1_to_v2,
     ("GoalSubmitted", 1): _goal_v1_to_v2,
     ("DriftAlert", 1): _drift_alert_v1_to_v2,
     ("AgentResetRequested", 1): _drift_alert_v1_to_v2,
+    ("SagaCompensated", 1): _saga_compensated_v1_to_v2,
 }
 
 

@@ -133,6 +133,15 @@ class GoalSagaEnded(Payload):
     reason: str = ""
 
 
+class GoalSagaStarted(Payload):
+    """The saga coordinator started a saga for a group of a goal's steps (announced on the goal's partition, so
+    the coordinator can find the goal's running sagas when the goal is cancelled)."""
+
+    goal_id: str
+    saga_id: str
+    saga: str
+
+
 def _command(payload: type[Payload], description: str, version: int = 1) -> EventSpec:
     return EventSpec(payload.__name__, version, payload, GOALS_COMMANDS, "command", "orchestrator", description)
 
@@ -156,5 +165,14 @@ SPECS: tuple[EventSpec, ...] = (
     _event(ApprovalRequested, "A gated step waits for a human."),
     _event(ApprovalGranted, "A gated step was approved."),
     _event(ApprovalRejected, "A gated step was rejected."),
+    EventSpec(
+        "GoalSagaStarted",
+        1,
+        GoalSagaStarted,
+        GOALS_EVENTS,
+        "event",
+        "saga-coordinator",
+        "A saga for a group of a goal's steps started.",
+    ),
     _event(MethodLearned, "An agent-written plan succeeded and became a candidate method."),
 )

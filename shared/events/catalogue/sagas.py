@@ -62,6 +62,15 @@ class ResolveCompensation(Payload):
     comment: str = ""
 
 
+class AbortSaga(Payload):
+    """Stop a saga: no further step starts, and its executed steps are compensated in reverse order (an attempt in
+    flight is awaited first, up to a grace period). The coordinator sends it for the sagas of a cancelled goal."""
+
+    saga_id: str
+    reason: str = Field(default="", max_length=1000)
+    requested_by: str = "anonymous"
+
+
 class SagaTimeoutElapsed(Payload):
     """Delivered by the scheduler when an attempt's deadline has passed (it may have finished since)."""
 
@@ -190,6 +199,17 @@ class CompensationResolved(Payload):
     comment: str = ""
 
 
+class SagaAborted(Payload):
+    """An abort was accepted: no further step starts. ``waiting_for`` names the step whose attempt in flight is
+    awaited (until it answers or ``grace_until``) before the executed steps are compensated in reverse order."""
+
+    saga_id: str
+    reason: str = ""
+    requested_by: str = "anonymous"
+    waiting_for: str | None = None
+    grace_until: datetime | None = None
+
+
 class SagaCompleted(Payload):
     saga_id: str
     steps_succeeded: int = 0
@@ -201,6 +221,8 @@ class SagaCompensated(Payload):
     saga_id: str
     failed_step: str | None = None
     compensated_steps: list[str] = Field(default_factory=list)
+    reason: str = ""
+    """v2: why the saga was rolled back when it was aborted (e.g. "goal cancelled"); empty when a step failed."""
 
 
 class SagaFailed(Payload):
@@ -215,14 +237,15 @@ def _command(payload: type[Payload], description: str) -> EventSpec:
     return EventSpec(payload.__name__, 1, payload, SAGAS_COMMANDS, "command", OWNER, description)
 
 
-def _event(payload: type[Payload], description: str) -> EventSpec:
-    return EventSpec(payload.__name__, 1, payload, SAGAS_EVENTS, "event", OWNER, description)
+def _event(payload: type[Payload], description: str, version: int = 1) -> EventSpec:
+    return EventSpec(payload.__name__, version, payload, SAGAS_EVENTS, "event", OWNER, description)
 
 
 SPECS: tuple[EventSpec, ...] = (
     _command(StartSaga, "Ask to run a saga definition."),
     _command(ReportSagaActionResult, "The outcome of a command step or compensation."),
     _command(ResolveCompensation, "A human resolves an escalated compensation."),
+    _command(AbortSaga, "Stop a saga and compensate its executed steps (e.g. its goal was cancelled)."),
     _command(SagaTimeoutElapsed, "A scheduled deadline check for one attempt came due."),
     _command(SagaRetryDue, "A scheduled retry of a step or compensation came due."),
     _event(SagaStarted, "A saga run began."),
@@ -234,7 +257,8 @@ SPECS: tuple[EventSpec, ...] = (
     _event(CompensationFailed, "An attempt to undo a step failed or timed out."),
     _event(CompensationEscalated, "A compensation failed for good: a human must resolve it."),
     _event(CompensationResolved, "A human resolved an escalated compensation."),
+    _event(SagaAborted, "A saga was asked to stop: no further step starts; its executed steps will be undone."),
     _event(SagaCompleted, "Every step of a saga succeeded."),
-    _event(SagaCompensated, "A saga failed and every executed step was compensated."),
+    _event(SagaCompensated, "A saga failed or was aborted and every executed step was compensated.", version=2),
     _event(SagaFailed, "A saga failed with nothing to compensate."),
 )
