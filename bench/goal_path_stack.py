@@ -1,8 +1,8 @@
 """The whole goal path as processes, for the goal-path benchmarks, and a watch over the task events it writes.
 
 ``goal_path_stack()`` starts a broker of its own ("bench-e2e" on 127.0.0.1:19492, clean storage, stopped and
-deleted afterwards), a fresh ``bench_e2e`` database on the embedded Postgres "test" (reused, never stopped),
-the catalogue's topics, then scheduler, assigner, orchestrator, projector and an agent runtime hosting
+deleted afterwards), a fresh ``bench_e2e`` database on the embedded Postgres "bench-goalpath" (its own, clear
+of test sessions' servers; reused, never stopped), the catalogue's topics, then scheduler, assigner, orchestrator, projector and an agent runtime hosting
 ``bench/fleets/zero_latency.yaml`` (20 scripted agents of zero latency). The orchestrator loads the
 ``bench_noop_goal`` method (five independent no-op tasks) from ``bench/methods``.
 
@@ -48,7 +48,7 @@ TASKS_PER_GOAL = 5
 FLEET_SIZE = 20
 KAFKA_NAME = "bench-e2e"
 KAFKA_PORT = 19492
-POSTGRES_NAME = "test"
+POSTGRES_NAME = "bench-goalpath"
 DATABASE = "bench_e2e"
 ORCHESTRATOR = "orchestrator"
 ORCHESTRATOR_GROUP = "architect-orchestrator"
