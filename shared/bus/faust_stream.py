@@ -3,8 +3,9 @@
 ``envelopes(stream)`` decodes and validates each record, dead-letters bad ones (original bytes, error and
 source position in headers), retries a failing handler and dead-letters the record when it keeps failing, and
 runs the handler inside a CONSUMER span parented by the producer's. Faust acknowledges (and later commits) an
-event only after the agent body has finished with it, and ``FaustPublisher.publish`` waits for Kafka's
-acknowledgement, so effects are durable before offsets move.
+event only after the agent body has finished with it, and flushes its producer before it commits offsets
+(``FaustPublisher.publish(wait=True)`` also waits for each acknowledgement), so effects are durable before
+offsets move. ``envelopes(types=...)`` skips records of other types by their ``architect-type`` header, undecoded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shared.bus.partitioning import librdkafka_partitioner
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.shutdown_deadline import bound_faust_shutdown
+from shared.events.catalogue import CATALOGUE
 from shared.events.codec import DecodeError, decode, encode, spec_for
 from shared.events.envelope import Envelope
 from shared.metrics import EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
@@ -31,6 +33,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+#: The header producers copy the envelope's type into (``Envelope.header_metadata``).
+TYPE_HEADER = "architect-type"
 SESSION_TIMEOUT_S = 10.0
 
 
@@ -90,7 +94,8 @@ class FaustPublisher:
         self._app = app
         self._topics: dict[str, faust.TopicT] = {}
 
-    async def publish(self, envelope: Envelope[Any], *, wait: bool = False) -> None:
+    async def publish(self, envelope: Envelope[Any], *, wait: bool = False) -> Awaitable[Any]:
+        """Hand ``envelope`` to the producer; returns its delivery (a future Kafka's acknowledgement resolves)."""
         name = spec_for(envelope.type).topic
         topic = self._topics.setdefault(name, raw_topic(self._app, name))
         with tracing.tracer().start_as_current_span(
@@ -101,6 +106,7 @@ class FaustPublisher:
             future = await topic.send(key=envelope.stream_id.encode(), value=encode(envelope), headers=headers)
             if wait:
                 await future
+            return future
 
 
 async def envelopes(
@@ -111,10 +117,17 @@ async def envelopes(
     settings: Settings,
     dead_letters: EventProducer,
     max_attempts: int = 5,
+    types: frozenset[str] | None = None,
 ) -> AsyncIterator[Envelope[Any]]:
-    """Drive ``handler`` over a raw stream; yields each envelope after it was handled (for progress and tests)."""
+    """Drive ``handler`` over a raw stream; yields each envelope after it was handled (for progress and tests).
+
+    ``types``: the only types the handler acts on. A record whose ``architect-type`` header names another
+    catalogued type is skipped without being decoded; one without the header, or naming an unknown type, is
+    decoded (and dead-lettered if bad) as usual."""
     async for event in stream.events():
         message = event.message
+        if types is not None and _skippable(message.headers, types):
+            continue
         record = Record(
             topic=message.topic,
             partition=message.partition,
@@ -135,6 +148,15 @@ async def envelopes(
             continue
         if await _handle(handler, envelope, record, group, dead_letters, max_attempts):
             yield envelope
+
+
+def _skippable(headers: Any, types: frozenset[str]) -> bool:
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    for key, value in items:
+        if key == TYPE_HEADER:
+            named = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            return named not in types and named in CATALOGUE
+    return False
 
 
 async def _handle(
