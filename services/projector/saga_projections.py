@@ -134,7 +134,7 @@ def _finished(status: str) -> Projector:
             columns["failed_step"] = p.failed_step
         if status == "compensated":
             columns["compensated_steps"] = list(p.compensated_steps)
-        if status == "failed":
+        if status == "failed" or (status == "compensated" and p.reason):
             columns["reason"] = p.reason
         yield _saga(e, **columns)
 
@@ -153,6 +153,7 @@ SAGA_PROJECTORS: dict[str, Projector] = {
     "CompensationFailed": _compensation_failed,
     "CompensationEscalated": _escalated,
     "CompensationResolved": lambda e: [_saga(e, status="compensating", escalated_step="")],
+    "SagaAborted": lambda e: [_saga(e, status="aborting", reason=e.payload.reason)],
     "SagaCompleted": _finished("completed"),
     "SagaCompensated": _finished("compensated"),
     "SagaFailed": _finished("failed"),

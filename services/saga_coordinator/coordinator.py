@@ -8,6 +8,11 @@ Every emitted event id derives from the saga, the step, the attempt and what hap
 twice (redelivery, a replay after a crash) emits the very same ids, and an input the saga is not waiting for
 changes nothing and emits nothing. A command that can never apply (a report for a step that is not a
 command, a step that does not exist, a saga nobody started) raises ``RejectRecord``: it is dead-lettered.
+
+A saga the orchestrator started for a goal's steps (its id names the goal) is also announced on the goal's
+partition (``GoalSagaStarted``), so that cancelling the goal can abort it (``goal_sagas``). ``AbortSaga``
+stops a saga (``SagaAborted``): an attempt in flight is awaited up to ``ABORT_GRACE_SECONDS``, then the
+executed steps are compensated in reverse order and the saga ends compensated with the abort's reason.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.orchestrator.saga_groups import parse_saga_id
 from services.saga_coordinator.definitions import SagaDefinitionError, parse_definition
 from services.saga_coordinator.saga import (
     EscalateCompensation,
     Outcome,
     RunStep,
+    SagaAbortAccepted,
     SagaCommand,
     SagaDefinition,
     SagaFinished,
@@ -34,12 +41,14 @@ from services.saga_coordinator.saga import (
     StartCompensation,
 )
 from shared.bus.consumer import RejectRecord
+from shared.events.catalogue.goals import GoalSagaStarted
 from shared.events.catalogue.sagas import (
     CompensationEscalated,
     CompensationFailed,
     CompensationResolved,
     CompensationStarted,
     CompensationSucceeded,
+    SagaAborted,
     SagaCompensated,
     SagaCompleted,
     SagaFailed,
@@ -59,7 +68,9 @@ PRODUCER = "saga-coordinator"
 #: Abandoned tasks with these error classes will not do better on another attempt.
 NOT_RETRYABLE_ERRORS = frozenset({"auth", "budget"})
 #: Commands sent by people or other services: about a saga that does not exist, they are dead-lettered.
-HUMAN_COMMANDS = frozenset({"ReportSagaActionResult", "ResolveCompensation"})
+HUMAN_COMMANDS = frozenset({"ReportSagaActionResult", "ResolveCompensation", "AbortSaga"})
+#: How long an aborted saga waits for the attempt in flight before treating it as timed out and compensating.
+ABORT_GRACE_SECONDS = 60.0
 
 DefinitionLookup = Mapping[str, SagaDefinition]
 
@@ -137,18 +148,18 @@ class _Out:
         self.cause, self.saga_id = cause, saga_id
         self.emit: list[Envelope[Any] | Delayed] = []
 
-    def envelope(self, payload: Payload, what: str) -> Envelope[Any]:
+    def envelope(self, payload: Payload, what: str, stream_id: str | None = None) -> Envelope[Any]:
         return new_event(
             payload,
             producer=PRODUCER,
-            stream_id=self.saga_id,
+            stream_id=stream_id or self.saga_id,
             correlation_id=self.saga_id,
             causation_id=self.cause.event_id,
             event_id=stable_id(self.saga_id, what),
         )
 
-    def now(self, payload: Payload, what: str) -> None:
-        self.emit.append(self.envelope(payload, what))
+    def now(self, payload: Payload, what: str, stream_id: str | None = None) -> None:
+        self.emit.append(self.envelope(payload, what, stream_id))
 
     def later(self, payload: Payload, what: str, delay_s: float) -> None:
         self.emit.append(Delayed(self.envelope(payload, what), max(delay_s, 0.0)))
@@ -205,6 +216,10 @@ def _start(stored: Mapping[str, Any] | None, e: Envelope[Any], now: float, defin
         ),
         "started",
     )
+    goal = parse_saga_id(p.saga_id)
+    if goal is not None:
+        started = GoalSagaStarted(goal_id=goal[0], saga_id=p.saga_id, saga=goal[2])
+        out.now(started, "goal-saga-started", stream_id=goal[0])
     _apply(record, record.instance.start(now), now, out)
     return Decision(record.to_dict(), out.emit)
 
@@ -286,7 +301,15 @@ def _reported(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bo
 
 def _timeout(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bool:
     p = e.payload
-    return _result(record, p.phase, p.step_index, p.attempt, p.round, Outcome.TIMED_OUT, now, out, "deadline passed")
+    error = "deadline passed" if record.instance.abort_reason is None else "no answer before the abort's grace ended"
+    return _result(record, p.phase, p.step_index, p.attempt, p.round, Outcome.TIMED_OUT, now, out, error)
+
+
+def _abort(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bool:
+    p = e.payload
+    commands = record.instance.abort(p.reason or f"aborted by {p.requested_by}", now, ABORT_GRACE_SECONDS)
+    _apply(record, commands, now, out, requested_by=p.requested_by)
+    return bool(commands)
 
 
 def _retry_due(record: SagaRecord, e: Envelope[Any], now: float, out: _Out) -> bool:
@@ -421,15 +444,22 @@ _HANDLERS = {
     "SagaTimeoutElapsed": _timeout,
     "SagaRetryDue": _retry_due,
     "ResolveCompensation": _resolved,
+    "AbortSaga": _abort,
 }
+#: Every type ``decide`` acts on; the coordinator skips the rest of its topics before decoding them.
+HANDLED_TYPES = frozenset({"StartSaga", *_HANDLERS})
 
 
 # -- state machine commands -> events ---------------------------------------------------------------------------
 
 
-def _apply(record: SagaRecord, commands: list[SagaCommand], now: float, out: _Out) -> None:
+def _apply(
+    record: SagaRecord, commands: list[SagaCommand], now: float, out: _Out, requested_by: str = "anonymous"
+) -> None:
     for command in commands:
-        if isinstance(command, RunStep):
+        if isinstance(command, SagaAbortAccepted):
+            _aborted(record, command, now, out, requested_by)
+        elif isinstance(command, RunStep):
             _run_step(record, command, now, out)
         elif isinstance(command, StartCompensation):
             _start_compensation(record, command, now, out)
@@ -516,6 +546,22 @@ def _task(record: SagaRecord, task_id: str, step_name: str, action: Any, timeout
     )
 
 
+def _aborted(record: SagaRecord, command: SagaAbortAccepted, now: float, out: _Out, requested_by: str) -> None:
+    waiting = command.waiting_for
+    name = record.instance.definition.steps[waiting].name if waiting is not None else None
+    accepted = SagaAborted(
+        saga_id=command.saga_id,
+        reason=command.reason,
+        requested_by=requested_by,
+        waiting_for=name,
+        grace_until=_at(command.until),
+    )
+    out.now(accepted, "aborted")
+    if waiting is not None and command.attempt is not None and command.until is not None:
+        grace = SagaTimeoutElapsed(saga_id=command.saga_id, phase="step", step_index=waiting, attempt=command.attempt)
+        out.later(grace, f"step/{waiting}/a{command.attempt}/abort-grace", command.until - now)
+
+
 def _escalate(record: SagaRecord, command: EscalateCompensation, out: _Out) -> None:
     round_ = record.round_of(command.step_index)
     left = ", ".join(command.steps_left)
@@ -544,7 +590,8 @@ def _finish(record: SagaRecord, command: SagaFinished, out: _Out) -> None:
         payload: Payload = SagaCompleted(saga_id=saga_id, steps_succeeded=len(names))
     elif command.status is SagaStatus.COMPENSATED:
         compensated = [names[i] for i in instance.compensation_order]
-        payload = SagaCompensated(saga_id=saga_id, failed_step=failed, compensated_steps=compensated)
+        reason = instance.abort_reason or ""
+        payload = SagaCompensated(saga_id=saga_id, failed_step=failed, compensated_steps=compensated, reason=reason)
     else:
         error = instance.steps[instance.failed_step].last_error if instance.failed_step is not None else ""
         payload = SagaFailed(saga_id=saga_id, failed_step=failed, reason=f"step '{failed}' failed: {error}")

@@ -17,8 +17,14 @@ Idempotency: every result names the step and attempt it answers; anything that d
 saga is currently waiting for (a duplicate, a late answer to a superseded attempt, a result after the end)
 changes nothing and returns no commands.
 
-Terminal states: `completed` (every step succeeded), `compensated` (a step failed for good and every
-executed step was undone), `failed` (a step failed for good and there was nothing to undo).
+Abort (`abort`, e.g. the saga's goal was cancelled): no further step or retry starts. An attempt in flight is
+awaited, until it answers or the grace period given passes (`SagaAbortAccepted.until`, then treated as timed
+out): if it succeeds its step counts as executed. Then every executed step is compensated in reverse order,
+as after a failure, and the saga ends `compensated` with the abort's reason (even with nothing to undo). A saga
+already compensating or finished ignores an abort: it is undoing everything already, or done.
+
+Terminal states: `completed` (every step succeeded), `compensated` (a step failed for good, or the saga was
+aborted, and every executed step was undone), `failed` (a step failed for good and there was nothing to undo).
 """
 
 from __future__ import annotations
@@ -255,6 +261,18 @@ class EscalateCompensation:
 
 
 @dataclass(frozen=True)
+class SagaAbortAccepted:
+    """The saga will stop. `waiting_for` is the step whose attempt `attempt` is in flight: it is awaited until
+    `until`, then treated as timed out (None: nothing in flight, compensation starts at once)."""
+
+    saga_id: str
+    reason: str
+    waiting_for: int | None = None
+    attempt: int | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
 class SagaFinished:
     """The saga reached a terminal status."""
 
@@ -263,7 +281,13 @@ class SagaFinished:
 
 
 SagaCommand = (
-    RunStep | ScheduleStepRetry | StartCompensation | ScheduleCompensationRetry | EscalateCompensation | SagaFinished
+    RunStep
+    | ScheduleStepRetry
+    | StartCompensation
+    | ScheduleCompensationRetry
+    | EscalateCompensation
+    | SagaAbortAccepted
+    | SagaFinished
 )
 
 
@@ -325,6 +349,8 @@ class SagaInstance:
         self.steps = [StepState() for _ in definition.steps]
         self.failed_step: int | None = None
         self.compensation_order: list[int] = []
+        self.abort_reason: str | None = None
+        """Set once an abort was accepted: the saga then starts no further step and ends compensated."""
 
     def start(self, now: float) -> list[SagaCommand]:
         """Begin with the first step (a repeated start changes nothing)."""
@@ -357,20 +383,44 @@ class SagaInstance:
         if outcome is Outcome.SUCCEEDED:
             state.status = StepStatus.SUCCEEDED
             state.executed = True
+            if self.abort_reason is not None:
+                self.status = SagaStatus.COMPENSATING
+                return self._next_compensation(now)
             if step_index + 1 < len(self.steps):
                 return [self._run_step(step_index + 1, 1, now)]
             return [self._finish(SagaStatus.COMPLETED)]
         state.last_error = error or outcome.value
         policy = self.definition.steps[step_index].retry
-        if retryable and attempt < policy.max_attempts:
+        if retryable and attempt < policy.max_attempts and self.abort_reason is None:
             state.status = StepStatus.RETRY_SCHEDULED
             state.retry_at = now + policy.delay(attempt, jitter)
             return [ScheduleStepRetry(self.saga_id, step_index, self._name(step_index), attempt + 1, state.retry_at)]
+        return self._stop_step(step_index, now)
+
+    def _stop_step(self, step_index: int, now: float) -> list[SagaCommand]:
+        """The step failed for good (or was stopped by an abort): compensate what was executed."""
+        state = self.steps[step_index]
         state.status = StepStatus.FAILED
+        state.retry_at = None
         state.executed = self.definition.steps[step_index].compensate_if_failed
-        self.failed_step = step_index
+        if self.abort_reason is None:
+            self.failed_step = step_index
         self.status = SagaStatus.COMPENSATING
         return self._next_compensation(now)
+
+    def abort(self, reason: str, now: float, grace_seconds: float) -> list[SagaCommand]:
+        """Stop the saga: start no further step, await the attempt in flight (up to `grace_seconds`), then
+        compensate every executed step in reverse order. Only a running saga is aborted; a repeat changes nothing.
+        """
+        if self.status is not SagaStatus.RUNNING or self.abort_reason is not None:
+            return []
+        self.abort_reason = reason
+        for index, state in enumerate(self.steps):
+            if state.status is StepStatus.RUNNING:
+                return [SagaAbortAccepted(self.saga_id, reason, index, state.attempt, now + grace_seconds)]
+            if state.status is StepStatus.RETRY_SCHEDULED:
+                return [SagaAbortAccepted(self.saga_id, reason), *self._stop_step(index, now)]
+        raise AssertionError(f"saga {self.saga_id} is running without a step in progress")
 
     def on_step_retry_due(self, step_index: int, attempt: int, now: float) -> list[SagaCommand]:
         """A scheduled retry fell due: run attempt `attempt` of the step (duplicates change nothing)."""
@@ -481,7 +531,8 @@ class SagaInstance:
     def _next_compensation(self, now: float) -> list[SagaCommand]:
         remaining = self.steps_left()
         if not remaining:
-            return [self._finish(SagaStatus.COMPENSATED if self.compensation_order else SagaStatus.FAILED)]
+            undone = self.compensation_order or self.abort_reason is not None
+            return [self._finish(SagaStatus.COMPENSATED if undone else SagaStatus.FAILED)]
         return [self._start_compensation(remaining[0], 1, now)]
 
     def _run_step(self, index: int, attempt: int, now: float) -> RunStep:
@@ -535,6 +586,7 @@ class SagaInstance:
             "steps": [state.to_dict() for state in self.steps],
             "failed_step": self.failed_step,
             "compensation_order": list(self.compensation_order),
+            "abort_reason": self.abort_reason,
         }
 
     @classmethod
@@ -545,4 +597,5 @@ class SagaInstance:
         instance.steps = [StepState.from_dict(state) for state in data["steps"]]
         instance.failed_step = data.get("failed_step")
         instance.compensation_order = [int(i) for i in data.get("compensation_order", [])]
+        instance.abort_reason = data.get("abort_reason")
         return instance

@@ -2,28 +2,35 @@
 
 One agent reads saga commands and task events (both keyed by saga id, co-partitioned with the ``sagas``
 table) in order, asks the pure ``coordinator.decide`` what follows, stores the saga's new record and
-publishes what follows (``handler.SagaHandler``). A step is a task for an agent (TaskCreated with the saga id
-as goal id, so the assigner and the agent runtime execute it; the orchestrator ignores tasks of goals it
-does not know) or a command answered with ReportSagaActionResult. Retries and deadlines are scheduled
-commands delivered by the scheduler. After a crash the table is restored from its changelog and
-uncommitted inputs are handled again; the saga ignores results it is no longer waiting for, re-sends events
-a crash kept from being acknowledged, and every emitted id is stable, so nothing is lost and nothing is
-requested twice.
+publishes what follows (``handler.SagaHandler``) without waiting for each acknowledgement (faust flushes before
+it commits). Records of types it ignores (most of the task topic) are skipped by their ``architect-type``
+header, undecoded. A second agent follows goal events (keyed by goal id, co-partitioned with the
+``goal_sagas`` table) to abort a cancelled goal's sagas (``goal_sagas``).
+
+A step is a task for an agent (TaskCreated with the saga id as goal id, so the assigner and the agent runtime
+execute it; the orchestrator ignores tasks of goals it does not know) or a command answered with
+ReportSagaActionResult. Retries and deadlines are scheduled commands delivered by the scheduler. After a crash
+the table is restored from its changelog and uncommitted inputs are handled again; the saga ignores results it
+is no longer waiting for, re-sends events a crash may have kept from Kafka, and every emitted id is stable, so
+nothing is lost and nothing is requested twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
 
+from services.saga_coordinator.coordinator import HANDLED_TYPES
+from services.saga_coordinator.goal_sagas import GOAL_TYPES, decide_goal
 from services.saga_coordinator.handler import SagaHandler
 from services.saga_coordinator.settings import SagaSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import SAGAS_COMMANDS, TASKS_EVENTS
+from shared.bus.topics import GOALS_EVENTS, SAGAS_COMMANDS, TASKS_EVENTS
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
@@ -35,6 +42,10 @@ JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 #: The topics the sagas table follows (it must have their partition count).
 SAGA_SOURCES = (SAGAS_COMMANDS, TASKS_EVENTS)
+#: The topics the goal_sagas table follows: goal events, where GoalSagaStarted and GoalCancelled meet.
+GOAL_SOURCES = (GOALS_EVENTS,)
+#: What the sagas agent acts on: saga commands and the task results of saga steps.
+SAGA_INPUT_TYPES = HANDLED_TYPES
 
 
 def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.App:
@@ -44,17 +55,46 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
     sagas = app.Table(
         "sagas", default=None, partitions=table_partitions(settings, APP_ID, "sagas", SAGA_SOURCES), schema=JSON_SCHEMA
     )
+    goal_sagas = app.Table(
+        "goal_sagas",
+        default=None,
+        partitions=table_partitions(settings, APP_ID, "goal_sagas", GOAL_SOURCES),
+        schema=JSON_SCHEMA,
+    )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")
 
-    async def publish(event: Envelope[Any]) -> None:
-        await publisher.publish(event, wait=True)
+    async def send(event: Envelope[Any]) -> Awaitable[Any]:
+        return await publisher.publish(event)
 
-    on_event = SagaHandler(sagas, publish, definitions)
+    on_event = SagaHandler(sagas, send, definitions)
+
+    async def on_goal_event(event: Envelope[Any]) -> None:
+        goal_id = event.stream_id
+        stored = goal_sagas.get(goal_id)
+        decision = decide_goal(stored, event)
+        for out in decision.emit:
+            await publisher.publish(out)
+        if decision.record is None:
+            if stored is not None:
+                del goal_sagas[goal_id]
+        elif decision.record != stored:
+            goal_sagas[goal_id] = decision.record
 
     @app.agent(raw_topic(app, *SAGA_SOURCES), name="sagas", concurrency=1)
     async def follow_sagas(stream: faust.StreamT) -> None:
-        async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+        inputs = envelopes(
+            stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=SAGA_INPUT_TYPES
+        )
+        async for _ in inputs:
+            pass
+
+    @app.agent(raw_topic(app, *GOAL_SOURCES), name="goals", concurrency=1)
+    async def follow_goals(stream: faust.StreamT) -> None:
+        inputs = envelopes(
+            stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=GOAL_TYPES
+        )
+        async for _ in inputs:
             pass
 
     return app

@@ -1,8 +1,11 @@
-"""The coordinator's handler: store first, publish, clear the debt; a crash in between is paid on replay."""
+"""The coordinator's handler sends without waiting: each stored record carries the events not yet acknowledged, so a
+crash that lost any of a decision's records (events or the table's changelog) loses nothing and decides nothing
+twice when the inputs are handled again."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -25,23 +28,40 @@ DEFINITIONS = {
 }
 
 
-class Crash(Exception):
-    """The process died while publishing."""
+class Delivery:
+    """What ``send`` returns: done once the broker acknowledged (or refused) the event."""
+
+    def __init__(self) -> None:
+        self.state: str | None = None
+
+    def done(self) -> bool:
+        return self.state is not None
+
+    def exception(self) -> Exception | None:
+        return RuntimeError("refused") if self.state == "failed" else None
 
 
 class Broker:
-    """Records published events; can be told to die after some more publishes."""
+    """Sent events wait in the producer until ``flush`` (delivered) or a crash (lost)."""
 
     def __init__(self) -> None:
-        self.published: list[Envelope[Any]] = []
-        self.crash_after: int | None = None
+        self.sent: list[Envelope[Any]] = []
+        self.buffered: list[tuple[Envelope[Any], Delivery]] = []
+        self.delivered: list[Envelope[Any]] = []
 
-    async def publish(self, event: Envelope[Any]) -> None:
-        if self.crash_after is not None:
-            if self.crash_after == 0:
-                raise Crash
-            self.crash_after -= 1
-        self.published.append(event)
+    async def send(self, event: Envelope[Any]) -> Delivery:
+        delivery = Delivery()
+        self.sent.append(event)
+        self.buffered.append((event, delivery))
+        return delivery
+
+    def flush(self, keep: int | None = None, state: str = "acked") -> None:
+        """Deliver the first ``keep`` buffered events (all by default); the rest are lost."""
+        for index, (event, delivery) in enumerate(self.buffered):
+            if keep is None or index < keep:
+                self.delivered.append(event)
+                delivery.state = state
+        self.buffered = []
 
 
 def command(payload: Payload) -> Envelope[Any]:
@@ -52,52 +72,81 @@ def run(handler: SagaHandler, event: Envelope[Any]) -> None:
     asyncio.run(handler(event))
 
 
-def reference_ids(inputs: list[Envelope[Any]]) -> set[Any]:
-    """Event ids a run without any crash publishes for ``inputs``."""
+START = command(StartSaga(saga_id=SAGA, definition="pair"))
+ONE_DONE = command(TaskSucceeded(task_id=f"{SAGA}/one/a1", goal_id=SAGA, agent_id="x"))
+TWO_DONE = command(TaskSucceeded(task_id=f"{SAGA}/two/a1", goal_id=SAGA, agent_id="x"))
+
+
+def reference_ids() -> set[Any]:
+    """Event ids a run without any crash delivers."""
     broker = Broker()
-    handler = SagaHandler({}, broker.publish, DEFINITIONS, clock=lambda: 10.0)
-    for event in inputs:
+    handler = SagaHandler({}, broker.send, DEFINITIONS, clock=lambda: 10.0)
+    for event in (START, ONE_DONE, TWO_DONE):
         run(handler, event)
-    return {e.event_id for e in broker.published}
+        broker.flush()
+    return {e.event_id for e in broker.delivered}
 
 
-@pytest.mark.parametrize("published_before_crash", [0, 1, 2, 3])
-def test_a_crash_mid_publish_is_repaid_with_the_same_ids_when_the_input_is_replayed(
-    published_before_crash: int,
-) -> None:
-    start = command(StartSaga(saga_id=SAGA, definition="pair"))
-    done = command(TaskSucceeded(task_id=f"{SAGA}/one/a1", goal_id=SAGA, agent_id="x"))
+def test_without_a_crash_each_event_is_sent_once_and_the_debt_shrinks_to_the_latest_decision() -> None:
     table: dict[str, Any] = {}
     broker = Broker()
-    run(SagaHandler(table, broker.publish, DEFINITIONS, clock=lambda: 10.0), start)
+    handler = SagaHandler(table, broker.send, DEFINITIONS, clock=lambda: 10.0)
+    run(handler, START)
+    first = [e.event_id for e in broker.sent]
+    assert table[SAGA][PENDING]["cause"] == str(START.event_id)
+    broker.flush()
 
-    broker.crash_after = published_before_crash
-    with pytest.raises(Crash):
-        run(SagaHandler(table, broker.publish, DEFINITIONS, clock=lambda: 10.0), done)
-    assert table[SAGA][PENDING]["cause"] == str(done.event_id), "the debt was stored before publishing"
-
-    broker.crash_after = None
-    restarted = SagaHandler(table, broker.publish, DEFINITIONS, clock=lambda: 50.0)
-    run(restarted, start)  # replayed inputs: the saga is past this one ...
-    run(restarted, done)  # ... and this one's events were owed
-    assert PENDING not in table[SAGA]
-    assert {e.event_id for e in broker.published} == reference_ids([start, done]), "nothing lost, no new ids"
-    created = {e.event_id: e.payload.task_id for e in broker.published if e.type == "TaskCreated"}
-    assert sorted(created.values()) == [f"{SAGA}/one/a1", f"{SAGA}/two/a1"]
-
-    run(restarted, command(TaskSucceeded(task_id=f"{SAGA}/two/a1", goal_id=SAGA, agent_id="x")))
-    assert broker.published[-1].type == "SagaCompleted"
-
-
-def test_without_a_crash_nothing_is_owed_and_a_replay_emits_nothing() -> None:
-    table: dict[str, Any] = {}
-    broker = Broker()
-    handler = SagaHandler(table, broker.publish, DEFINITIONS)
-    start = command(StartSaga(saga_id=SAGA, definition="pair"))
-    run(handler, start)
-    assert PENDING not in table[SAGA]
-    count = len(broker.published)
-    run(handler, start)
-    run(handler, command(TaskStarted(task_id=f"{SAGA}/one/a1", goal_id=SAGA, agent_id="x")))
+    run(handler, ONE_DONE)
+    assert not set(first) & {e.event_id for e in broker.sent[len(first) :]}, "acknowledged events not sent again"
+    assert len(table[SAGA][PENDING]["events"]) == len(broker.sent) - len(first), "only the new decision is owed"
+    count = len(broker.sent)
+    run(handler, START)  # a redelivered input the saga is past
+    run(handler, command(TaskStarted(task_id=f"{SAGA}/two/a1", goal_id=SAGA, agent_id="x")))
     run(handler, command(TaskSucceeded(task_id="other/one/a1", goal_id="other", agent_id="x")))
-    assert len(broker.published) == count
+    assert len(broker.sent) == count
+
+
+def test_an_event_still_in_flight_is_carried_and_one_the_broker_refused_is_sent_again() -> None:
+    table: dict[str, Any] = {}
+    broker = Broker()
+    handler = SagaHandler(table, broker.send, DEFINITIONS, clock=lambda: 10.0)
+    run(handler, START)
+    started = list(broker.sent)
+
+    run(handler, ONE_DONE)  # START's events are neither acknowledged nor refused yet
+    assert [e.event_id for e in broker.sent[: len(started)]] == [e.event_id for e in started]
+    assert len(table[SAGA][PENDING]["events"]) == len(broker.sent), "both decisions are owed"
+    assert not {e.event_id for e in broker.sent[len(started) :]} & {e.event_id for e in started}
+
+    broker.flush(state="failed")
+    sent = len(broker.sent)
+    run(handler, TWO_DONE)
+    resent = {e.event_id for e in broker.sent[sent:]}
+    assert {e.event_id for e in started} <= resent, "refused events are sent again, with their ids"
+
+
+@pytest.mark.parametrize(("changelog_kept", "delivered"), list(itertools.product([True, False], [0, 1, 2, 3, None])))
+def test_a_crash_before_the_flush_loses_nothing_and_decides_nothing_twice(
+    changelog_kept: bool, delivered: int | None
+) -> None:
+    table: dict[str, Any] = {}
+    broker = Broker()
+    run(SagaHandler(table, broker.send, DEFINITIONS, clock=lambda: 10.0), START)
+    broker.flush()  # committed
+    before = dict(table)
+
+    run(SagaHandler(table, broker.send, DEFINITIONS, clock=lambda: 10.0), ONE_DONE)
+    broker.flush(keep=delivered)  # the process dies: some of ONE_DONE's events reached Kafka, the rest did not
+    if not changelog_kept:
+        table = before
+
+    restarted = SagaHandler(table, broker.send, DEFINITIONS, clock=lambda: 50.0)
+    run(restarted, ONE_DONE)  # not committed: handled again
+    broker.flush()
+    run(restarted, TWO_DONE)
+    broker.flush()
+
+    assert {e.event_id for e in broker.delivered} == reference_ids(), "nothing lost, no new ids"
+    created = {e.event_id: e.payload.task_id for e in broker.delivered if e.type == "TaskCreated"}
+    assert sorted(created.values()) == [f"{SAGA}/one/a1", f"{SAGA}/two/a1"]
+    assert broker.delivered[-1].type == "SagaCompleted"
