@@ -97,7 +97,9 @@ class FaustPublisher:
     async def publish(self, envelope: Envelope[Any], *, wait: bool = False) -> Awaitable[Any]:
         """Hand ``envelope`` to the producer; returns its delivery (a future Kafka's acknowledgement resolves)."""
         name = spec_for(envelope.type).topic
-        topic = self._topics.setdefault(name, raw_topic(self._app, name))
+        topic = self._topics.get(name)
+        if topic is None:  # built once per topic: faust's App.topic is costly on the hot path
+            topic = self._topics[name] = raw_topic(self._app, name)
         with tracing.tracer().start_as_current_span(
             f"publish {envelope.type}", kind=SpanKind.PRODUCER, attributes=tracing.event_attributes(envelope, name)
         ):
