@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     """``agent=token,...``: the credentials of the agents an agent runtime hosts (instead of the secret)."""
     data_dir: Path = Path.home() / ".cache" / "architect" / "data"
     """Local working files (faust's table caches); never the source of truth."""
+
+    @field_validator("agent_identity_secret", "agent_tokens", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``KEY=`` in compose, a blank Secret key) means none, not a secret of ""."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache(maxsize=1)
