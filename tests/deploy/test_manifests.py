@@ -50,6 +50,7 @@ EVERY_OPTION_ON = [
     "kafka.sasl.username=architect",
     "secrets.existingSecret=architect-credentials",
     "image.registry=registry.example/acme",
+    "agentIdentity.runtimeCredential=tokens",
 ]
 
 
@@ -307,7 +308,8 @@ def test_the_topic_job_runs_the_cli_as_a_helm_hook_before_the_services(chart_def
 
 def test_secrets_stay_out_of_the_config_map(chart_everything_with_keda: list[Manifest]) -> None:
     config = next(m for m in chart_everything_with_keda if m["kind"] == "ConfigMap")["data"]
-    assert not {"DATABASE_URL", "ARCHITECT_GATEWAY_API_KEYS", "ARCHITECT_KAFKA_SASL_PASSWORD"} & set(config)
+    secret_keys = {"DATABASE_URL", "ARCHITECT_GATEWAY_API_KEYS", "ARCHITECT_KAFKA_SASL_PASSWORD"}
+    assert not (secret_keys | {"ARCHITECT_AGENT_IDENTITY_SECRET", "ARCHITECT_AGENT_TOKENS"}) & set(config)
     # With an existing Secret the chart makes none and every reference points at it.
     assert not any(m["kind"] == "Secret" for m in chart_everything_with_keda)
     for manifest in chart_everything_with_keda:
@@ -329,3 +331,54 @@ def test_plain_manifest_files_are_all_listed() -> None:
         named = set(listed.get("resources", [])) | {p["path"] for p in listed.get("patches", [])}
         on_disk = {p.name for p in Path(directory).glob("*.yaml")} - {"kustomization.yaml"}
         assert on_disk <= named, f"{directory}: {sorted(on_disk - named)} not in kustomization.yaml"
+
+
+IDENTITY_SECRET = "ARCHITECT_AGENT_IDENTITY_SECRET"
+IDENTITY_TOKENS = "ARCHITECT_AGENT_TOKENS"
+
+
+def _secret_refs(deployment: Manifest) -> dict[str, dict[str, Any]]:
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in containers(deployment)[0]["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+def test_agent_identity_reaches_the_assigner_and_the_runtime_and_no_other_service(
+    chart_defaults: list[Manifest],
+) -> None:
+    for manifests in (chart_defaults, PLAIN_SETS["base"]):
+        for name, deployment in _deployments(manifests).items():
+            refs = _secret_refs(deployment)
+            if name in {"assigner", "agent-runtime"}:
+                # Optional: without the key the services run unchecked instead of failing to start.
+                assert refs[IDENTITY_SECRET] == {"name": "architect-secrets", "key": IDENTITY_SECRET, "optional": True}
+            else:
+                assert IDENTITY_SECRET not in refs, name
+            assert IDENTITY_TOKENS not in refs, name
+    # No secret set: no key at all (an empty one would be a secret of "" to the assigner).
+    secret = next(m for m in chart_defaults if m["kind"] == "Secret")
+    assert IDENTITY_SECRET not in secret["stringData"]
+    for service in ("assigner", "agent-runtime"):
+        assert IDENTITY_SECRET in COMPOSE["services"][service]["environment"], service
+        assert COMPOSE["services"][service]["environment"][IDENTITY_SECRET] is None, "compose passes the host's value"
+
+
+def test_a_runtime_given_tokens_holds_no_secret_and_the_values_reach_the_secret() -> None:
+    manifests = render_chart(
+        "agentIdentity.secret=s3cret", "agentIdentity.runtimeCredential=tokens", "agentIdentity.tokens=coder-1=abc"
+    )
+    secret = next(m for m in manifests if m["kind"] == "Secret")["stringData"]
+    assert (secret[IDENTITY_SECRET], secret[IDENTITY_TOKENS]) == ("s3cret", "coder-1=abc")
+    deployments = _deployments(manifests)
+    runtime = _secret_refs(deployments["agent-runtime"])
+    assert IDENTITY_TOKENS in runtime and IDENTITY_SECRET not in runtime
+    assert IDENTITY_SECRET in _secret_refs(deployments["assigner"])
+    config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
+    assert not {IDENTITY_SECRET, IDENTITY_TOKENS} & set(config)
+
+
+def test_an_unknown_runtime_credential_is_refused_with_the_reason() -> None:
+    with pytest.raises(ChartRenderError, match=re.escape("agentIdentity.runtimeCredential must be secret or tokens")):
+        render_chart("agentIdentity.runtimeCredential=both")

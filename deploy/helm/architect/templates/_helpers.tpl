@@ -71,6 +71,30 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
       optional: true
 {{- end -}}
 
+{{/* One optional key of the Secret as an env var; call with (dict "root" $ "key" "ARCHITECT_..."). */}}
+{{- define "architect.optionalSecretEnv" -}}
+- name: {{ .key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "architect.secretName" .root }}
+      key: {{ .key }}
+      optional: true
+{{- end -}}
+
+{{/* Per-agent identity: the assigner verifies with the secret; the agent runtime signs with the secret or with
+its agents' tokens (agentIdentity.runtimeCredential). Call with (dict "root" $ "name" <service>). */}}
+{{- define "architect.agentIdentityEnv" -}}
+{{- $credential := .root.Values.agentIdentity.runtimeCredential -}}
+{{- if not (has $credential (list "secret" "tokens")) -}}
+{{- fail (printf "agentIdentity.runtimeCredential must be secret or tokens, not %q" $credential) -}}
+{{- end -}}
+{{- if or (eq .name "assigner") (and (eq .name "agent-runtime") (eq $credential "secret")) -}}
+{{ include "architect.optionalSecretEnv" (dict "root" .root "key" "ARCHITECT_AGENT_IDENTITY_SECRET") }}
+{{- else if eq .name "agent-runtime" -}}
+{{ include "architect.optionalSecretEnv" (dict "root" .root "key" "ARCHITECT_AGENT_TOKENS") }}
+{{- end -}}
+{{- end -}}
+
 {{/* Writable scratch space on a read-only root filesystem: /tmp and the working directory (faust's data). */}}
 {{- define "architect.scratchMounts" -}}
 - name: tmp
