@@ -4,7 +4,7 @@ Each execution appends one JSON line (task, attempt, agent, operator) to ``log``
 count how often each step really ran. Saga parameters steer them: ``fail_operators`` fail (as ``auth``, which
 neither the assigner nor the saga retries), ``fail_first_attempt`` fail (as ``invalid``: the assigner retries
 the task once, then the saga retries the step) only on a step's first saga attempt (task ids end in ``/a1``),
-and ``delay_s`` makes every task take that long.
+``delay_s`` makes every task take that long, and ``slow_operators`` (operator -> seconds) only some.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def record_and_answer(request: TaskRequest, log: str) -> dict[str, Any]:
     finally:
         os.close(descriptor)
     time.sleep(float(request.inputs.get("delay_s", 0.0)))
+    time.sleep(float(request.inputs.get("slow_operators", {}).get(request.operator, 0.0)))
     if request.operator in request.inputs.get("fail_operators", []):
         raise BackendFailure("auth", f"{request.operator} refused (the test asked for it)")
     if request.operator in request.inputs.get("fail_first_attempt", []) and request.task_id.endswith("/a1"):
