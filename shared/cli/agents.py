@@ -1,4 +1,5 @@
-"""`architect agents drift`: each agent's stability and drift from the read models, and recent drift alerts."""
+"""`architect agents drift`: each agent's stability and drift from the read models, and recent drift alerts.
+`architect agents token`: an agent's identity token, derived from the deployment's identity secret."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from shared.cli.context import console, fail, query_read_models
+from shared.agent_identity import agent_token
+from shared.cli.context import console, fail, query_read_models, settings
 
 app = typer.Typer(help="Agents as the control plane sees them.", no_args_is_help=True)
 
@@ -72,3 +74,31 @@ def drift(
                 _number(row["threshold"]),
             )
         console.print(recent)
+
+
+@app.command("token")
+def token(
+    agent_ids: list[str] = typer.Argument(..., help="The agents (their registered agent_id)"),
+    as_env: bool = typer.Option(
+        False, "--env", help="Print one `agent=token,...` line: the value of ARCHITECT_AGENT_TOKENS for a runtime"
+    ),
+) -> None:
+    """Each agent's token, HMAC-SHA256(ARCHITECT_AGENT_IDENTITY_SECRET, "architect-agent:" + agent id), one a line.
+
+    Give a runtime that must not hold the secret its agents' tokens (ARCHITECT_AGENT_TOKENS); the assigner
+    accepts their reports because it derives the same tokens from the secret."""
+    for agent_id in agent_ids:
+        if not agent_id.strip() or agent_id != agent_id.strip() or {",", "="} & set(agent_id):
+            fail(f"{agent_id!r} is not an agent id (no surrounding spaces, commas or '=')", code=2)
+    secret = settings().agent_identity_secret
+    if secret is None:
+        fail(
+            "ARCHITECT_AGENT_IDENTITY_SECRET is not set: tokens derive from the deployment's identity secret "
+            "(set it to the assigner's, e.g. from the chart's Secret)"
+        )
+    tokens = {agent_id: agent_token(secret.get_secret_value(), agent_id) for agent_id in agent_ids}
+    if as_env:
+        typer.echo(",".join(f"{agent_id}={value}" for agent_id, value in tokens.items()))
+    else:
+        for value in tokens.values():
+            typer.echo(value)
