@@ -382,3 +382,52 @@ def test_a_runtime_given_tokens_holds_no_secret_and_the_values_reach_the_secret(
 def test_an_unknown_runtime_credential_is_refused_with_the_reason() -> None:
     with pytest.raises(ChartRenderError, match=re.escape("agentIdentity.runtimeCredential must be secret or tokens")):
         render_chart("agentIdentity.runtimeCredential=both")
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def test_jaeger_is_off_by_default_and_then_no_service_traces(chart_defaults: list[Manifest]) -> None:
+    assert not any(m["metadata"]["name"].endswith("-jaeger") for m in chart_defaults)
+    config = next(m for m in chart_defaults if m["kind"] == "ConfigMap")["data"]
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in config
+
+
+def test_enabled_jaeger_receives_every_service_s_spans_like_compose_s() -> None:
+    manifests = render_chart("jaeger.enabled=true", "serviceMonitor.enabled=true")
+    for manifest in manifests:
+        validate(manifest)
+    keyed = by_kind_and_name(manifests)
+    deployment, service = keyed[("Deployment", "architect-jaeger")], keyed[("Service", "architect-jaeger")]
+    container = containers(deployment)[0]
+    # The image compose runs, with OTLP enabled the same way.
+    assert container["image"] == VALUES["jaeger"]["image"] == COMPOSE["services"]["jaeger"]["image"]
+    assert {"name": "COLLECTOR_OTLP_ENABLED", "value": "true"} in container["env"]
+    assert COMPOSE["services"]["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
+    pod_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {"otlp-grpc": 4317, "otlp-http": 4318, "ui": 16686}.items() <= pod_ports.items()
+    assert {(p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
+        (4317, "otlp-grpc"),
+        (4318, "otlp-http"),
+        (16686, "ui"),
+    }
+    assert _labels_match(service["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+    for probe in (container["livenessProbe"], container["readinessProbe"]):
+        assert probe["httpGet"]["port"] in pod_ports
+    # Every service and the topic job send OTLP/HTTP to the Jaeger Service's 4318 (compose: http://jaeger:4318).
+    endpoint = "http://architect-jaeger:4318"
+    assert _env(manifests, _deployments(manifests)["scheduler"])["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    job_env = {e["name"]: e.get("value") for e in containers(keyed[("Job", "architect-topics")])[0]["env"]}
+    assert job_env["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    assert COMPOSE["x-architect-env"]["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith("http://jaeger:4318}")
+    # Prometheus scrapes Architect's services, not Jaeger's OTLP ports.
+    monitor = next(m for m in manifests if m["kind"] == "ServiceMonitor")
+    assert not _labels_match(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+
+
+def test_an_explicit_otlp_endpoint_wins_over_the_chart_s_jaeger() -> None:
+    manifests = render_chart("jaeger.enabled=true", "otel.endpoint=http://otel-collector:4318")
+    config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert ("Deployment", "architect-jaeger") in by_kind_and_name(manifests)

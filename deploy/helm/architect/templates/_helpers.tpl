@@ -41,6 +41,32 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- default (printf "%s-secrets" (include "architect.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{- define "architect.jaegerName" -}}
+{{- printf "%s-jaeger" (include "architect.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "architect.jaegerSelectorLabels" -}}
+app.kubernetes.io/name: jaeger
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: tracing
+{{- end -}}
+
+{{- define "architect.jaegerLabels" -}}
+{{ include "architect.jaegerSelectorLabels" . }}
+app.kubernetes.io/part-of: architect
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* OTEL_EXPORTER_OTLP_ENDPOINT: otel.endpoint, else the chart's Jaeger (OTLP/HTTP) when jaeger.enabled, else none. */}}
+{{- define "architect.otlpEndpoint" -}}
+{{- if .Values.otel.endpoint -}}
+{{- .Values.otel.endpoint -}}
+{{- else if .Values.jaeger.enabled -}}
+{{- printf "http://%s:4318" (include "architect.jaegerName" .) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Settings every service and the topic job read (ConfigMap data; the job gets them inline). */}}
 {{- define "architect.settings" -}}
 ARCHITECT_KAFKA_BOOTSTRAP_SERVERS: {{ .Values.kafka.bootstrapServers | quote }}
@@ -56,7 +82,7 @@ ARCHITECT_TOPIC_REPLICATION_FACTOR: {{ .Values.topics.replicationFactor | quote 
 ARCHITECT_METRICS_PORT: {{ .Values.metricsPort | quote }}
 ARCHITECT_LOG_LEVEL: {{ .Values.logLevel | quote }}
 ARCHITECT_DATA_DIR: /var/lib/architect/data
-{{- with .Values.otel.endpoint }}
+{{- with include "architect.otlpEndpoint" . }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end -}}
