@@ -28,7 +28,7 @@ PRODUCER = "orchestrator"
 _MARK = "/saga/"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 _TAIL = re.compile(r"^r(\d+)/([a-z][a-z0-9_]*)$")
-_ENDINGS = {"SagaCompleted": "completed", "SagaCompensated": "compensated", "SagaFailed": "failed"}
+ENDINGS = {"SagaCompleted": "completed", "SagaCompensated": "compensated", "SagaFailed": "failed"}
 
 
 def groups(plan: Plan) -> dict[str, tuple[str, ...]]:
@@ -153,7 +153,7 @@ def start_command(
 
 def relay(event: Envelope[Any]) -> Envelope[Any] | None:
     """A saga's end, as ``GoalSagaEnded`` keyed by its goal, when the orchestrator started it; else None."""
-    outcome = _ENDINGS.get(event.type)
+    outcome = ENDINGS.get(event.type)
     parsed = parse_saga_id(str(getattr(event.payload, "saga_id", ""))) if outcome else None
     if outcome is None or parsed is None:
         return None

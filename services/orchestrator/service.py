@@ -16,7 +16,7 @@ from typing import Any
 import faust
 
 from services.orchestrator import saga_groups
-from services.orchestrator.decider import Context, Delayed, decide
+from services.orchestrator.decider import Context, Delayed, decide, handled_types
 from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.settings import OrchestratorSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
@@ -47,6 +47,46 @@ def restore_root_log_level() -> None:
 
 #: The topics the goals table follows (it must have their partition count).
 GOAL_SOURCES = (GOALS_COMMANDS, TASKS_EVENTS)
+#: The types each stream acts on; records of other types (its own TaskCreated echoed back, agent heartbeats)
+#: are skipped by their ``architect-type`` header without being decoded.
+GOAL_TYPES = frozenset(handled_types())
+FLEET_TYPES = frozenset({"AgentRegistered", "AgentDeregistered"})
+SAGA_TYPES = frozenset(saga_groups.ENDINGS)
+#: Goal records kept decoded beside the table (see ``GoalRecords``).
+DECODED_GOALS = 20_000
+
+
+class GoalRecords:
+    """The goals table's values decoded once: a cached record is reused while the table still holds the very
+    dict it was decoded from (the memory store keeps what was set), so a restored or rebalanced table, whose
+    values are new objects, is always decoded afresh."""
+
+    def __init__(self, table: Any, limit: int = DECODED_GOALS) -> None:
+        self._table = table
+        self._limit = limit
+        self._decoded: dict[str, tuple[Any, GoalRecord]] = {}
+
+    def get(self, goal_id: str) -> GoalRecord | None:
+        stored = self._table.get(goal_id)
+        if not stored:
+            return None
+        cached = self._decoded.get(goal_id)
+        if cached is not None and cached[0] is stored:
+            return cached[1]
+        record = GoalRecord.from_dict(stored)
+        self._remember(goal_id, stored, record)
+        return record
+
+    def put(self, goal_id: str, record: GoalRecord) -> None:
+        stored = record.to_dict()
+        self._table[goal_id] = stored
+        self._remember(goal_id, self._table.get(goal_id), record)
+
+    def _remember(self, goal_id: str, stored: Any, record: GoalRecord) -> None:
+        self._decoded.pop(goal_id, None)
+        if len(self._decoded) >= self._limit:
+            del self._decoded[next(iter(self._decoded))]  # the least recently written
+        self._decoded[goal_id] = (stored, record)
 
 
 def build_app(settings: Settings, options: OrchestratorSettings | None = None) -> faust.App:
@@ -57,13 +97,13 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
         "goals", default=None, partitions=table_partitions(settings, APP_ID, "goals", GOAL_SOURCES), schema=JSON_SCHEMA
     )
     fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA)
+    records = GoalRecords(goals)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="orchestrator-dlq")
 
     async def on_goal_event(event: Envelope[Any]) -> None:
         goal_id = event.stream_id
-        stored = goals.get(goal_id)
-        record = GoalRecord.from_dict(stored) if stored else None
+        record = records.get(goal_id)
         agents = {agent: tuple(caps) for agent, caps in fleet.items() if caps}
         capabilities = frozenset(c for caps in agents.values() for c in caps)
         decision = decide(record, event, Context(domain, capabilities, timeouts, approvers, time.time(), agents))
@@ -72,8 +112,8 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
                 await publisher.publish(schedule(out.event, delay_s=out.delay_s, producer="orchestrator"))
             else:
                 await publisher.publish(out)
-        if decision.record is not None and decision.record != record:
-            goals[goal_id] = decision.record.to_dict()
+        if decision.record is not None and decision.record is not record and decision.record != record:
+            records.put(goal_id, decision.record)
 
     async def on_agent_event(event: Envelope[Any]) -> None:
         if event.type == "AgentRegistered":
@@ -92,17 +132,23 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
 
     @app.agent(raw_topic(app, *GOAL_SOURCES), name="goals", concurrency=1)
     async def follow_goals(stream: faust.StreamT) -> None:
-        async for _ in envelopes(stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+        async for _ in envelopes(
+            stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=GOAL_TYPES
+        ):
             pass
 
     @app.agent(raw_topic(app, AGENTS_EVENTS), name="fleet", concurrency=1)
     async def follow_fleet(stream: faust.StreamT) -> None:
-        async for _ in envelopes(stream, on_agent_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+        async for _ in envelopes(
+            stream, on_agent_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=FLEET_TYPES
+        ):
             pass
 
     @app.agent(raw_topic(app, SAGAS_EVENTS), name="sagas", concurrency=1)
     async def follow_sagas(stream: faust.StreamT) -> None:
-        async for _ in envelopes(stream, on_saga_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+        async for _ in envelopes(
+            stream, on_saga_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=SAGA_TYPES
+        ):
             pass
 
     return app
