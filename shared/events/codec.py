@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from functools import cache
 from typing import Any, Literal
@@ -10,7 +11,7 @@ import pydantic_core
 from pydantic import ValidationError
 
 from shared.events.catalogue import CATALOGUE, UnknownEventType, spec_for
-from shared.events.envelope import Envelope, Payload
+from shared.events.envelope import Envelope, Payload, mark_upcast
 from shared.events.spec import EventSpec
 from shared.events.upcasting import UpcastError, upcast
 
@@ -105,6 +106,43 @@ def decode(value: bytes | None, key: bytes | None = None, *, max_bytes: int = DE
         raise DecodeError("not_json", "record has no value (tombstone)")
     if len(value) > max_bytes:
         raise DecodeError("oversized", f"{len(value)} bytes exceeds the limit of {max_bytes}")
+    envelope = _decode_current(value) or _decode_checked(value)
+    if key is not None and key.decode(errors="replace") != envelope.stream_id:
+        raise DecodeError("wrong_key", f"key {key!r} differs from stream_id {envelope.stream_id!r}")
+    return envelope
+
+
+#: A ``"type": "..."`` member without escapes, and the one ``"version": <digits>`` member (see ``_decode_current``).
+_TYPE_MEMBER = re.compile(rb'"type"\s*:\s*"([A-Za-z0-9_]{1,100})"')
+_VERSION_MEMBER = re.compile(rb'"version"\s*:\s*([0-9]+)\s*[,}]')
+
+
+def _decode_current(value: bytes) -> Envelope[Any] | None:
+    """The common case in one pass: a record of a catalogued type at its current version, validated straight from
+    the bytes (``model_validate_json``, no intermediate dict). ``None`` whenever anything differs from that case,
+    and ``_decode_checked`` then decides, so rejections and upcasts are exactly those of the checked path.
+
+    It accepts only what the checked path accepts, with the same result: the validated envelope's ``type`` must
+    equal the type read here (so the same model validates), and its ``version`` must come from the record's one
+    ``"version"`` member written as a plain JSON integer (the checked path rejects ``"2"``, ``2.0`` or ``true``,
+    which validation alone would coerce). No ``\\u`` escapes, so no key spells ``version`` in disguise.
+    """
+    found = _TYPE_MEMBER.search(value)
+    if found is None or b"\\u" in value or value.count(b'"version"') != 1:
+        return None
+    spec = CATALOGUE.get(found.group(1).decode())
+    written = _VERSION_MEMBER.search(value)
+    if spec is None or written is None or int(written.group(1)) != spec.version:
+        return None
+    try:
+        envelope = envelope_model(spec.payload).model_validate_json(value)
+    except ValidationError:
+        return None
+    return envelope if envelope.type == spec.type else None
+
+
+def _decode_checked(value: bytes) -> Envelope[Any]:
+    """Parse, check type and version, upcast, validate: every defect raises ``DecodeError`` with its reason."""
     try:
         raw = pydantic_core.from_json(value)
     except ValueError as exc:
@@ -134,9 +172,7 @@ def decode(value: bytes | None, key: bytes | None = None, *, max_bytes: int = DE
     except ValidationError as exc:
         raise DecodeError("schema_invalid", _describe(exc)) from None
     if written_as != spec.version:
-        envelope._upcast_from = written_as
-    if key is not None and key.decode(errors="replace") != envelope.stream_id:
-        raise DecodeError("wrong_key", f"key {key!r} differs from stream_id {envelope.stream_id!r}")
+        mark_upcast(envelope, written_as)
     return envelope
 
 

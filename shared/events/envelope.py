@@ -6,10 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 #: Namespace for deterministic ids of derived events (DESIGN rule 4).
 DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1c2f0e-6a51-4a3e-9b0c-6c1d7b1f4a10")
+
+
+#: Where ``mark_upcast`` notes the written version. Not a declared ``PrivateAttr``: a model with private attributes
+#: pays for initialising them on every instance (a third of a decode), and only upcast records need one.
+_UPCAST_FROM = "_upcast_from"
 
 
 class Payload(BaseModel):
@@ -39,15 +44,12 @@ class Envelope(BaseModel, Generic[P]):
     causation_id: uuid.UUID | None = None
     correlation_id: str = Field(min_length=1, max_length=200)
     payload: SerializeAsAny[P]
-    #: The version the record was written in, when it was upcast on read (None: written as current).
-    _upcast_from: int | None = PrivateAttr(default=None)
 
     @property
     def upcast_from(self) -> int | None:
-        # Straight from pydantic's private-attribute dict: ``self._upcast_from`` goes through BaseModel.__getattr__,
-        # which costs microseconds per call, and the projector asks for every event.
+        """The version the record was written in, when it was upcast on read (None: written as current)."""
         private = self.__pydantic_private__
-        return private.get("_upcast_from") if private else None
+        return private.get(_UPCAST_FROM) if private else None
 
     def derive_id(self, kind: str) -> uuid.UUID:
         """A deterministic id for an event this one causes, so a replayed handler emits the same ids."""
@@ -70,3 +72,12 @@ class Envelope(BaseModel, Generic[P]):
             "stream_id": self.stream_id,
             "correlation_id": self.correlation_id,
         }
+
+
+def mark_upcast(envelope: Envelope[Any], written_as: int) -> None:
+    """Note on a decoded envelope that its record was written as ``written_as`` and upcast on read.
+
+    Kept in pydantic's private-attribute slot (copied by ``model_copy`` and compared by ``==`` as before),
+    set directly since the model is frozen and declares no private attributes.
+    """
+    object.__setattr__(envelope, "__pydantic_private__", {_UPCAST_FROM: written_as})
