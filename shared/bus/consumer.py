@@ -27,6 +27,7 @@ from shared.bus.client_config import kafka_config
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.bus.record import Record
+from shared.events.catalogue import CATALOGUE
 from shared.events.codec import DecodeError, decode
 from shared.events.envelope import Envelope
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
@@ -48,6 +49,10 @@ RecordHandler = Callable[[Delivery], None]
 #: handler that stores positions itself must record too.
 BatchHandler = Callable[[Sequence[Delivery], Sequence[Record]], None]
 AssignHook = Callable[[list[TopicPartition]], list[TopicPartition]]
+#: (topic, type named by a record's ``architect-type`` header) -> whether the handler acts on such records.
+TypeFilter = Callable[[str, str], bool]
+#: The header producers copy the envelope's type into (``Envelope.header_metadata``).
+TYPE_HEADER = "architect-type"
 
 
 class RejectRecord(Exception):
@@ -85,8 +90,21 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+def _refused(record: Record, accepts: TypeFilter) -> bool:
+    """Whether the record's type header names a catalogued type ``accepts`` refuses; a record without the header,
+    or naming an unknown type, is decoded (and dead-lettered if bad) as usual."""
+    for key, value in record.headers:
+        if key == TYPE_HEADER:
+            named = value.decode(errors="replace") if value is not None else ""
+            return named in CATALOGUE and not accepts(record.topic, named)
+    return False
+
+
 class ConsumerLoop:
-    """Consume ``topics`` as ``group_id`` and apply ``handler`` (one record) or ``batch_handler`` (a batch)."""
+    """Consume ``topics`` as ``group_id`` and apply ``handler`` (one record) or ``batch_handler`` (a batch).
+
+    ``accepts`` lets a handler skip types it ignores without decoding them; ``wake_on_record`` ends a poll at
+    the first record instead of waiting out ``poll_timeout`` (a float, or a callable asked before each poll)."""
 
     def __init__(
         self,
@@ -102,7 +120,9 @@ class ConsumerLoop:
         tick: Callable[[], None] | None = None,
         on_abort: Callable[[], None] | None = None,
         max_batch: int = 500,
-        poll_timeout: float = 0.5,
+        poll_timeout: float | Callable[[], float] = 0.5,
+        wake_on_record: bool = False,
+        accepts: TypeFilter | None = None,
         max_attempts: int = 5,
         auto_offset_reset: str = "earliest",
         overrides: dict[str, Any] | None = None,
@@ -121,6 +141,8 @@ class ConsumerLoop:
         self._on_abort = on_abort
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout
+        self._wake_on_record = wake_on_record
+        self._accepts = accepts
         self._max_attempts = max_attempts
         self._stop = threading.Event()
         self._last_lag_report = 0.0
@@ -167,9 +189,19 @@ class ConsumerLoop:
             consumer.incremental_assign(partitions)
 
     # -- one batch -------------------------------------------------------------------------------------------
+    def _consume(self) -> list[Any]:
+        """The next batch. librdkafka's ``consume(n, timeout)`` waits until ``n`` records or the timeout; with
+        ``wake_on_record`` the wait ends at the first record, which comes back with whatever else is fetched
+        already, so a record waits for no timeout on the latency path (the timeout only paces idle ticks)."""
+        timeout = self._poll_timeout() if callable(self._poll_timeout) else self._poll_timeout
+        if not self._wake_on_record:
+            return self._consumer.consume(self._max_batch, timeout)
+        first = self._consumer.consume(1, timeout)
+        return first + self._consumer.consume(self._max_batch - 1, 0) if first and self._max_batch > 1 else first
+
     def poll_once(self) -> int:
         """Consume, handle and commit one batch; returns how many records it took."""
-        messages = self._consumer.consume(self._max_batch, self._poll_timeout)
+        messages = self._consume()
         records: list[Record] = []
         for msg in messages:
             err = msg.error()
@@ -253,6 +285,8 @@ class ConsumerLoop:
     def _decode_all(self, records: list[Record]) -> list[Delivery]:
         deliveries: list[Delivery] = []
         for record in records:
+            if self._accepts is not None and _refused(record, self._accepts):
+                continue  # a type the handler ignores: not decoded (its offset is committed with the batch)
             try:
                 envelope = decode(record.value, record.key, max_bytes=self._settings.max_event_bytes)
             except DecodeError as exc:

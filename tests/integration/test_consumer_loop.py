@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from shared.bus.client_config import kafka_config
 from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord
 from shared.bus.producer import DeliveryError, EventProducer
-from shared.events.catalogue.goals import SubmitGoal
+from shared.events.catalogue.goals import CancelGoal, SubmitGoal
 from shared.events.codec import encode, new_event
 from shared.settings import Settings
 from tests.conftest import unique
@@ -183,6 +183,71 @@ def test_offsets_are_committed_after_the_batch_so_a_new_member_resumes_after_it(
         wait_for(lambda: len(again) == 1, message="the new event")
         time.sleep(1)
     assert len(again) == 1, "a restarted member re-processed committed records"
+
+
+def test_types_the_handler_ignores_are_skipped_undecoded_and_committed_and_headerless_poison_still_dead_lettered(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    group = unique("loop")
+    wanted, cancelled = goal(unique("g")), cancel(unique("g"))
+    producer.publish(wanted, topic=topic)
+    producer.publish(cancelled, topic=topic)
+    # A body that would fail to decode, behind a header naming an ignored type: never read, so no dead letter.
+    producer.publish_raw(topic, b"k", b"not json", [("architect-type", b"CancelGoal")])
+    producer.publish_raw(topic, b"k", b"not json either")  # no header: decoded, dead-lettered
+    producer.flush()
+    handled: list[str] = []
+    loop = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[topic],
+        producer=producer,
+        handler=lambda d: handled.append(d.envelope.type),
+        accepts=lambda _topic, event_type: event_type != "CancelGoal",
+        wake_on_record=True,
+    )
+    with running(loop):
+        wait_for(lambda: committed(settings, group, topic) == 4, message="all four records committed")
+    assert handled == ["SubmitGoal"]
+    assert [d.reason for d in dead_letters_from(settings, group)] == ["not_json"]
+
+
+def test_wake_on_record_ends_a_long_poll_at_the_first_record(settings: Settings, producer: EventProducer) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    handled_at: list[float] = []
+    loop = ConsumerLoop(
+        settings,
+        group_id=unique("loop"),
+        topics=[topic],
+        producer=producer,
+        handler=lambda _d: handled_at.append(time.monotonic()),
+        poll_timeout=lambda: 5.0,
+        wake_on_record=True,
+    )
+    with running(loop):
+        time.sleep(3)  # joined and waiting in a 5 s poll
+        delays = []
+        for _ in range(3):
+            sent = time.monotonic()
+            producer.publish(goal(unique("g")), topic=topic)
+            producer.flush()
+            wait_for(lambda n=len(delays) + 1: len(handled_at) == n, message="the record")
+            delays.append(handled_at[-1] - sent)
+    assert max(delays) < 1.0, delays
+
+
+def cancel(goal_id: str) -> object:
+    return new_event(CancelGoal(goal_id=goal_id), producer="test", stream_id=goal_id, correlation_id=goal_id)
+
+
+def committed(settings: Settings, group: str, topic: str) -> int:
+    probe = Consumer(kafka_config(settings) | {"group.id": group})
+    try:
+        [position] = probe.committed([TopicPartition(topic, 0)], timeout=10)
+        return position.offset
+    finally:
+        probe.close()
 
 
 def test_delivery_errors_are_surfaced_on_flush(settings: Settings) -> None:
