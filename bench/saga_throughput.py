@@ -126,9 +126,7 @@ def run_closed_loop(runs: SagaRuns, stack: GoalPathStack, in_flight: int, second
         sagas_per_s=len(done) / seconds,
         completed=len(done),
         not_completed=len(window) - len(done),
-        latency_ms=(percentile(latencies, 0.5), percentile(latencies, 0.99), max(latencies))
-        if latencies
-        else (0, 0, 0),
+        latency_ms=(percentile(latencies, 0.5), percentile(latencies, 0.99), max(latencies)) if latencies else None,
         serial_ms=(percentile(serial, 0.5), max(serial)),
         cpu=cpu,
     )
@@ -190,9 +188,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds of the closed loop")
     parser.add_argument("--in-flight", type=int, default=50, help="sagas kept running at once")
     parser.add_argument("--no-write", action="store_true", help=f"print only, do not write {RESULTS.name}")
+    parser.add_argument("--kafka-name", default=KAFKA_NAME, help="name of the benchmark's own broker")
+    parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT, help="its port (another run may hold it)")
     args = parser.parse_args(argv)
     env = {"ARCHITECT_SAGA_DEFINITIONS_DIR": str(SAGAS_DIR)}
-    with goal_path_stack(extra_env=env, kafka_name=KAFKA_NAME, kafka_port=KAFKA_PORT, database=DATABASE) as stack:
+    broker = {"kafka_name": args.kafka_name, "kafka_port": args.kafka_port}
+    with goal_path_stack(extra_env=env, database=DATABASE, **broker) as stack:
         runs = SagaRuns(stack, f"sb-{uuid.uuid4().hex[:6]}")
         try:
             result = run_closed_loop(runs, stack, args.in_flight, args.seconds)
