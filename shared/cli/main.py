@@ -11,6 +11,7 @@ from shared.cli import (
     dlq,
     events,
     goals,
+    kafka,
     locks,
     projections,
     sagas,
@@ -34,6 +35,7 @@ app.add_typer(projections.app, name="projections")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(agent.app, name="agent")
 app.add_typer(agents.app, name="agents")
+app.add_typer(kafka.app, name="kafka")
 
 
 def run() -> None:

@@ -1,0 +1,45 @@
+"""`architect kafka acls`: the kafka-acls.sh commands that give each service's principal what it uses."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.bus.access import SERVICE_ACCESS, PrincipalPrefixError, acl_command, grants
+from shared.cli.context import fail, settings
+
+app = typer.Typer(help="Kafka administration for Architect's deployments.", no_args_is_help=True)
+
+
+@app.command("acls")
+def acls(
+    principal_prefix: str = typer.Option(
+        "User:architect-",
+        "--principal-prefix",
+        help="Each service's principal is this followed by its compose/Helm name (User:architect-assigner, ...)",
+    ),
+    bootstrap_server: str | None = typer.Option(
+        None, "--bootstrap-server", help="Broker the commands talk to (default: ARCHITECT_KAFKA_BOOTSTRAP_SERVERS)"
+    ),
+    command_config: str | None = typer.Option(
+        None, "--command-config", help="Client properties file of an admin principal, passed to kafka-acls.sh"
+    ),
+    services: list[str] = typer.Option(
+        [], "--service", help="Only these services (repeatable; default: every one)", show_default=False
+    ),
+) -> None:
+    """Print one `kafka-acls.sh --add` a line, grouped by service, from the declared access (shared/bus/access.py).
+
+    Least privilege: Read on the topics a service consumes, Write on those it publishes to, Read on its consumer
+    groups, Write on its transactional ids; the topic job may create and grow `architect.` topics."""
+    unknown = sorted(set(services) - set(SERVICE_ACCESS))
+    if unknown:
+        fail(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(SERVICE_ACCESS))}", code=2)
+    server = bootstrap_server or settings().kafka_bootstrap_servers
+    for name in services or list(SERVICE_ACCESS):
+        try:
+            service_grants = grants(SERVICE_ACCESS[name], principal_prefix)
+        except PrincipalPrefixError as exc:
+            fail(str(exc), code=2)
+        typer.echo(f"# {name}: {service_grants[0].principal}")
+        for grant in service_grants:
+            typer.echo(acl_command(grant, bootstrap_server=server, command_config=command_config))
