@@ -100,9 +100,9 @@ def _delay(value: int | None) -> str:
 
 def print_delays(base: list[SessionResult]) -> None:
     print("\ndetection delay (interactions from onset to the first DriftAlert, arm none; target <= 50):")
-    print(f"  {'agent':<16}{'alert':>6}  {'raised by':<20}{'EMA < 0.6 alone':>16}")
+    print(f"  {'agent':<16}{'alert':>6}  {'raised by':<28}{'EMA < 0.6 alone':>16}")
     for r in base:
-        print(f"  {r.agent:<16}{_delay(r.detection_delay):>6}  {r.alert_reason:<20}{_delay(r.stability_delay):>16}")
+        print(f"  {r.agent:<16}{_delay(r.detection_delay):>6}  {r.alert_reason:<28}{_delay(r.stability_delay):>16}")
     worst = max((r.detection_delay for r in base if r.detection_delay is not None), default=None)
     missed = sum(r.detection_delay is None for r in base)
     print(f"  worst {_delay(worst)}, {missed} scenario(s) never alerted")

@@ -94,7 +94,7 @@ def run_session(
         for alert in (s for s in signals if isinstance(s, DriftAlert)):
             if first_alert is None:
                 first_alert = n
-                alert_reason = alert.reason if alert.component is None else f"{alert.component} (cusum)"
+                alert_reason = raised_by(alert, state)
             if n <= onset and resets == 0:
                 alerts_before_onset += 1
         # The EMA's own crossing, whichever detector opened the episode (the EMA does not depend on it).
@@ -135,6 +135,19 @@ def run_session(
         resets,
         alerts_before_onset,
     )
+
+
+def raised_by(alert: DriftAlert, state: AgentDriftState) -> str:
+    """``stability``, or the component, the detector channel and the test of a shift alarm, e.g.
+    ``semantic (vocabulary cusum)`` or ``format (outliers)``."""
+    if alert.component is None:
+        return alert.reason
+    test = "cusum" if alert.limit == state.thresholds.cusum_h else "outliers"
+    shifted = state.detector.shifted if state.detector is not None else set()
+    if alert.component == "semantic":
+        channel = "vocabulary" if "vocabulary" in shifted and "semantic" not in shifted else "embedding"
+        return f"semantic ({channel} {test})"
+    return f"{alert.component} ({test})"
 
 
 def fresh(kind: type[ScriptedBehaviour], seed: int, onset: int, ramp: int) -> ScriptedBehaviour:

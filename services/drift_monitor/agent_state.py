@@ -4,8 +4,9 @@ Lifecycle of one agent session:
 1. The first `baseline_size` interactions build the baseline; stability stays at 1.0 and the last of them
    yields `BaselineEstablished`.
 2. Every later interaction is scored (`StabilityScored`) and moves the stability EMA.
-3. Stability below `alert_below`, or an alarm of the shift detector (a CUSUM per drift component, learned
-   from the baseline: `shift_detector`), raises one `DriftAlert` naming its reason; stability below
+3. Stability below `alert_below`, or an alarm of the shift detector (a CUSUM and an outlier count per drift
+   component, plus the vocabulary novelty of the output, learned from the baseline: `shift_detector`),
+   raises one `DriftAlert` naming its reason; stability below
    `reset_below`, or a component still shifted `shift_reset_after` interactions after its alarm, raises one
    `ResetRequested` (with a `DriftAlert` first if none was raised). Neither repeats
    while the episode lasts; the episode ends when stability is back at `recover_at` and no component is
@@ -39,6 +40,7 @@ from services.drift_monitor.signals import (
 )
 from services.drift_monitor.stability import DEFAULT_DECAY, INITIAL_STABILITY, next_stability
 from services.drift_monitor.thresholds import DriftThresholds, RoleThresholds
+from services.drift_monitor.vocabulary import leave_one_out_novelty, novelty, vocabulary
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class AgentDriftState:
         self.detector: ShiftDetector | None = None
         self.shifted_for = 0
         self._collected: list[tuple[BehaviourSample, tuple[float, ...]]] = []
+        self._vocabulary: frozenset[str] | None = None  # of the baseline, derived (not serialised)
 
     @property
     def thresholds(self) -> DriftThresholds:
@@ -92,7 +95,8 @@ class AgentDriftState:
         self.last_drift = breakdown.drift
         self.stability = next_stability(self.stability, breakdown.drift, self.settings.decay)
         detector = self._detector()
-        alarms = detector.update(_components(breakdown), self.thresholds.cusum)
+        scores = {**_components(breakdown), "vocabulary": novelty(sample.output, self._baseline_vocabulary())}
+        alarms = detector.update(scores, self.thresholds.cusum)
         self.shifted_for = self.shifted_for + 1 if detector.any_shifted else 0
         signals: list[DriftSignal] = [
             StabilityScored(self.agent_id, self.role, self.interactions, self.stability, breakdown)
@@ -111,6 +115,7 @@ class AgentDriftState:
         self.detector = None
         self.shifted_for = 0
         self._collected = []
+        self._vocabulary = None
         self.resets += 1
 
     def _collect(self, sample: BehaviourSample, embedding: list[float]) -> list[DriftSignal]:
@@ -132,6 +137,12 @@ class AgentDriftState:
             self.detector = _new_detector(self.baseline, self.settings.weights)
         return self.detector
 
+    def _baseline_vocabulary(self) -> frozenset[str]:
+        if self._vocabulary is None:
+            assert self.baseline is not None
+            self._vocabulary = vocabulary(s.output for s in self.baseline.samples)
+        return self._vocabulary
+
     def _threshold_signals(self, alarms: list[ShiftAlarm]) -> list[DriftSignal]:
         limits = self.thresholds
         signals: list[DriftSignal] = []
@@ -152,7 +163,7 @@ class AgentDriftState:
                 signals.append(ResetRequested(*request))
             else:
                 assert self.detector is not None
-                signals.append(ResetRequested(*request, "shift", min(self.detector.shifted)))
+                signals.append(ResetRequested(*request, "shift", self.detector.shifted_components[0]))
         shifted = self.detector is not None and self.detector.any_shifted
         if self.alerting and self.stability >= limits.recover_at and not shifted:
             self.alerting = False
@@ -207,5 +218,7 @@ def _new_detector(baseline: Baseline, weights: DriftWeights) -> ShiftDetector:
     """A detector whose null hypothesis is the baseline's own (leave-one-out) component scores."""
     scores = leave_one_out_scores(baseline, weights)
     if not scores:  # a baseline of one: nothing to learn a spread from, so min_sigma rules
-        return ShiftDetector(dict.fromkeys(COMPONENTS, ComponentStats(0.0, 0.0)))
-    return ShiftDetector({c: ComponentStats.of((getattr(b, c) for b in scores), BASELINE_GUARD) for c in COMPONENTS})
+        return ShiftDetector(dict.fromkeys((*COMPONENTS, "vocabulary"), ComponentStats(0.0, 0.0)))
+    stats = {c: ComponentStats.of((getattr(b, c) for b in scores), BASELINE_GUARD) for c in COMPONENTS}
+    novelties = leave_one_out_novelty([s.output for s in baseline.samples])
+    return ShiftDetector({**stats, "vocabulary": ComponentStats.of(novelties, BASELINE_GUARD)})

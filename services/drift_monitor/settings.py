@@ -18,6 +18,8 @@ from services.drift_monitor.shift_detector import (
     DEFAULT_CUSUM_H,
     DEFAULT_CUSUM_K,
     DEFAULT_CUSUM_MIN_SIGMA,
+    DEFAULT_OUTLIER_LIMIT,
+    DEFAULT_OUTLIER_WINDOW,
 )
 from services.drift_monitor.stability import DEFAULT_DECAY
 from services.drift_monitor.thresholds import (
@@ -43,6 +45,9 @@ class DriftMonitorSettings(BaseSettings):
     """Early shift detector (CUSUM per drift component): decision interval in baseline SDs; 0 turns it off."""
     cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
     cusum_clip: float = DEFAULT_CUSUM_CLIP
+    cusum_outlier_window: int = Field(default=DEFAULT_OUTLIER_WINDOW, ge=0)
+    """More than cusum_outlier_limit outputs at the clip within this many interactions alarm (0: off)."""
+    cusum_outlier_limit: int = Field(default=DEFAULT_OUTLIER_LIMIT, ge=1)
     shift_reset_after: int = Field(default=DEFAULT_SHIFT_RESET_AFTER, ge=0)
     """Reset an agent whose CUSUM shift persists this many interactions after its alarm (0: stability only)."""
     role_thresholds: str = ""
@@ -84,6 +89,8 @@ class DriftMonitorSettings(BaseSettings):
             self.cusum_min_sigma,
             self.cusum_clip,
             self.shift_reset_after,
+            self.cusum_outlier_window,
+            self.cusum_outlier_limit,
         )
         roles = json.loads(self.role_thresholds) if self.role_thresholds.strip() else {}
         by_role = {role: DriftThresholds.from_dict(default.to_dict() | values) for role, values in roles.items()}

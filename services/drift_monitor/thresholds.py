@@ -11,6 +11,8 @@ from services.drift_monitor.shift_detector import (
     DEFAULT_CUSUM_H,
     DEFAULT_CUSUM_K,
     DEFAULT_CUSUM_MIN_SIGMA,
+    DEFAULT_OUTLIER_LIMIT,
+    DEFAULT_OUTLIER_WINDOW,
     CusumParameters,
 )
 
@@ -18,6 +20,7 @@ DEFAULT_ALERT_BELOW = 0.6
 DEFAULT_RESET_BELOW = 0.5
 DEFAULT_RECOVER_AT = 0.65
 DEFAULT_SHIFT_RESET_AFTER = 20
+_INTEGER_FIELDS = frozenset({"shift_reset_after", "cusum_outlier_window", "cusum_outlier_limit"})
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,9 @@ class DriftThresholds:
     The `cusum_*` knobs drive the early shift detector (`services.drift_monitor.shift_detector`): allowance
     `cusum_k` and decision interval `cusum_h` in baseline standard deviations, the floor `cusum_min_sigma`
     of a component's standard deviation, and `cusum_clip`, the most one interaction can add. `cusum_h = 0`
-    turns the detector off (alerts come from stability alone).
+    turns the detector off (alerts come from stability alone). Beside the CUSUM, more than
+    `cusum_outlier_limit` outputs at the clip within `cusum_outlier_window` interactions alarm too (window 0:
+    off).
 
     `shift_reset_after`: a component still shifted this many interactions after its CUSUM alarm also requests
     a reset, whatever the stability: anchoring and consolidation damp the drift score and hold the EMA above
@@ -46,6 +51,8 @@ class DriftThresholds:
     cusum_min_sigma: float = DEFAULT_CUSUM_MIN_SIGMA
     cusum_clip: float = DEFAULT_CUSUM_CLIP
     shift_reset_after: int = DEFAULT_SHIFT_RESET_AFTER
+    cusum_outlier_window: int = DEFAULT_OUTLIER_WINDOW
+    cusum_outlier_limit: int = DEFAULT_OUTLIER_LIMIT
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reset_below <= self.alert_below <= self.recover_at <= 1.0:
@@ -60,7 +67,14 @@ class DriftThresholds:
     @property
     def cusum(self) -> CusumParameters:
         """The shift detector's parameters for this role."""
-        return CusumParameters(k=self.cusum_k, h=self.cusum_h, min_sigma=self.cusum_min_sigma, clip=self.cusum_clip)
+        return CusumParameters(
+            k=self.cusum_k,
+            h=self.cusum_h,
+            min_sigma=self.cusum_min_sigma,
+            clip=self.cusum_clip,
+            outlier_window=self.cusum_outlier_window,
+            outlier_limit=self.cusum_outlier_limit,
+        )
 
     def to_dict(self) -> dict[str, float]:
         """Plain JSON form."""
@@ -73,12 +87,14 @@ class DriftThresholds:
             "cusum_min_sigma": self.cusum_min_sigma,
             "cusum_clip": self.cusum_clip,
             "shift_reset_after": self.shift_reset_after,
+            "cusum_outlier_window": self.cusum_outlier_window,
+            "cusum_outlier_limit": self.cusum_outlier_limit,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftThresholds:
         """Inverse of `to_dict`; missing fields take their defaults."""
-        return cls(**{k: int(v) if k == "shift_reset_after" else float(v) for k, v in data.items()})
+        return cls(**{k: int(v) if k in _INTEGER_FIELDS else float(v) for k, v in data.items()})
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,7 @@ def test_role_thresholds_decide_when_an_agent_alerts():
 
 
 def test_role_thresholds_decide_how_soon_the_cusum_alarms():
-    lax = DriftThresholds(cusum_h=40.0)
+    lax = DriftThresholds(cusum_h=40.0, cusum_outlier_window=0)
     settings = DriftSettings(thresholds=RoleThresholds(by_role={"architect": lax}))
     architect = AgentDriftState("a1", "architect", settings)
     worker = AgentDriftState("a1", "worker", settings)

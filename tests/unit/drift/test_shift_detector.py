@@ -150,3 +150,49 @@ def test_the_detector_survives_a_json_round_trip() -> None:
 
     assert restored.to_dict() == detector.to_dict()
     assert restored.update(scores(0.3), PARAMS) == detector.update(scores(0.3), PARAMS)
+
+
+def test_rare_total_deviations_alarm_once_more_than_one_falls_in_the_window() -> None:
+    # A channel that never varied: each deviation is an outlier (z at the clip). Far apart, the CUSUM forgets
+    # the first before the second comes; the outlier count still sees both within its window.
+    still = {c: ComponentStats(0.0, 0.0) for c in COMPONENTS}
+    series = [scores(0.0)] * 10 + [scores(0.0, format=1.0)] + [scores(0.0)] * 25 + [scores(0.0, format=1.0)]
+
+    at, [alarm] = first_alarm(ShiftDetector(still), series)
+
+    assert at == 37
+    assert (alarm.component, alarm.test, alarm.statistic, alarm.limit) == ("format", "outliers", 2, 1)
+
+
+def test_outliers_further_apart_than_the_window_never_alarm() -> None:
+    still = {c: ComponentStats(0.0, 0.0) for c in COMPONENTS}
+    odd = [scores(0.0, format=1.0)] + [scores(0.0)] * PARAMS.outlier_window
+    detector = ShiftDetector(still)
+
+    assert first_alarm(detector, odd * 20) == (None, [])
+    assert first_alarm(ShiftDetector(still), odd * 20, CusumParameters(outlier_window=0)) == (None, [])
+
+
+def test_an_outlier_allowance_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="one outlier never alarms alone"):
+        CusumParameters(outlier_limit=0)
+
+
+def test_the_vocabulary_channel_alarms_in_the_name_of_the_semantic_component() -> None:
+    detector = ShiftDetector({**STATS, "vocabulary": ComponentStats(0.0, 0.0)})
+    series = [{**scores(0.0), "vocabulary": 0.0}] * 10 + [{**scores(0.0), "vocabulary": 0.2}] * 10
+
+    at, [alarm] = first_alarm(detector, series)
+
+    assert at is not None and 10 < at <= 16
+    assert (alarm.component, alarm.channel, alarm.test) == ("semantic", "vocabulary", "cusum")
+    assert detector.shifted_components == ["semantic"]
+
+
+def test_a_detector_stored_before_the_vocabulary_channel_still_runs() -> None:
+    old = {"stats": {c: {"mean": 0.03, "sigma": 0.05} for c in COMPONENTS}, "sums": {}, "shifted": []}
+
+    detector = ShiftDetector.from_dict(old)
+
+    assert set(detector.stats) == set(COMPONENTS)
+    assert detector.update({**scores(0.0), "vocabulary": 1.0}, PARAMS) == []
