@@ -21,6 +21,7 @@ from services.agent_runtime.entry import FLEET_ENV
 from services.agent_runtime.fleet_config import load_fleet
 from services.agent_runtime.service import group_for
 from services.gateway.settings import GatewaySettings
+from shared.bus.access import SERVICE_ACCESS
 from shared.bus.topics import AGENTS_ASSIGNMENTS
 from shared.health import LIVENESS_PATH, READINESS_PATH
 from shared.settings import Settings
@@ -431,3 +432,36 @@ def test_an_explicit_otlp_endpoint_wins_over_the_chart_s_jaeger() -> None:
     config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
     assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
     assert ("Deployment", "architect-jaeger") in by_kind_and_name(manifests)
+
+
+def test_per_service_kafka_users_are_the_principals_the_acls_grant() -> None:
+    manifests = render_chart(
+        "kafka.sasl.mechanism=SCRAM-SHA-512",
+        "kafka.sasl.username=shared-user",
+        "kafka.sasl.perServiceUsers=true",
+        "secrets.existingSecret=architect-credentials",
+    )
+    for manifest in manifests:
+        validate(manifest)
+    config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
+    assert "ARCHITECT_KAFKA_SASL_USERNAME" not in config
+    users: dict[str, str] = {}
+    for manifest in manifests:
+        if manifest["kind"] not in {"Deployment", "Job"}:
+            continue
+        env = {e["name"]: e for e in containers(manifest)[0]["env"]}
+        component = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
+        users[component] = env["ARCHITECT_KAFKA_SASL_USERNAME"]["value"]
+        password = env["ARCHITECT_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        # Required: a service without its password does not start as someone else.
+        assert password == {
+            "name": "architect-credentials",
+            "key": f"ARCHITECT_KAFKA_SASL_PASSWORD_{component.replace('-', '_').upper()}",
+        }
+    # `architect kafka acls --principal-prefix User:architect-` grants exactly these users.
+    assert users == {service: f"architect-{service}" for service in SERVICE_ACCESS}
+
+
+def test_per_service_users_need_a_sasl_mechanism() -> None:
+    with pytest.raises(ChartRenderError, match=re.escape("kafka.sasl.perServiceUsers needs kafka.sasl.mechanism")):
+        render_chart("kafka.sasl.perServiceUsers=true", "secrets.existingSecret=architect-credentials")

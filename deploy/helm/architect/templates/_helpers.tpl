@@ -74,8 +74,10 @@ ARCHITECT_KAFKA_SECURITY_PROTOCOL: {{ .Values.kafka.securityProtocol | quote }}
 {{- with .Values.kafka.sasl.mechanism }}
 ARCHITECT_KAFKA_SASL_MECHANISM: {{ . | quote }}
 {{- end }}
+{{- if not .Values.kafka.sasl.perServiceUsers }}
 {{- with .Values.kafka.sasl.username }}
 ARCHITECT_KAFKA_SASL_USERNAME: {{ . | quote }}
+{{- end }}
 {{- end }}
 ARCHITECT_TOPIC_PARTITIONS: {{ .Values.topics.partitions | quote }}
 ARCHITECT_TOPIC_REPLICATION_FACTOR: {{ .Values.topics.replicationFactor | quote }}
@@ -87,14 +89,29 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* The Kafka SASL password from the Secret; optional, so plaintext brokers need no key. */}}
+{{/* The Kafka SASL password from the Secret; optional, so plaintext brokers need no key. With
+kafka.sasl.perServiceUsers, each component's own user and password (required). Call with (dict "root" $ "name" <component>). */}}
 {{- define "architect.saslPasswordEnv" -}}
+{{- $sasl := .root.Values.kafka.sasl -}}
+{{- if $sasl.perServiceUsers -}}
+{{- if not $sasl.mechanism -}}
+{{- fail "kafka.sasl.perServiceUsers needs kafka.sasl.mechanism (e.g. SCRAM-SHA-512)" -}}
+{{- end -}}
+- name: ARCHITECT_KAFKA_SASL_USERNAME
+  value: {{ printf "%s%s" $sasl.userPrefix .name | quote }}
 - name: ARCHITECT_KAFKA_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ include "architect.secretName" . }}
+      name: {{ include "architect.secretName" .root }}
+      key: {{ printf "ARCHITECT_KAFKA_SASL_PASSWORD_%s" (.name | replace "-" "_" | upper) }}
+{{- else -}}
+- name: ARCHITECT_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "architect.secretName" .root }}
       key: ARCHITECT_KAFKA_SASL_PASSWORD
       optional: true
+{{- end -}}
 {{- end -}}
 
 {{/* One optional key of the Secret as an env var; call with (dict "root" $ "key" "ARCHITECT_..."). */}}
