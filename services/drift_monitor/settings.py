@@ -57,7 +57,9 @@ class DriftMonitorSettings(BaseSettings):
     keep_last: int = Field(default=DEFAULT_KEEP_LAST, ge=0)
     max_anchors: int = Field(default=DEFAULT_MAX_ANCHORS, ge=0)
     """ABA: anchors for a fully drifted agent (int(max_anchors * drift) in general; 0 disables anchoring)."""
-    embedding: Literal["hashed", "sentence-transformers"] = "hashed"
+    embedding: Literal["hashed", "minilm", "sentence-transformers"] = "hashed"
+    """hashed (default, no dependencies); minilm: all-MiniLM-L6-v2 from the packaged model in NumPy (the
+    ``embeddings`` extra, `services.drift_monitor.minilm`); sentence-transformers: any model by name."""
     embedding_model: str = "all-MiniLM-L6-v2"
 
     @field_validator("role_thresholds")
@@ -100,6 +102,10 @@ class DriftMonitorSettings(BaseSettings):
         return DriftSettings(baseline_size=self.baseline_size, decay=self.decay, thresholds=self.thresholds())
 
     def embedder(self) -> EmbeddingProvider:
+        if self.embedding == "minilm":
+            from services.drift_monitor.minilm import MiniLMEmbedding
+
+            return MiniLMEmbedding()
         if self.embedding == "sentence-transformers":
             return SentenceTransformerEmbedding(self.embedding_model)
         return HashedNgramEmbedding()
