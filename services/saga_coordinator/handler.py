@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 from services.saga_coordinator.coordinator import DefinitionLookup, Delayed, decide
 from shared.events.codec import decode, encode
@@ -34,8 +34,18 @@ TASK_RESULTS = frozenset({"TaskSucceeded", "TaskAbandoned"})
 #: Sagas whose deliveries are followed in memory; beyond this the oldest are forgotten (their debt is re-sent).
 TRACKED_SAGAS = 100_000
 
-Delivery = Awaitable[Any]
-#: Hands an event to the producer and returns its delivery (an awaitable Kafka resolves on acknowledgement).
+
+class Delivery(Protocol):
+    """An event's delivery, as the producer's future: done once Kafka acknowledged or refused it."""
+
+    def done(self) -> bool: ...
+
+    def cancelled(self) -> bool: ...
+
+    def exception(self) -> BaseException | None: ...
+
+
+#: Hands an event to the producer and returns its delivery.
 Send = Callable[[Envelope[Any]], Awaitable[Delivery]]
 
 
@@ -48,15 +58,13 @@ class _Sent:
 
     def acknowledged(self, text: str) -> bool:
         delivery = self.deliveries.get(text)
-        done = getattr(delivery, "done", None)
-        if delivery is None or done is None or not done():
+        if delivery is None or not delivery.done() or delivery.cancelled():
             return False
-        return getattr(delivery, "exception", lambda: None)() is None
+        return delivery.exception() is None
 
     def in_flight(self, text: str) -> bool:
         delivery = self.deliveries.get(text)
-        done = getattr(delivery, "done", None)
-        return delivery is not None and done is not None and not done()
+        return delivery is not None and not delivery.done()
 
 
 class SagaHandler:

@@ -18,14 +18,13 @@ nothing is lost and nothing is requested twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 import faust
 
 from services.saga_coordinator.coordinator import HANDLED_TYPES
 from services.saga_coordinator.goal_sagas import GOAL_TYPES, decide_goal
-from services.saga_coordinator.handler import SagaHandler
+from services.saga_coordinator.handler import Delivery, SagaHandler
 from services.saga_coordinator.settings import SagaSettings
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
@@ -64,8 +63,9 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")
 
-    async def send(event: Envelope[Any]) -> Awaitable[Any]:
-        return await publisher.publish(event)
+    async def send(event: Envelope[Any]) -> Delivery:
+        delivery: Delivery = await publisher.publish(event)  # the producer's future for the record
+        return delivery
 
     on_event = SagaHandler(sagas, send, definitions)
 

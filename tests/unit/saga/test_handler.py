@@ -37,6 +37,9 @@ class Delivery:
     def done(self) -> bool:
         return self.state is not None
 
+    def cancelled(self) -> bool:
+        return False
+
     def exception(self) -> Exception | None:
         return RuntimeError("refused") if self.state == "failed" else None
 
