@@ -13,21 +13,23 @@ because its goal was planned has ``status`` NULL, which readers show as "planned
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
+
+from pydantic_core import to_json
 
 from shared.events.envelope import Envelope
 
 Columns = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class RowChange:
+class RowChange(NamedTuple):
+    """One event's change to one row (a named tuple: a rebuild makes hundreds of thousands of them)."""
+
     table: str
     key: tuple[str, ...]
-    columns: Columns = field(default_factory=dict)
+    columns: Columns
 
 
 #: Key columns and every column of each read-model table, in table order.
@@ -246,23 +248,49 @@ def changes_for(envelope: Envelope[Any]) -> list[RowChange]:
 def fold(changes: Iterable[RowChange]) -> dict[str, dict[tuple[str, ...], Columns]]:
     """Merge changes per table and row, in order, so each row is written once per batch."""
     folded: dict[str, dict[tuple[str, ...], Columns]] = {}
-    for change in changes:
-        row = folded.setdefault(change.table, {}).setdefault(change.key, {})
-        for column, value in change.columns.items():
-            if value is None and row.get(column) is not None:
-                continue  # None keeps what is there, in a batch as in the upsert (COALESCE)
-            if column in LATEST_COLUMNS and row.get(column) is not None and value is not None:
-                value = max(row[column], value)
+    for table, key, columns in changes:
+        rows = folded.get(table)
+        if rows is None:
+            rows = folded[table] = {}
+        row = rows.get(key)
+        if row is None:
+            rows[key] = dict(columns)  # the first change of a row sets exactly its columns
+            continue
+        for column, value in columns.items():
+            if value is None:
+                row.setdefault(column, None)  # None keeps what is there, in a batch as in the upsert (COALESCE)
+                continue
+            if column in LATEST_COLUMNS:
+                held = row.get(column)
+                if held is not None and not value > held:
+                    continue  # latest wins: the max, as in the upsert (GREATEST)
             row[column] = value
     return folded
 
 
 def row_values(table: str, key: tuple[str, ...], columns: Columns) -> tuple[Any, ...]:
-    """One full row in table order; unnamed columns are None (meaning: keep what is stored)."""
+    """One full row in table order; unnamed columns are None (meaning: keep what is stored). JSON columns are
+    serialised by pydantic-core (several times faster than ``json.dumps``; Postgres stores them as jsonb, so only
+    the value counts)."""
+    all_columns, key_positions, json_positions = _layout(table)
+    values = list(map(columns.get, all_columns))
+    for position, value in zip(key_positions, key, strict=True):
+        if all_columns[position] not in columns:
+            values[position] = value
+    for position in json_positions:
+        if values[position] is not None:
+            values[position] = to_json(values[position]).decode()
+    return tuple(values)
+
+
+@cache
+def _layout(table: str) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    """A table's columns, the positions of its key columns (in key order) and of its JSON columns."""
     key_columns, all_columns = TABLES[table]
-    values = dict(zip(key_columns, key, strict=True)) | columns
-    return tuple(
-        json.dumps(values[c]) if c in JSON_COLUMNS and values.get(c) is not None else values.get(c) for c in all_columns
+    return (
+        all_columns,
+        tuple(all_columns.index(c) for c in key_columns),
+        tuple(i for i, c in enumerate(all_columns) if c in JSON_COLUMNS),
     )
 
 
