@@ -52,6 +52,9 @@ EVERY_OPTION_ON = [
     "secrets.existingSecret=architect-credentials",
     "image.registry=registry.example/acme",
     "agentIdentity.runtimeCredential=tokens",
+    "kafka.securityProtocol=SASL_SSL",
+    "kafka.tls.secretName=kafka-tls",
+    "kafka.tls.clientCertificate=true",
 ]
 
 
@@ -465,3 +468,33 @@ def test_per_service_kafka_users_are_the_principals_the_acls_grant() -> None:
 def test_per_service_users_need_a_sasl_mechanism() -> None:
     with pytest.raises(ChartRenderError, match=re.escape("kafka.sasl.perServiceUsers needs kafka.sasl.mechanism")):
         render_chart("kafka.sasl.perServiceUsers=true", "secrets.existingSecret=architect-credentials")
+
+
+def test_kafka_tls_files_reach_every_client_from_the_named_secret(chart_everything_with_keda: list[Manifest]) -> None:
+    config = next(m for m in chart_everything_with_keda if m["kind"] == "ConfigMap")["data"]
+    locations = {
+        "ARCHITECT_KAFKA_SSL_CA_LOCATION": "ca.crt",
+        "ARCHITECT_KAFKA_SSL_CERTIFICATE_LOCATION": "tls.crt",
+        "ARCHITECT_KAFKA_SSL_KEY_LOCATION": "tls.key",
+    }
+    assert config["ARCHITECT_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    clients = [m for m in chart_everything_with_keda if m["kind"] in {"Deployment", "Job"}]
+    assert len(clients) == len(VALUES["services"]) + 1
+    for manifest in clients:
+        container = containers(manifest)[0]
+        mount = next(v for v in container["volumeMounts"] if v["name"] == "kafka-tls")
+        assert mount["readOnly"] is True
+        volumes = manifest["spec"]["template"]["spec"]["volumes"]
+        assert next(v for v in volumes if v["name"] == "kafka-tls")["secret"]["secretName"] == "kafka-tls"
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        settings = env if manifest["kind"] == "Job" else config
+        for variable, file in locations.items():
+            assert settings[variable] == f"{mount['mountPath']}/{file}", (manifest["metadata"]["name"], variable)
+
+
+def test_without_tls_nothing_is_mounted_or_set(chart_defaults: list[Manifest]) -> None:
+    config = next(m for m in chart_defaults if m["kind"] == "ConfigMap")["data"]
+    assert not any(key.startswith("ARCHITECT_KAFKA_SSL_") for key in config)
+    for manifest in chart_defaults:
+        for container in containers(manifest):
+            assert all(v["name"] != "kafka-tls" for v in container.get("volumeMounts", []))

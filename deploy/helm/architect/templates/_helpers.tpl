@@ -79,6 +79,13 @@ ARCHITECT_KAFKA_SASL_MECHANISM: {{ . | quote }}
 ARCHITECT_KAFKA_SASL_USERNAME: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- if .Values.kafka.tls.secretName }}
+ARCHITECT_KAFKA_SSL_CA_LOCATION: /etc/architect/kafka-tls/ca.crt
+{{- if .Values.kafka.tls.clientCertificate }}
+ARCHITECT_KAFKA_SSL_CERTIFICATE_LOCATION: /etc/architect/kafka-tls/tls.crt
+ARCHITECT_KAFKA_SSL_KEY_LOCATION: /etc/architect/kafka-tls/tls.key
+{{- end }}
+{{- end }}
 ARCHITECT_TOPIC_PARTITIONS: {{ .Values.topics.partitions | quote }}
 ARCHITECT_TOPIC_REPLICATION_FACTOR: {{ .Values.topics.replicationFactor | quote }}
 ARCHITECT_METRICS_PORT: {{ .Values.metricsPort | quote }}
@@ -144,6 +151,11 @@ its agents' tokens (agentIdentity.runtimeCredential). Call with (dict "root" $ "
   mountPath: /tmp
 - name: data
   mountPath: /var/lib/architect
+{{- if .Values.kafka.tls.secretName }}
+- name: kafka-tls
+  mountPath: /etc/architect/kafka-tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "architect.scratchVolumes" -}}
@@ -151,4 +163,11 @@ its agents' tokens (agentIdentity.runtimeCredential). Call with (dict "root" $ "
   emptyDir: {}
 - name: data
   emptyDir: {}
+{{- with .Values.kafka.tls.secretName }}
+- name: kafka-tls
+  secret:
+    secretName: {{ . }}
+    # 0440: readable by the pod's fsGroup only (the key among them).
+    defaultMode: 288
+{{- end }}
 {{- end -}}
