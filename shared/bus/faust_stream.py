@@ -25,6 +25,7 @@ from shared.bus.partitioning import librdkafka_partitioner
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.shutdown_deadline import bound_faust_shutdown
+from shared.bus.tls import KafkaSecuritySettingsError, ssl_context
 from shared.events.catalogue import CATALOGUE
 from shared.events.codec import DecodeError, decode, encode, spec_for
 from shared.events.envelope import Envelope
@@ -63,21 +64,21 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
 
 
 def _credentials(settings: Settings) -> Any:
+    """faust's broker credentials for the configured security protocol (SASL and TLS as librdkafka gets them)."""
     protocol = settings.kafka_security_protocol.upper()
-    if protocol.startswith("SASL") and settings.kafka_sasl_username and settings.kafka_sasl_password:
-        ssl_context = None
-        if protocol == "SASL_SSL":
-            import ssl
-
-            ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_ca_location)
+    if protocol.startswith("SASL"):
+        if not (settings.kafka_sasl_username and settings.kafka_sasl_password):
+            raise KafkaSecuritySettingsError(
+                f"ARCHITECT_KAFKA_SECURITY_PROTOCOL={protocol} needs ARCHITECT_KAFKA_SASL_USERNAME and _PASSWORD"
+            )
         return faust.SASLCredentials(
             username=settings.kafka_sasl_username,
             password=settings.kafka_sasl_password.get_secret_value(),
             mechanism=settings.kafka_sasl_mechanism or "SCRAM-SHA-512",
-            ssl_context=ssl_context,
+            ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
         )
     if protocol == "SSL":
-        return faust.SSLCredentials(cafile=settings.kafka_ssl_ca_location)
+        return faust.SSLCredentials(ssl_context(settings))
     return None
 
 

@@ -1,0 +1,93 @@
+"""SASL and TLS settings reach both client stacks: librdkafka's config and the faust services' credentials."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from pathlib import Path
+
+import faust
+import pytest
+
+from shared.bus.client_config import kafka_config
+from shared.bus.faust_stream import _credentials
+from shared.bus.tls import KafkaSecuritySettingsError, ssl_context
+from shared.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and its key (the certificate doubles as the CA)."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=architect-test"]
+    subprocess.run(
+        [*request, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def _settings(protocol: str, cert: Path, key: Path | None, **extra: object) -> Settings:
+    return Settings(
+        kafka_security_protocol=protocol,
+        kafka_ssl_ca_location=str(cert),
+        kafka_ssl_certificate_location=str(cert),
+        kafka_ssl_key_location=str(key) if key else None,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_tls_with_a_client_certificate_reaches_both_stacks(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    settings = _settings("SSL", cert, key)
+    librdkafka = kafka_config(settings)
+    assert (librdkafka["ssl.ca.location"], librdkafka["ssl.certificate.location"]) == (str(cert), str(cert))
+    assert librdkafka["ssl.key.location"] == str(key)
+    credentials = _credentials(settings)
+    assert isinstance(credentials, faust.SSLCredentials)
+    context = credentials.context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "architect-test"),),)]
+
+
+def test_sasl_over_tls_gets_the_same_context_and_the_scram_user(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    settings = _settings(
+        "SASL_SSL",
+        cert,
+        key,
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="architect-orchestrator",
+        kafka_sasl_password="secret",
+    )
+    librdkafka = kafka_config(settings)
+    assert (librdkafka["sasl.mechanism"], librdkafka["sasl.username"]) == ("SCRAM-SHA-512", "architect-orchestrator")
+    credentials = _credentials(settings)
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.username, credentials.password) == ("architect-orchestrator", "secret")
+    assert credentials.mechanism.value == "SCRAM-SHA-512"
+    assert len(credentials.ssl_context.get_ca_certs()) == 1
+
+
+def test_sasl_without_its_user_is_refused_naming_the_settings() -> None:
+    with pytest.raises(KafkaSecuritySettingsError, match="needs ARCHITECT_KAFKA_SASL_USERNAME and _PASSWORD"):
+        _credentials(Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="architect-x"))
+
+
+def test_incomplete_or_unreadable_tls_files_are_refused_naming_the_setting(
+    certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, _ = certificate
+    with pytest.raises(KafkaSecuritySettingsError, match="go together"):
+        ssl_context(_settings("SSL", cert, None))
+    with pytest.raises(KafkaSecuritySettingsError, match="ARCHITECT_KAFKA_SSL_CA_LOCATION"):
+        ssl_context(Settings(kafka_security_protocol="SSL", kafka_ssl_ca_location=str(tmp_path / "missing.crt")))
+    with pytest.raises(KafkaSecuritySettingsError, match="CERTIFICATE_LOCATION/_KEY_LOCATION"):
+        ssl_context(_settings("SSL", cert, cert))  # a certificate is not a key
+
+
+def test_plaintext_needs_no_credentials() -> None:
+    assert _credentials(Settings()) is None
