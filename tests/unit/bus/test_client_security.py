@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import ssl
 import subprocess
 from pathlib import Path
@@ -91,3 +92,34 @@ def test_incomplete_or_unreadable_tls_files_are_refused_naming_the_setting(
 
 def test_plaintext_needs_no_credentials() -> None:
     assert _credentials(Settings()) is None
+
+
+ROOT = Path(__file__).resolve().parents[3]
+CLIENT_CLASSES = {"Consumer", "Producer", "AdminClient", "AIOKafkaConsumer", "AIOKafkaProducer"}
+
+
+def _client_constructions() -> list[tuple[Path, str, str]]:
+    """(file, client class, source of the function around it) for every Kafka client the code builds."""
+    found = []
+    for path in [*(ROOT / "services").rglob("*.py"), *(ROOT / "shared").rglob("*.py")]:
+        if "tests" in path.parts or path.is_relative_to(ROOT / "shared" / "infra"):
+            continue  # shared/infra starts local brokers: plaintext by design
+        source = path.read_text()
+        tree = ast.parse(source)
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CLIENT_CLASSES:
+                    found.append((path, node.func.id, ast.get_source_segment(source, function) or ""))
+    return found
+
+
+def test_every_kafka_client_the_services_build_takes_the_security_settings() -> None:
+    constructions = _client_constructions()
+    assert {name for _, name, _ in constructions} >= {"Consumer", "Producer", "AdminClient"}
+    for path, name, function in constructions:
+        assert "kafka_config(" in function, f"{path.relative_to(ROOT)}: {name} built without kafka_config(settings)"
+    # faust apps: every one comes from make_app, which passes _credentials(settings).
+    for path in (ROOT / "services").rglob("*.py"):
+        assert "faust.App(" not in path.read_text(), f"{path.relative_to(ROOT)} builds a faust app without make_app"
