@@ -185,8 +185,13 @@ _CONSUMERS = (
     _PROJECTOR,
     _SCHEDULER_ACCESS,
 )
-#: A re-drive publishes a dead letter's original back to the topic it was read from: any topic a service consumes.
-REDRIVE_TOPICS = frozenset(topic for service in _CONSUMERS for topic in service.reads) - {DEAD_LETTERS}
+#: Services' own compacted state: loaded by scans at start (shared/bus/state_store.py), never dead-lettered.
+SERVICE_STATE_TOPICS = frozenset({ASSIGNER_STATE, SCHEDULER_STATE, AGENT_RUNTIME_STATE})
+#: A re-drive publishes a dead letter's original back to the topic it was read from: any topic a service's consumer
+#: group subscribes to.
+REDRIVE_TOPICS = (
+    frozenset(topic for service in _CONSUMERS for topic in service.reads) - {DEAD_LETTERS} - SERVICE_STATE_TOPICS
+)
 _GATEWAY = ServiceAccess(
     "gateway",
     # Log reads: a goal's events replayed from the event topics, dead letters listed and re-driven.

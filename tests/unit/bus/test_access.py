@@ -23,6 +23,7 @@ from shared.bus.access import (
     CRDT_GROUP_PREFIX,
     SCAN_GROUP_PREFIX,
     SERVICE_ACCESS,
+    SERVICE_STATE_TOPICS,
     TOPIC_PREFIX,
     ServiceAccess,
 )
@@ -179,3 +180,12 @@ def test_agents_cannot_state_task_outcomes_or_assign_work() -> None:
     assert AGENTS_REPORTS in SERVICE_ACCESS["assigner"].reads
     # Only the assigner turns reports into facts: no other service reads them.
     assert [a.service for a in SERVICE_ACCESS.values() if AGENTS_REPORTS in a.reads] == ["assigner"]
+
+
+def test_the_gateway_re_drives_to_subscribed_topics_but_never_into_a_service_s_state() -> None:
+    gateway = SERVICE_ACCESS["gateway"]
+    assert not SERVICE_STATE_TOPICS & gateway.writes
+    for topic in SERVICE_STATE_TOPICS:
+        readers = [a.service for a in SERVICE_ACCESS.values() if topic in a.reads]
+        # Read only by its owner, with a scan (no consumer group of its own, so no dead letters from it).
+        assert len(readers) == 1 and _uses(readers[0], "CompactedState"), topic
