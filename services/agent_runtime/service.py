@@ -41,6 +41,7 @@ from services.agent_runtime.fleet_replica import FleetReplica
 from services.agent_runtime.hosted_agent import HostedAgent
 from services.agent_runtime.ledger import KEY_PREFIX, AssignmentKey, ExecutionLedger, LedgerEntry
 from services.agent_runtime.periodic import Periodic
+from services.agent_runtime.poll_pacing import poll_timeout
 from services.agent_runtime.runtime_metrics import (
     AGENT_IN_FLIGHT,
     AGENT_TASKS,
@@ -126,7 +127,8 @@ class AgentRuntime:
             handler=self._handle,
             before_commit=self._launch_ready,
             tick=self._tick,
-            poll_timeout=0.2,
+            poll_timeout=self._poll_timeout,
+            wake_on_record=True,
         )
         self._drain_timeout_s = runtime.drain_timeout_s
         self._clock = clock
@@ -138,6 +140,7 @@ class AgentRuntime:
         self._running: dict[AssignmentKey, RunningTask] = {}
         self._traces: dict[AssignmentKey, otel_context.Context] = {}
         self._completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self._last_launch: float | None = None
         # Shared state: sessions, completed-task counters, file leases (lock checks before work starts).
         self.fleet_state = FleetReplica(settings, runtime.id, self.producer)
         self._lease_waits: dict[AssignmentKey, LeaseWait] = {}
@@ -299,6 +302,7 @@ class AgentRuntime:
                 if not self._files_ready(key, command, timeout_s):
                     continue
                 self._persist(self.ledger.start(key))
+                self.fleet_state.attempt_started(key.agent_id, key.task_id, key.attempt)
                 with self._traced(key):
                     self._report(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
                 self._running[key] = RunningTask(now, now + timeout_s + WATCHDOG_GRACE_S, timeout_s)
@@ -310,6 +314,8 @@ class AgentRuntime:
         if launches:
             # The ``running`` entries must be durable before a backend may begin (a restart never re-runs).
             self.producer.flush()
+        if launches:
+            self._last_launch = self._clock()
         for backend, key, request in launches:
             threading.Thread(
                 target=self._execute,
@@ -362,6 +368,11 @@ class AgentRuntime:
             self.fleet_state.release(path, key.agent_id, request, goal_id)
         if released:
             self.producer.flush()
+
+    def _poll_timeout(self) -> float:
+        """How long the next poll may wait for records (see :mod:`.poll_pacing`)."""
+        since = self._clock() - self._last_launch if self._running and self._last_launch is not None else None
+        return poll_timeout(since, results_waiting=not self._completions.empty())
 
     def _execute(self, backend: Backend, request: TaskRequest, key: AssignmentKey) -> None:
         self._completions.put(run_task(backend, request, key, self._clock))
@@ -419,8 +430,9 @@ class AgentRuntime:
         self._traces.pop(key, None)
         self._persist(self.ledger.finish(key, outcome))
         self.state.put(USAGE_PREFIX + agent.id, agent.budget.to_dict())
+        self.fleet_state.attempt_ended(agent.id, key.task_id, key.attempt)
         if settlement.succeeded:
-            self.fleet_state.task_completed(agent.id, envelope.payload.capability)
+            self.fleet_state.task_completed(agent.id, envelope.payload.capability, key.task_id)
         if completion.result is not None:
             agent.latency = agent.latency.observe(completion.duration_ms / 1000)
         error_class = settlement.outcome.error_class if isinstance(settlement.outcome, TaskFailed) else ""

@@ -103,9 +103,13 @@ class Assigner:
             before_commit=self.save_state,
             on_abort=self.load_state,
             tick=self.tick,
-            poll_timeout=0.05,
+            # A record ends the wait at once; the timeout only paces idle ticks (which act once a second).
+            poll_timeout=0.1,
+            wake_on_record=True,
+            accepts=self.acts_on,
         )
         self._last_tick = 0.0
+        self._saved_registry: AgentRegistry | None = None
 
     # -- state ------------------------------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -116,6 +120,7 @@ class Assigner:
             if registry
             else self._empty_registry()
         )
+        self._saved_registry = self.registry if registry else None
         self.tasks = {
             key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
         }
@@ -130,7 +135,9 @@ class Assigner:
         )
 
     def save_state(self) -> None:
-        self.state.put(REGISTRY_KEY, self.registry.to_dict())
+        if self.registry is not self._saved_registry:  # immutable: a changed registry is a new object
+            self.state.put(REGISTRY_KEY, self.registry.to_dict())
+            self._saved_registry = self.registry
         if self._anchors_dirty:
             self.state.put(ANCHORS_KEY, self.anchors)
             self._anchors_dirty = False
@@ -152,6 +159,13 @@ class Assigner:
         self._dirty_tasks.add(task.task_id)
 
     # -- handling ---------------------------------------------------------------------------------------------
+    @classmethod
+    def acts_on(cls, topic: str, event_type: str) -> bool:
+        """Whether a record of ``event_type`` on ``topic`` concerns the assigner (others are skipped undecoded)."""
+        if topic == AGENTS_REPORTS:
+            return True
+        return event_type not in REPORT_TYPES and event_type in _HANDLED
+
     def handle_batch(self, deliveries: Sequence[Delivery], _records: Sequence[Record]) -> None:
         capacity_changed = False
         for delivery in deliveries:
@@ -546,3 +560,7 @@ class Assigner:
 
     def stop(self) -> None:
         self.loop.stop()
+
+
+#: The event types the assigner has an ``on_<type>`` handler for.
+_HANDLED = frozenset(name.removeprefix("on_") for name in vars(Assigner) if name.startswith("on_"))
