@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -55,3 +56,10 @@ def test_bad_prefixes_and_unknown_services_are_refused() -> None:
         assert "is not <type>:<name prefix>" in " ".join(result.output.split())
     result = runner.invoke(app, ["kafka", "acls", "--service", "nope"])
     assert result.exit_code == 2 and "unknown service(s) nope" in result.output
+
+
+def test_the_readme_table_is_the_declared_access() -> None:
+    result = runner.invoke(app, ["kafka", "acls", "--markdown"])
+    assert result.exit_code == 0, result.output
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert result.output.strip() in readme, "README Kafka ACLs table is stale: paste `architect kafka acls --markdown`"
