@@ -1,8 +1,9 @@
 """The agent runtime's replica of the shared CRDT state, and its lock requests (Kafka plumbing).
 
 Through one :class:`Replica` (replica id ``agent-runtime/<runtime id>``) the runtime registers its agents'
-sessions in the ``active-sessions`` OR-Set, counts completed tasks per agent and per capability (G-Counters),
-and reads the lock manager's ``file-locks`` leases; it asks for and gives back leases with AcquireLock /
+sessions in the ``active-sessions`` OR-Set, counts completed tasks per agent and per capability (G-Counters
+keyed by task id: counted once) and task attempts in flight per agent (PN-Counters keyed by attempt), and reads
+the lock manager's ``file-locks`` leases; it asks for and gives back leases with AcquireLock /
 ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
 """
 
@@ -60,13 +61,30 @@ class FleetReplica:
         finally:
             self.replica.close()
 
-    def task_completed(self, agent_id: str, capability: str) -> None:
+    def task_completed(self, agent_id: str, capability: str, task_id: str) -> None:
+        """Count a succeeded task once per agent and capability, whatever reports it again."""
         for kind, name in (("agent", agent_id), ("capability", capability)):
             self.replica.update(
                 fleet_state.completed_counter(kind, name),
-                lambda c: fleet_state.incremented(c, self.replica_id),
+                lambda c: fleet_state.incremented(c, self.replica_id, key=task_id),
                 flush=False,
             )
+
+    def attempt_started(self, agent_id: str, task_id: str, attempt: int) -> None:
+        key = fleet_state.attempt_key(task_id, attempt)
+        self.replica.update(
+            fleet_state.in_flight_counter(agent_id),
+            lambda c: fleet_state.attempt_started(c, self.replica_id, key),
+            flush=False,
+        )
+
+    def attempt_ended(self, agent_id: str, task_id: str, attempt: int) -> None:
+        key = fleet_state.attempt_key(task_id, attempt)
+        self.replica.update(
+            fleet_state.in_flight_counter(agent_id),
+            lambda c: fleet_state.attempt_ended(c, self.replica_id, key),
+            flush=False,
+        )
 
     def leases(self) -> Mapping[str, Any]:
         grants = self.replica.get(FILE_LOCKS)

@@ -302,6 +302,7 @@ class AgentRuntime:
                 if not self._files_ready(key, command, timeout_s):
                     continue
                 self._persist(self.ledger.start(key))
+                self.fleet_state.attempt_started(key.agent_id, key.task_id, key.attempt)
                 with self._traced(key):
                     self._report(self._derived(envelope, TaskStarted(**_ids(command)), "started"))
                 self._running[key] = RunningTask(now, now + timeout_s + WATCHDOG_GRACE_S, timeout_s)
@@ -429,8 +430,9 @@ class AgentRuntime:
         self._traces.pop(key, None)
         self._persist(self.ledger.finish(key, outcome))
         self.state.put(USAGE_PREFIX + agent.id, agent.budget.to_dict())
+        self.fleet_state.attempt_ended(agent.id, key.task_id, key.attempt)
         if settlement.succeeded:
-            self.fleet_state.task_completed(agent.id, envelope.payload.capability)
+            self.fleet_state.task_completed(agent.id, envelope.payload.capability, key.task_id)
         if completion.result is not None:
             agent.latency = agent.latency.observe(completion.duration_ms / 1000)
         error_class = settlement.outcome.error_class if isinstance(settlement.outcome, TaskFailed) else ""

@@ -16,6 +16,7 @@ from shared.crdt import fleet_state
 from shared.crdt.g_counter import GCounter
 from shared.crdt.lww_map import LWWMap
 from shared.crdt.or_set import ORSet
+from shared.crdt.pn_counter import PNCounter
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,20 @@ def counter_rows(kind: str, name: str, counter: GCounter) -> ObjectRows:
     return ObjectRows("task_counters", {"kind": kind, "name": name}, (row,))
 
 
+def in_flight_rows(agent_id: str, counter: PNCounter) -> ObjectRows:
+    """An agent's task attempts in flight (started minus ended), and each runtime replica's share."""
+    replicas = counter.increments.counts.keys() | counter.decrements.counts.keys()
+    by_replica = {r: counter.increments.count_of(r) - counter.decrements.count_of(r) for r in sorted(replicas)}
+    row = {
+        "agent_id": agent_id,
+        "in_flight": counter.value,
+        "started": counter.increments.value,
+        "ended": counter.decrements.value,
+        "by_replica": by_replica,
+    }
+    return ObjectRows("tasks_in_flight", {"agent_id": agent_id}, (row,))
+
+
 def lock_rows(grants: LWWMap) -> ObjectRows:
     rows = []
     for path, lease in sorted(grants.items().items()):
@@ -81,4 +96,7 @@ def rows_for(object_name: str, merged: Any) -> ObjectRows | None:
     counter = fleet_state.parse_counter(object_name)
     if counter is not None and isinstance(merged, GCounter):
         return counter_rows(*counter, merged)
+    agent_id = fleet_state.parse_in_flight(object_name)
+    if agent_id is not None and isinstance(merged, PNCounter):
+        return in_flight_rows(agent_id, merged)
     return None

@@ -1,4 +1,4 @@
-"""`architect state sessions|counters`: the fleet's shared CRDT state, read from the Postgres read models."""
+"""`architect state sessions|counters|in-flight`: the fleet's shared CRDT state, from the Postgres read models."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from rich.table import Table
 from shared.cli.context import console, query_read_models
 
 app = typer.Typer(
-    help="Shared state replicated as CRDTs: active sessions, completed-task counters.", no_args_is_help=True
+    help="Shared state replicated as CRDTs: active sessions, completed-task counters, tasks in flight.",
+    no_args_is_help=True,
 )
 
 
@@ -58,4 +59,22 @@ def counters(
     table = Table("kind", "name", "completed", "replicas", title="tasks completed")
     for row in rows:
         table.add_row(row["kind"], escape(row["name"]), f"{row['completed']:,}", str(len(row["by_replica"])))
+    console.print(table)
+
+
+@app.command("in-flight")
+def in_flight() -> None:
+    """Task attempts in flight per agent (PN-Counters: +1 when an attempt starts, -1 when it ends)."""
+    rows = _query(
+        "SELECT agent_id, in_flight, started, ended, by_replica FROM tasks_in_flight ORDER BY in_flight DESC, agent_id"
+    )
+    table = Table("agent", "in flight", "started", "ended", "replicas", title="tasks in flight")
+    for row in rows:
+        table.add_row(
+            escape(row["agent_id"]),
+            str(row["in_flight"]),
+            f"{row['started']:,}",
+            f"{row['ended']:,}",
+            str(len(row["by_replica"])),
+        )
     console.print(table)

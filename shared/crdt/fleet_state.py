@@ -5,7 +5,12 @@
   the tags it observed for that agent, so a session left behind by a crash does not linger) and removes it when
   it stops. Add-wins: a session started concurrently with another replica's removal stays.
 - ``tasks-completed/agent/<agent id>`` and ``tasks-completed/capability/<capability>``: G-Counters, one entry
-  per runtime replica, incremented when a task succeeds.
+  per runtime replica, incremented when a task succeeds, keyed by the task id (a task reported again after a
+  runtime crash, or retried after its success was counted, counts once).
+- ``tasks-in-flight/agent/<agent id>``: PN-Counters, +1 when one of the agent's task attempts starts, -1 when it
+  ends (succeeded, failed, timed out, or reported interrupted after a crash), both keyed by
+  ``<task id>/<attempt>`` so a repeated start or finish counts once and a finish whose start was never counted
+  changes nothing.
 - ``file-locks``: the lock manager's LWW map of leases (see ``services/locks``).
 """
 
@@ -13,10 +18,12 @@ from __future__ import annotations
 
 from shared.crdt.g_counter import GCounter
 from shared.crdt.or_set import ORSet
+from shared.crdt.pn_counter import PNCounter
 
 SESSIONS = "active-sessions"
 COMPLETED_PREFIX = "tasks-completed/"
 COUNTER_KINDS = ("agent", "capability")
+IN_FLIGHT_PREFIX = "tasks-in-flight/agent/"
 
 
 def session_tag(runtime_id: str, agent_id: str, started_ms: int) -> str:
@@ -54,5 +61,28 @@ def parse_counter(object_name: str) -> tuple[str, str] | None:
     return (kind, name) if kind in COUNTER_KINDS and name else None
 
 
-def incremented(counter: GCounter | None, replica_id: str, amount: int = 1) -> GCounter:
-    return (counter or GCounter()).increment(replica_id, amount)
+def incremented(counter: GCounter | None, replica_id: str, amount: int = 1, key: str | None = None) -> GCounter:
+    return (counter or GCounter()).increment(replica_id, amount, key)
+
+
+def in_flight_counter(agent_id: str) -> str:
+    """The object counting an agent's task attempts in flight."""
+    return f"{IN_FLIGHT_PREFIX}{agent_id}"
+
+
+def parse_in_flight(object_name: str) -> str | None:
+    """The agent id of an in-flight counter object, or None for any other object."""
+    agent_id = object_name.removeprefix(IN_FLIGHT_PREFIX)
+    return agent_id if object_name.startswith(IN_FLIGHT_PREFIX) and agent_id else None
+
+
+def attempt_key(task_id: str, attempt: int) -> str:
+    return f"{task_id}/{attempt}"
+
+
+def attempt_started(counter: PNCounter | None, replica_id: str, key: str) -> PNCounter:
+    return (counter or PNCounter()).increment(replica_id, key=key)
+
+
+def attempt_ended(counter: PNCounter | None, replica_id: str, key: str) -> PNCounter:
+    return (counter or PNCounter()).decrement(replica_id, key=key)

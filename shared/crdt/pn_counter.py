@@ -11,7 +11,12 @@ from shared.crdt.g_counter import GCounter
 
 @dataclass(frozen=True)
 class PNCounter:
-    """A counter that can go up and down; value = increments - decrements."""
+    """A counter that can go up and down; value = increments - decrements.
+
+    Keyed use (e.g. tasks in flight: +1 keyed by the task when it starts, -1 with the same key when it ends)
+    counts each start once and undoes it at most once, and only once it was counted: a finish reported again
+    after a crash, or one whose start was lost, leaves the value alone (see `GCounter` on remembered keys).
+    """
 
     increments: GCounter = field(default_factory=GCounter)
     decrements: GCounter = field(default_factory=GCounter)
@@ -21,13 +26,18 @@ class PNCounter:
         """The current count (may be negative)."""
         return self.increments.value - self.decrements.value
 
-    def increment(self, replica: str, amount: int = 1) -> PNCounter:
-        """A counter raised by ``amount`` on behalf of ``replica``."""
-        return PNCounter(self.increments.increment(replica, amount), self.decrements)
+    def increment(self, replica: str, amount: int = 1, key: str | None = None) -> PNCounter:
+        """A counter raised by ``amount`` on behalf of ``replica`` (with a ``key``: once per key)."""
+        return PNCounter(self.increments.increment(replica, amount, key), self.decrements)
 
-    def decrement(self, replica: str, amount: int = 1) -> PNCounter:
-        """A counter lowered by ``amount`` on behalf of ``replica``."""
-        return PNCounter(self.increments, self.decrements.increment(replica, amount))
+    def decrement(self, replica: str, amount: int = 1, key: str | None = None) -> PNCounter:
+        """A counter lowered by ``amount`` on behalf of ``replica``.
+
+        With a ``key``: undoes that key's increment, so only if it was counted and not undone already.
+        """
+        if key is not None and not self.increments.counted(key):
+            return self
+        return PNCounter(self.increments, self.decrements.increment(replica, amount, key))
 
     def merge(self, other: PNCounter) -> PNCounter:
         """Merge both halves independently."""

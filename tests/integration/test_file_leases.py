@@ -159,12 +159,25 @@ def test_two_agents_editing_the_same_file_at_once_run_one_after_the_other(
             fleet_state.completed_counter("capability", "code"), lambda c: c if c.value >= 2 else None, 30
         )
         assert capability.value >= 2
+        for agent in agents:  # each attempt +1 when it started, -1 when it ended: none in flight now
+            flight = observer.wait_until(
+                fleet_state.in_flight_counter(agent), lambda c: c if c.decrements.value >= 1 else None, 30
+            )
+            assert (flight.value, flight.increments.value) == (0, 1)
     assert observer.get(fleet_state.SESSIONS) is not None
     wait_for(lambda: not shared_state.rows("SELECT * FROM active_sessions WHERE agent_id = ANY(%s)", agents), 60)
     counted = shared_state.wait_rows("SELECT * FROM task_counters WHERE kind = 'agent' AND name = ANY(%s)", agents)
     wait_for(lambda: len(shared_state.rows("SELECT * FROM task_counters WHERE name = ANY(%s)", agents)) == 2, 60)
     assert {row["completed"] for row in counted} == {1}
     listed = shared_state.architect("state", "counters", "--kind", "agent")
+    assert listed.returncode == 0 and all(a in listed.stdout for a in agents), listed.stderr
+
+    def flights() -> list[tuple[int, int, int]]:
+        rows = shared_state.rows("SELECT * FROM tasks_in_flight WHERE agent_id = ANY(%s)", agents)
+        return sorted((row["in_flight"], row["started"], row["ended"]) for row in rows)
+
+    wait_for(lambda: flights() == [(0, 1, 1), (0, 1, 1)], 60)
+    listed = shared_state.architect("state", "in-flight")
     assert listed.returncode == 0 and all(a in listed.stdout for a in agents), listed.stderr
     with Replica(settings, f"observer2-{tag}") as after:
         assert after.wait_caught_up(60)

@@ -69,3 +69,84 @@ def test_merging_a_stale_copy_does_not_double_count() -> None:
 
 def test_pn_counter_can_go_negative() -> None:
     assert PNCounter().increment("r0").decrement("r1", 3).value == -2
+
+
+# -- keyed increments: each key counted once --------------------------------------------------------------------
+keys = st.sampled_from([f"task-{i}" for i in range(6)])
+keyed_g_counters = st.lists(st.tuples(replicas, keys), max_size=12).map(lambda ops: _apply_keyed(GCounter(), ops))
+
+
+def _apply_keyed(counter: GCounter, ops: list[tuple[str, str]]) -> GCounter:
+    for replica, key in ops:
+        counter = counter.increment(replica, key=key)
+    return counter
+
+
+@given(keyed_g_counters, keyed_g_counters, keyed_g_counters)
+@settings(max_examples=60, deadline=None)
+def test_keyed_g_counter_merge_is_commutative_associative_idempotent(a: GCounter, b: GCounter, c: GCounter) -> None:
+    laws.assert_commutative(a, b)
+    laws.assert_associative(a, b, c)
+    laws.assert_idempotent(a, b)
+    laws.assert_round_trips(a, GCounter.from_dict)
+
+
+@given(st.lists(st.tuples(replicas, keys), max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_keyed_increments_through_one_merged_view_count_each_key_once(ops: list[tuple[str, str]]) -> None:
+    # Replicas that see each other's counts before counting (as a runtime catches up before counting again).
+    assert _apply_keyed(GCounter(), ops).value == len({key for _, key in ops})
+
+
+def test_a_task_reported_again_after_a_crash_is_counted_once() -> None:
+    before_crash = GCounter().increment("rt-1", key="t1")
+    # The restarted runtime merged its own earlier state back, then the retried task succeeded again.
+    after_restart = GCounter().merge(before_crash).increment("rt-1", key="t1").increment("rt-1", key="t2")
+    elsewhere = after_restart.increment("rt-2", key="t1")  # retried on another runtime that has the count
+
+    assert after_restart.value == 2 and elsewhere.value == 2 and elsewhere == after_restart
+
+
+def test_a_replica_remembers_only_its_latest_keys() -> None:
+    from shared.crdt.g_counter import RECENT_KEYS
+
+    counter = GCounter()
+    for i in range(RECENT_KEYS + 5):
+        counter = counter.increment("rt-1", key=f"t{i}")
+
+    assert counter.value == RECENT_KEYS + 5 and len(counter.recent["rt-1"]) == RECENT_KEYS
+    assert not counter.counted("t0") and counter.counted(f"t{RECENT_KEYS + 4}")
+
+
+def test_unkeyed_counters_keep_their_old_wire_form() -> None:
+    assert GCounter({"r0": 2}).to_dict() == {"counts": {"r0": 2}}
+    assert GCounter.from_dict({"counts": {"r0": 2}}).increment("r0", key="k").to_dict() == {
+        "counts": {"r0": 3},
+        "recent": {"r0": ["k"]},
+    }
+
+
+def test_a_keyed_pn_counter_undoes_each_start_once_and_only_once_it_was_counted() -> None:
+    counter = PNCounter().increment("rt-1", key="t1/1").increment("rt-1", key="t1/1")
+    assert counter.value == 1
+
+    ended = counter.decrement("rt-1", key="t1/1").decrement("rt-2", key="t1/1")
+    assert ended.value == 0 and ended.decrements.value == 1
+
+    never_started = ended.decrement("rt-1", key="t9/1")  # its start was lost in a crash
+    assert never_started == ended
+
+
+@given(st.lists(st.tuples(st.sampled_from(["start", "end"]), replicas, keys), max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_keyed_in_flight_never_goes_negative_and_counts_the_started_not_ended(ops: list) -> None:
+    counter = PNCounter()
+    for action, replica, key in ops:
+        counter = counter.increment(replica, key=key) if action == "start" else counter.decrement(replica, key=key)
+    started, ended = set(), set()
+    for action, _, key in ops:
+        if action == "start":
+            started.add(key)
+        elif key in started:
+            ended.add(key)
+    assert counter.value == len(started - ended) >= 0

@@ -43,3 +43,14 @@ def test_leases_become_rows_and_a_released_one_disappears() -> None:
 def test_objects_no_read_model_shows_give_no_rows() -> None:
     assert rows_for("sessions-test", LWWMap()) is None
     assert rows_for(FILE_LOCKS, GCounter()) is None
+
+
+def test_an_in_flight_counter_is_one_row_per_agent() -> None:
+    counter = fleet_state.attempt_started(None, "agent-runtime/rt-1", "t1/1")
+    counter = fleet_state.attempt_started(counter, "agent-runtime/rt-1", "t2/1")
+    counter = fleet_state.attempt_ended(counter, "agent-runtime/rt-2", "t1/1")  # another replica ends it
+    rows = rows_for(fleet_state.in_flight_counter("alice"), counter)
+    assert rows is not None and rows.table == "tasks_in_flight" and rows.match == {"agent_id": "alice"}
+    (row,) = rows.rows
+    assert (row["in_flight"], row["started"], row["ended"]) == (1, 2, 1)
+    assert row["by_replica"] == {"agent-runtime/rt-1": 2, "agent-runtime/rt-2": -1}
