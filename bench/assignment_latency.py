@@ -17,7 +17,15 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from bench.goal_path_stack import TASKS_PER_GOAL, GoalPathStack, GoalSubmitter, TaskWatch, goal_path_stack, say
+from bench.goal_path_stack import (
+    TASKS_PER_GOAL,
+    GoalPathStack,
+    GoalSubmitter,
+    TaskTimes,
+    TaskWatch,
+    goal_path_stack,
+    say,
+)
 
 
 @dataclass(frozen=True)
@@ -32,14 +40,18 @@ class LatencyResult:
     p99_ms: float
     max_ms: float
     succeeded_p50_ms: float
+    stages: dict[str, tuple[float, float]]
+    """(p50, p99) in ms of each stage of the tasks created in the window (see ``stage_latencies``)."""
 
     def lines(self) -> list[str]:
+        stages = ", ".join(f"{name} {p50:,.0f}/{p99:,.0f}" for name, (p50, p99) in self.stages.items())
         return [
             f"offered         {self.offered_tasks_per_s:,.0f} tasks/s for {self.seconds} s "
             f"({self.created_tasks_per_s:,.1f} tasks/s created by the orchestrator in the window)",
             f"assignment      p50 {self.p50_ms:,.1f} ms  p90 {self.p90_ms:,.1f} ms  p99 {self.p99_ms:,.1f} ms  "
             f"max {self.max_ms:,.1f} ms  over {self.tasks:,} tasks (TaskCreated -> TaskAssigned)",
             f"task done       p50 {self.succeeded_p50_ms:,.1f} ms TaskCreated -> TaskSucceeded (zero-latency agents)",
+            f"stages          p50/p99 ms: {stages}",
             f"unassigned      {self.unassigned} task(s) created in the window had no TaskAssigned 30 s after it",
         ]
 
@@ -109,7 +121,31 @@ def measure_assignment_latency(
         p99_ms=percentile(latencies, 0.99) * 1000,
         max_ms=(latencies[-1] if latencies else float("nan")) * 1000,
         succeeded_p50_ms=percentile(done, 0.50) * 1000,
+        stages=stage_latencies(created_in_window),
     )
+
+
+def stage_latencies(tasks: list[TaskTimes]) -> dict[str, tuple[float, float]]:
+    """(p50, p99) ms of each stage: the orchestrator from deciding a TaskCreated to sending it, its delivery and
+    the assigner's decision, the runtime from TaskAssigned to launching the work (TaskStarted), and from the
+    launch to the settled result (TaskSucceeded)."""
+    stages = {
+        "created->sent": lambda t: t.created_sent - t.created,
+        "sent->assigned": lambda t: t.assigned - t.created_sent,
+        "assigned->started": lambda t: t.started - t.assigned,
+        "started->succeeded": lambda t: t.succeeded - t.started,
+    }
+    needed = {
+        "created->sent": ("created", "created_sent"),
+        "sent->assigned": ("created_sent", "assigned"),
+        "assigned->started": ("assigned", "started"),
+        "started->succeeded": ("started", "succeeded"),
+    }
+    found = {}
+    for name, stage in stages.items():
+        values = sorted(stage(t) for t in tasks if all(getattr(t, f) is not None for f in needed[name]))
+        found[name] = (percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000)
+    return found
 
 
 def recent_latencies(watch: TaskWatch, since: float) -> list[float]:

@@ -2,12 +2,14 @@
 
 ``goal_path_stack()`` starts a broker of its own ("bench-e2e" on 127.0.0.1:19492, clean storage, stopped and
 deleted afterwards), a fresh ``bench_e2e`` database on the embedded Postgres "bench-goalpath" (its own, clear
-of test sessions' servers; reused, never stopped), the catalogue's topics, then scheduler, assigner, orchestrator, projector and an agent runtime hosting
-``bench/fleets/zero_latency.yaml`` (20 scripted agents of zero latency). The orchestrator loads the
-``bench_noop_goal`` method (five independent no-op tasks) from ``bench/methods``.
+of test sessions' servers; reused, never stopped), the catalogue's topics, then scheduler, assigner,
+orchestrator, projector and an agent runtime hosting ``bench/fleets/zero_latency.yaml`` (20 scripted agents of
+zero latency). The orchestrator loads the ``bench_noop_goal`` method (five independent no-op tasks) from
+``bench/methods``.
 
 ``TaskWatch`` reads ``architect.tasks.events`` and keeps, per task, the ``occurred_at`` of its TaskCreated,
-TaskAssigned and TaskSucceeded events, which is what both benchmarks measure.
+TaskAssigned, TaskStarted and TaskSucceeded events, which is what both benchmarks measure, and the Kafka
+timestamp of its TaskCreated record (when the orchestrator handed it to its producer).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ POSTGRES_NAME = "bench-goalpath"
 DATABASE = "bench_e2e"
 ORCHESTRATOR = "orchestrator"
 ORCHESTRATOR_GROUP = "architect-orchestrator"
-WATCHED_TYPES = frozenset({b"TaskCreated", b"TaskAssigned", b"TaskSucceeded"})
+WATCHED_TYPES = frozenset({b"TaskCreated", b"TaskAssigned", b"TaskStarted", b"TaskSucceeded"})
 
 
 def say(message: str) -> None:
@@ -226,7 +228,10 @@ class TaskTimes:
 
     created: float | None = None
     assigned: float | None = None
+    started: float | None = None
     succeeded: float | None = None
+    created_sent: float | None = None
+    """The TaskCreated record's Kafka timestamp (producer time: when the orchestrator sent it)."""
 
 
 @dataclass
@@ -260,12 +265,12 @@ class TaskWatch:
             kind = dict(message.headers() or []).get("architect-type")
             if kind is not None and kind not in WATCHED_TYPES:
                 continue
-            self._note(json.loads(message.value()))
+            self._note(json.loads(message.value()), message.timestamp()[1] / 1000)
         return len(messages)
 
-    def _note(self, event: dict[str, object]) -> None:
+    def _note(self, event: dict[str, object], sent: float) -> None:
         kind = event.get("type")
-        if kind not in ("TaskCreated", "TaskAssigned", "TaskSucceeded"):
+        if kind not in ("TaskCreated", "TaskAssigned", "TaskStarted", "TaskSucceeded"):
             return
         payload = event["payload"]
         assert isinstance(payload, dict)
@@ -273,6 +278,9 @@ class TaskWatch:
         times = self.tasks.setdefault(str(payload["task_id"]), TaskTimes())
         if kind == "TaskCreated":
             times.created = times.created or when
+            times.created_sent = times.created_sent or sent
+        elif kind == "TaskStarted" and times.started is None:
+            times.started = when
         elif kind == "TaskAssigned" and times.assigned is None:
             times.assigned = when
         elif kind == "TaskSucceeded" and times.succeeded is None:

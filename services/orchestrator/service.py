@@ -9,6 +9,7 @@ relayed from the saga events (keyed by saga id) onto the goal's partition as ``G
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -135,7 +136,9 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
         async for _ in envelopes(
             stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=GOAL_TYPES
         ):
-            pass
+            # Taking buffered events never suspends, so without this the producer's sender would not run until
+            # a whole buffered chunk was handled: the tasks a goal just created would wait for it unsent.
+            await asyncio.sleep(0)
 
     @app.agent(raw_topic(app, AGENTS_EVENTS), name="fleet", concurrency=1)
     async def follow_fleet(stream: faust.StreamT) -> None:
