@@ -213,7 +213,7 @@ def test_leases_are_in_the_read_models_the_cli_and_the_gateway(shared_state: Sha
         assert locks.status_code == 200, locks.text
         (lease,) = [item for item in locks.json()["items"] if item["path"] == path]
         assert lease["holder"] == holder and lease["live"] is True
-        for endpoint in ("/sessions", "/counters?kind=agent"):
+        for endpoint in ("/sessions", "/counters?kind=agent", "/in-flight"):
             response = client.get(endpoint, headers=headers)
             assert response.status_code == 200 and "items" in response.json(), response.text
         assert client.get("/counters?kind=team", headers=headers).status_code == 422

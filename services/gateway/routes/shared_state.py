@@ -1,5 +1,5 @@
 """Shared state replicated as CRDTs, from the read models: active sessions (OR-Set), completed-task counters
-(G-Counters) and file-edit leases (the lock manager's LWW map)."""
+(G-Counters), task attempts in flight per agent (PN-Counters) and file-edit leases (the lock manager's LWW map)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ class CounterView(View):
     kind: str
     name: str
     completed: int
+    by_replica: dict[str, int]
+    updated_at: datetime
+
+
+class InFlightView(View):
+    agent_id: str
+    in_flight: int
+    started: int
+    ended: int
     by_replica: dict[str, int]
     updated_at: datetime
 
@@ -69,6 +78,17 @@ def list_counters(
     params: tuple[Any, ...] = (kind,) if kind is not None else ()
     rows = conn.execute(query.format(where), (*params, limit + 1, offset)).fetchall()
     return page(rows, CounterView, limit=limit, offset=offset)
+
+
+@router.get("/in-flight", operation_id="list_in_flight", responses=QUERY_ERRORS, summary="Tasks in flight per agent")
+def list_in_flight(
+    _: CallerDep, conn: ConnectionDep, limit: LimitQuery = 100, offset: OffsetQuery = 0
+) -> Page[InFlightView]:
+    """Task attempts in flight per agent (started minus ended over every runtime replica), most first."""
+    rows = conn.execute(
+        "SELECT * FROM tasks_in_flight ORDER BY in_flight DESC, agent_id LIMIT %s OFFSET %s", (limit + 1, offset)
+    ).fetchall()
+    return page(rows, InFlightView, limit=limit, offset=offset)
 
 
 @router.get("/locks", operation_id="list_locks", responses=QUERY_ERRORS, summary="File-edit leases")

@@ -44,6 +44,7 @@ OPERATION_IDS = {
     ("POST", "/decisions/{decision_id}/resolve"): "resolve_decision",
     ("GET", "/sessions"): "list_sessions",
     ("GET", "/counters"): "list_counters",
+    ("GET", "/in-flight"): "list_in_flight",
     ("GET", "/locks"): "list_locks",
     ("GET", "/healthz"): "check_liveness",
     ("GET", "/readyz"): "check_readiness",
