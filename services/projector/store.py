@@ -53,11 +53,20 @@ _LOG_EVENTS = (
     'ORDER BY 1, topic, partition, "offset" '
     "ON CONFLICT (event_id) DO UPDATE SET {updates} "
     'WHERE (EXCLUDED.topic, EXCLUDED.partition, EXCLUDED."offset") < (events.topic, events.partition, events."offset") '
-    "RETURNING event_id, xmax = 0"
+    "RETURNING event_id, xmax = 0 AS fresh"
 ).format(
     columns=", ".join('"' + c + '"' for c in EVENT_COLUMNS),
     select=_EVENT_FROM_STAGE,
     updates=", ".join('"' + c + '" = EXCLUDED."' + c + '"' for c in EVENT_COLUMNS if c != "event_id"),
+)
+#: ``_LOG_EVENTS`` answering a row (NULL, number of fresh events) and, only when that is fewer than the batch's
+#: events (``%s``), a row (event_id, NULL) per fresh event: a replay rarely meets a duplicate, and fetching and
+#: hashing every id of the batch only to find them all fresh cost ~3 us per event.
+_LOG_AND_COUNT_EVENTS = (
+    f"WITH logged AS ({_LOG_EVENTS}), "
+    "counted AS (SELECT count(*) FILTER (WHERE fresh) AS fresh FROM logged) "
+    "SELECT NULL::uuid, fresh FROM counted "
+    "UNION ALL SELECT event_id, NULL FROM logged, counted WHERE logged.fresh AND counted.fresh < %s"
 )
 
 
@@ -86,6 +95,36 @@ def staged_event_row(delivery: Delivery) -> tuple[str, int, int, str]:
     """The ``STAGED_EVENT_COLUMNS`` of one event."""
     r = delivery.record
     return (r.topic, r.partition, r.offset, _body(delivery))
+
+
+def staged_events_text(deliveries: Sequence[Delivery]) -> bytes:
+    """The ``STAGED_EVENT_COLUMNS`` of a batch in COPY's text format, UTF-8: the same rows as ``staged_event_row``
+    gives, formatted here in a few byte operations per event instead of psycopg's per-value adaptation."""
+    topics: dict[str, bytes] = {}
+    lines = []
+    for delivery in deliveries:
+        r = delivery.record
+        topic = topics.get(r.topic)
+        if topic is None:
+            topic = topics[r.topic] = _copy_text(r.topic.encode())
+        lines.append(b"%s\t%d\t%d\t%s\n" % (topic, r.partition, r.offset, _copy_text(_body_bytes(delivery))))
+    return b"".join(lines)
+
+
+def _copy_text(value: bytes) -> bytes:
+    """A value escaped for COPY's text format (backslash first, then the separators it could contain)."""
+    if b"\\" in value:
+        value = value.replace(b"\\", b"\\\\")
+    if b"\t" in value or b"\n" in value or b"\r" in value:
+        value = value.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return value
+
+
+def _body_bytes(delivery: Delivery) -> bytes:
+    """``_body`` as UTF-8 bytes."""
+    if delivery.envelope.upcast_from is None and delivery.record.value is not None:
+        return delivery.record.value
+    return encode(delivery.envelope)
 
 
 def _body(delivery: Delivery) -> str:
@@ -122,9 +161,12 @@ def write_batch(
         with conn.cursor() as cur:
             if deliveries:
                 with cur.copy(f"COPY stage_events ({', '.join(_quoted(STAGED_EVENT_COLUMNS))}) FROM STDIN") as copy:
-                    for delivery in deliveries:
-                        copy.write_row(staged_event_row(delivery))
-                cur.execute(_LOG_EVENTS)
+                    if conn.info.encoding == "utf-8":
+                        copy.write(staged_events_text(deliveries))
+                    else:
+                        for delivery in deliveries:
+                            copy.write_row(staged_event_row(delivery))
+                cur.execute(_LOG_AND_COUNT_EVENTS, (len(deliveries),))
                 fresh = _fresh(cur, deliveries)
                 _upsert_read_models(cur, fresh)
             positions = _store_positions(cur, records, projection)
@@ -135,7 +177,10 @@ def write_batch(
 def _fresh(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> list[Delivery]:
     """The deliveries whose events the INSERT just logged for the first time: all of them, unless some were
     logged before or appear twice in the batch (applied once, like a duplicate across batches)."""
-    new_ids = {event_id for event_id, inserted in cur.fetchall() if inserted}
+    rows = cur.fetchall()
+    if next(count for event_id, count in rows if event_id is None) == len(deliveries):
+        return list(deliveries)  # as many fresh events as deliveries: every one is fresh, none twice
+    new_ids = {event_id for event_id, _ in rows if event_id is not None}
     fresh = []
     for delivery in deliveries:
         if delivery.envelope.event_id in new_ids:
