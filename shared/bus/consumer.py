@@ -191,13 +191,36 @@ class ConsumerLoop:
     # -- one batch -------------------------------------------------------------------------------------------
     def _consume(self) -> list[Any]:
         """The next batch. librdkafka's ``consume(n, timeout)`` waits until ``n`` records or the timeout; with
-        ``wake_on_record`` the wait ends at the first record, which comes back with whatever else is fetched
-        already, so a record waits for no timeout on the latency path (the timeout only paces idle ticks)."""
+        ``wake_on_record`` the wait ends at the first record the handler acts on, which comes back with whatever
+        else is fetched already, so it waits for no timeout on the latency path (the timeout only paces idle
+        ticks). Records ``accepts`` refuses (a service's own events echoed back) do not end the wait: they ride
+        along with the next batch rather than each costing a commit."""
         timeout = self._poll_timeout() if callable(self._poll_timeout) else self._poll_timeout
         if not self._wake_on_record:
             return self._consumer.consume(self._max_batch, timeout)
-        first = self._consumer.consume(1, timeout)
-        return first + self._consumer.consume(self._max_batch - 1, 0) if first and self._max_batch > 1 else first
+        deadline = time.monotonic() + timeout
+        batch: list[Any] = []
+        while len(batch) < self._max_batch:
+            first = self._consumer.consume(1, max(deadline - time.monotonic(), 0))
+            if not first:
+                break
+            room = self._max_batch - len(batch) - 1
+            got = first + self._consumer.consume(room, 0) if room > 0 else first
+            batch += got
+            if self._accepts is None or any(self._wakes(message) for message in got):
+                break
+        return batch
+
+    def _wakes(self, message: Any) -> bool:
+        """Whether a consumed message ends a ``wake_on_record`` wait (errors and poison do, as any record but
+        one of a type the handler ignores)."""
+        if message.error() is not None or self._accepts is None:
+            return True
+        for key, value in message.headers() or ():
+            if key == TYPE_HEADER:
+                named = value.decode(errors="replace") if value is not None else ""
+                return named not in CATALOGUE or self._accepts(message.topic() or "", named)
+        return True
 
     def poll_once(self) -> int:
         """Consume, handle and commit one batch; returns how many records it took."""
