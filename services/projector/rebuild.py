@@ -73,8 +73,12 @@ def rebuild(
         try:
             _reset(conn)
             prepare_session(conn)
+            # Batches commit without waiting for their WAL flush: a crash loses the last batches and the positions
+            # stored with them alike (the projector reads them again); the index transaction below flushes all.
+            conn.execute("SET synchronous_commit = off")
             with _cycle_collector_paused():
                 read, written, skipped = _replay(settings, conn, batch_size, progress, timeout_s, until)
+            conn.execute("SET synchronous_commit = on")
             with conn.transaction():
                 for ddl in SECONDARY_INDEXES.values():
                     conn.execute(ddl)
