@@ -141,6 +141,9 @@ class AgentRuntime:
         self._traces: dict[AssignmentKey, otel_context.Context] = {}
         self._completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self._last_launch: float | None = None
+        # Whether something may have become launchable (accepted, slot freed, restored) since the last look:
+        # polls come every few ms while work runs, and most find nothing to start.
+        self._launch_due = True
         # Shared state: sessions, completed-task counters, file leases (lock checks before work starts).
         self.fleet_state = FleetReplica(settings, runtime.id, self.producer)
         self._lease_waits: dict[AssignmentKey, LeaseWait] = {}
@@ -274,6 +277,7 @@ class AgentRuntime:
         self._commands[key] = envelope
         self._traces[key] = otel_context.get_current()
         agent.slots.enqueue(key)
+        self._launch_due = True
 
     def _bid(self, envelope: Envelope[Any], announcement: TaskAnnounced) -> None:
         bidders = [agent.bidder() for agent in self.agents.values()]
@@ -286,6 +290,10 @@ class AgentRuntime:
     # -- running ---------------------------------------------------------------------------------------------
     def _launch_ready(self) -> None:
         """Start what fits in free slots, once its ``running`` entry (and every accepted one) is durable."""
+        if not (self._launch_due or self._lease_waits):
+            self.state.flush()
+            return
+        self._launch_due = False
         launches: list[tuple[Backend, AssignmentKey, TaskRequest]] = []
         now = self._clock()
         for agent in self.agents.values():
@@ -420,6 +428,7 @@ class AgentRuntime:
         self._running.pop(key, None)
         agent = self.agents[key.agent_id]
         agent.slots.release(key)
+        self._launch_due = True
         settlement = settle(envelope.payload, completion, agent.budget)
         agent.budget = settlement.budget
         outcome = "succeeded" if settlement.succeeded else "failed"
