@@ -78,13 +78,8 @@ def test_invalid_dimensions_are_refused():
         HashedNgramEmbedding(dimension=0)
 
 
-def test_sentence_transformer_embedding_explains_the_missing_extra():
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("sentence-transformers is installed")
+def test_sentence_transformer_embedding_explains_the_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
 
     with pytest.raises(EmbeddingBackendUnavailable, match="sentence-transformers"):
         SentenceTransformerEmbedding()
