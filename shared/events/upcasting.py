@@ -31,12 +31,25 @@ def _saga_compensated_v1_to_v2(payload: RawPayload) -> RawPayload:
     return {**payload, "reason": payload.get("reason", "")}
 
 
+def _error_classes_v1_to_v2(payload: RawPayload) -> RawPayload:
+    """v2 added the error class ``lock_conflict``; every v1 payload is a valid v2 payload as it is."""
+    return dict(payload)
+
+
+def _heartbeat_v1_to_v2(payload: RawPayload) -> RawPayload:
+    """v1 heartbeats did not report assignments waiting for file leases: none."""
+    return {**payload, "lease_waits": payload.get("lease_waits", 0)}
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("SubmitGoal", 1): _goal_v1_to_v2,
     ("GoalSubmitted", 1): _goal_v1_to_v2,
     ("DriftAlert", 1): _drift_alert_v1_to_v2,
     ("AgentResetRequested", 1): _drift_alert_v1_to_v2,
     ("SagaCompensated", 1): _saga_compensated_v1_to_v2,
+    ("TaskFailed", 1): _error_classes_v1_to_v2,
+    ("TaskAbandoned", 1): _error_classes_v1_to_v2,
+    ("AgentHeartbeat", 1): _heartbeat_v1_to_v2,
 }
 
 

@@ -43,9 +43,13 @@ class AgentDeregistered(Payload):
 
 
 class AgentHeartbeat(Payload):
+    """v2: ``lease_waits``, the assignments that wait for file leases and so hold no execution slot (the
+    assigner counts them out of the agent's load). v1 had none (upcast with 0)."""
+
     agent_id: str
     in_flight: int = Field(default=0, ge=0)
     tokens_used: int = Field(default=0, ge=0)
+    lease_waits: int = Field(default=0, ge=0)
 
 
 class BreakerStateChanged(Payload):
@@ -60,7 +64,7 @@ SPECS: tuple[EventSpec, ...] = (
     EventSpec("DeregisterAgent", 1, DeregisterAgent, AGENTS_COMMANDS, "command", "assigner", "Remove an agent."),
     EventSpec("AgentRegistered", 1, AgentRegistered, AGENTS_EVENTS, "event", "assigner", "An agent joined."),
     EventSpec("AgentDeregistered", 1, AgentDeregistered, AGENTS_EVENTS, "event", "assigner", "An agent left."),
-    EventSpec("AgentHeartbeat", 1, AgentHeartbeat, AGENTS_EVENTS, "event", "agent-runtime", "An agent is alive."),
+    EventSpec("AgentHeartbeat", 2, AgentHeartbeat, AGENTS_EVENTS, "event", "agent-runtime", "An agent is alive."),
     EventSpec(
         "BreakerStateChanged",
         1,

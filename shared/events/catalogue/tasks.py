@@ -11,7 +11,9 @@ from shared.events.catalogue.goals import Tier
 from shared.events.envelope import Payload
 from shared.events.spec import EventSpec
 
-ErrorClass = Literal["timeout", "rate_limit", "auth", "crash", "invalid", "budget"]
+#: ``lock_conflict`` (v2 of TaskFailed and TaskAbandoned): the task waited too long for file leases another holds;
+#: nothing is wrong with the agent, so it is retried without counting against the agent's circuit breaker.
+ErrorClass = Literal["timeout", "rate_limit", "auth", "crash", "invalid", "budget", "lock_conflict"]
 
 
 class TaskCreated(Payload):
@@ -111,8 +113,8 @@ class TaskRetryDue(Payload):
     attempt: int
 
 
-def _event(payload: type[Payload], owner: str, description: str) -> EventSpec:
-    return EventSpec(payload.__name__, 1, payload, TASKS_EVENTS, "event", owner, description)
+def _event(payload: type[Payload], owner: str, description: str, version: int = 1) -> EventSpec:
+    return EventSpec(payload.__name__, version, payload, TASKS_EVENTS, "event", owner, description)
 
 
 SPECS: tuple[EventSpec, ...] = (
@@ -120,10 +122,10 @@ SPECS: tuple[EventSpec, ...] = (
     _event(TaskAssigned, "assigner", "A task was given to an agent."),
     _event(TaskStarted, "agent-runtime", "An agent began a task."),
     _event(TaskSucceeded, "agent-runtime", "An agent finished a task, with its output and usage."),
-    _event(TaskFailed, "agent-runtime", "An agent could not finish a task; error_class decides the retry."),
+    _event(TaskFailed, "agent-runtime", "An agent could not finish a task; error_class decides the retry.", 2),
     _event(TaskTimedOut, "orchestrator", "A task passed its tier's timeout."),
     _event(TaskRetryScheduled, "assigner", "A failed task will be offered again after a delay."),
-    _event(TaskAbandoned, "assigner", "A task failed for good (retries exhausted or not retryable)."),
+    _event(TaskAbandoned, "assigner", "A task failed for good (retries exhausted or not retryable).", 2),
     _event(TaskEscalated, "assigner", "No healthy agent could take a task; a manager must."),
     _event(TaskTimeoutElapsed, "orchestrator", "A scheduled timeout check for one attempt came due."),
     _event(TaskRetryDue, "assigner", "A scheduled retry came due."),
