@@ -15,7 +15,12 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 15.0
 
 @dataclass(frozen=True)
 class AgentView:
-    """An agent's identity, skills, load, stability (0..1, from the drift monitor) and breaker."""
+    """An agent's identity, skills, load, stability (0..1, from the drift monitor) and breaker.
+
+    ``in_flight`` counts the tasks assigned to it and not finished; ``lease_waits`` (from its latest heartbeat)
+    the ones among them that wait for file leases another holds: they hold no execution slot, so they do not
+    count as load (the runtime runs other work meanwhile).
+    """
 
     agent_id: str
     role: Role = "worker"
@@ -26,16 +31,22 @@ class AgentView:
     stability: float = 1.0
     last_heartbeat: float = 0.0
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    lease_waits: int = 0
+
+    @property
+    def busy(self) -> int:
+        """Tasks holding an execution slot: in flight and not waiting for file leases."""
+        return max(0, self.in_flight - self.lease_waits)
 
     @property
     def free_capacity(self) -> int:
         """How many more tasks the agent can take now."""
-        return max(0, self.capacity - self.in_flight)
+        return max(0, self.capacity - self.busy)
 
     @property
     def load(self) -> float:
-        """Share of capacity in use (in_flight / capacity)."""
-        return self.in_flight / self.capacity if self.capacity > 0 else float("inf")
+        """Share of capacity in use (busy / capacity)."""
+        return self.busy / self.capacity if self.capacity > 0 else float("inf")
 
     def is_alive(self, now: float, heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S) -> bool:
         """A heartbeat arrived within the timeout."""
@@ -53,6 +64,7 @@ class AgentView:
             "stability": self.stability,
             "last_heartbeat": self.last_heartbeat,
             "breaker": self.breaker.to_dict(),
+            "lease_waits": self.lease_waits,
         }
 
     @classmethod
@@ -68,4 +80,5 @@ class AgentView:
             stability=float(data.get("stability", 1.0)),
             last_heartbeat=float(data.get("last_heartbeat", 0.0)),
             breaker=CircuitBreaker.from_dict(data.get("breaker", {})),
+            lease_waits=int(data.get("lease_waits", 0)),
         )

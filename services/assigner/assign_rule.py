@@ -51,7 +51,7 @@ def ineligibility(
     if task.capability not in agent.capabilities:
         reasons.append(f"agent '{agent.agent_id}' lacks capability '{task.capability}'")
     if agent.free_capacity < 1:
-        reasons.append(f"agent '{agent.agent_id}' is at capacity ({agent.in_flight}/{agent.capacity})")
+        reasons.append(f"agent '{agent.agent_id}' is at capacity ({agent.busy}/{agent.capacity})")
     if not agent.is_alive(now, rules.heartbeat_timeout_s):
         age = now - agent.last_heartbeat
         reasons.append(

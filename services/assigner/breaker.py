@@ -151,6 +151,14 @@ class CircuitBreaker:
             return CircuitBreaker(self.config)
         return replace(current, consecutive_successes=successes, probes_in_flight=max(0, current.probes_in_flight - 1))
 
+    def record_neutral(self, now: float) -> CircuitBreaker:
+        """A task came back without saying anything about the agent (e.g. its files were locked by another
+        task): no success or failure counted; in half-open its probe slot is free again."""
+        current = self.at(now)
+        if current.state != "half_open":
+            return current
+        return replace(current, probes_in_flight=max(0, current.probes_in_flight - 1))
+
     def record_failure(self, now: float) -> CircuitBreaker:
         """The agent failed a task (or it timed out)."""
         current = self.at(now)

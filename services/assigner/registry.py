@@ -82,8 +82,11 @@ class AgentRegistry:
             return self
         return replace(self, agents={key: value for key, value in self.agents.items() if key != agent_id})
 
-    def heartbeat(self, agent_id: str, now: float, in_flight: int | None = None) -> AgentRegistry:
-        """The agent is alive at `now`, and reports how many tasks it holds (if given).
+    def heartbeat(
+        self, agent_id: str, now: float, in_flight: int | None = None, lease_waits: int | None = None
+    ) -> AgentRegistry:
+        """The agent is alive at `now`, and reports how many tasks it holds and how many of them wait for file
+        leases (each if given).
 
         An older heartbeat arriving late never moves liveness backwards.
         """
@@ -95,6 +98,7 @@ class AgentRegistry:
                 agent,
                 last_heartbeat=max(agent.last_heartbeat, now),
                 in_flight=agent.in_flight if in_flight is None else max(0, in_flight),
+                lease_waits=agent.lease_waits if lease_waits is None else max(0, lease_waits),
             )
         )
 
@@ -126,6 +130,16 @@ class AgentRegistry:
     def record_failure(self, agent_id: str, now: float) -> AgentRegistry:
         """The agent failed (or timed out on) a task: one fewer in flight, and its breaker told."""
         return self._record_result(agent_id, now, succeeded=False)
+
+    def record_given_back(self, agent_id: str, now: float) -> AgentRegistry:
+        """The agent gave a task back for a reason that is not its fault (its files were locked by another):
+        one fewer in flight, and its breaker neither credited nor charged (a half-open probe slot is freed)."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            return self
+        return self._with(
+            replace(agent, in_flight=max(0, agent.in_flight - 1), breaker=agent.breaker.record_neutral(now))
+        )
 
     def _record_result(self, agent_id: str, now: float, *, succeeded: bool) -> AgentRegistry:
         agent = self.agents.get(agent_id)

@@ -16,6 +16,8 @@ The adaptive policy backs off per error class:
 |             |         |        | task that keeps crashing agents is itself the likely cause        |
 | invalid     | 1       | 1 s    | one resample may produce valid output; repeating more rarely does |
 | budget      | 0       |        | spending more of an exhausted budget cannot succeed               |
+| lock_conflict | 5     | 2 s    | another task holds the files; it ends within its timeout, so try  |
+|             |         |        | again soon and often (not the agent's fault: no breaker failure)  |
 | (other)     | 3       | 1 s    | the plain exponential default                                     |
 
 All with factor 2 and, by default, +0..10% jitter so that agents freed by the same outage do not retry
@@ -29,7 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR_CLASSES: tuple[str, ...] = ("timeout", "rate_limit", "auth", "crash", "invalid", "budget")
+ERROR_CLASSES: tuple[str, ...] = ("timeout", "rate_limit", "auth", "crash", "invalid", "budget", "lock_conflict")
+#: Error classes that say nothing about the agent: the task is retried, the agent's breaker is not charged.
+NOT_AGENT_FAULTS: frozenset[str] = frozenset({"lock_conflict"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ ADAPTIVE_BACKOFFS: Mapping[str, Backoff] = {
     "crash": Backoff(2, 5.0),
     "invalid": Backoff(1, 1.0),
     "budget": NO_RETRY,
+    "lock_conflict": Backoff(5, 2.0),
 }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from services.assigner.assign_rule import RoutingRules
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
-from services.assigner.retry_policy import next_retry
+from services.assigner.retry_policy import NOT_AGENT_FAULTS, next_retry
 from services.assigner.routing import Assign, Bid, Escalate, route, route_by_auction
 from services.assigner.settings import AssignerSettings
 from services.assigner.task_book import OPEN_STATES, TrackedTask, open_in_routing_order
@@ -232,9 +232,12 @@ class Assigner:
         return False
 
     def on_AgentHeartbeat(self, e: Envelope[Any]) -> bool:
-        was_alive = self.registry.is_alive(e.payload.agent_id, time.time())
-        self.registry = self.registry.heartbeat(e.payload.agent_id, e.occurred_at.timestamp())
-        return not was_alive
+        p = e.payload
+        before = self.registry.get(p.agent_id)
+        was_alive = self.registry.is_alive(p.agent_id, time.time())
+        self.registry = self.registry.heartbeat(p.agent_id, e.occurred_at.timestamp(), lease_waits=p.lease_waits)
+        # Tasks waiting for file leases hold no slot: more of them may free capacity.
+        return not was_alive or (before is not None and p.lease_waits > before.lease_waits)
 
     def on_StabilityScored(self, e: Envelope[Any]) -> bool:
         """Drift-aware routing: the agent's stability (below the reset threshold it gets no work) and anchors."""
@@ -303,7 +306,10 @@ class Assigner:
         task = self.tasks.get(p.task_id)
         if task is None or not task.is_current(p.attempt, "assigned", "running"):
             return False
-        self._record_result(task.agent_id or "", succeeded=False, cause=e)
+        if error_class in NOT_AGENT_FAULTS:
+            self.registry = self.registry.record_given_back(task.agent_id or "", time.time())
+        else:
+            self._record_result(task.agent_id or "", succeeded=False, cause=e)
         jitter = random.Random(stable_id(task.task_id, p.attempt).int)
         decision = next_retry(self.policy, error_class, p.attempt, jitter)
         if decision.retry:

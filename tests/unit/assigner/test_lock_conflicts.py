@@ -1,0 +1,73 @@
+"""A task given back because its files were locked (``lock_conflict``): retried per the policy, never charged
+to the agent's breaker; tasks waiting for file leases (heartbeat ``lease_waits``) hold none of its capacity."""
+
+from __future__ import annotations
+
+from services.assigner.breaker import BreakerConfig, CircuitBreaker
+from services.assigner.registry import AgentRegistry
+from services.assigner.retry_policy import (
+    ERROR_CLASSES,
+    NOT_AGENT_FAULTS,
+    adaptive_policy,
+    exponential_policy,
+    next_retry,
+)
+from services.assigner.routing import Assign, route
+from tests.unit.assigner.fleet import NOW, task
+
+
+def coder(capacity: int = 1) -> AgentRegistry:
+    return AgentRegistry().register("coder", {"code"}, NOW, capacity=capacity)
+
+
+def test_lock_conflicts_are_retried_soon_and_often_under_every_policy() -> None:
+    assert "lock_conflict" in ERROR_CLASSES and {"lock_conflict"} == NOT_AGENT_FAULTS
+    delays = [next_retry(adaptive_policy(jitter_ratio=0), "lock_conflict", n).delay_s for n in range(1, 6)]
+    assert delays == [2.0, 4.0, 8.0, 16.0, 32.0]
+    assert not next_retry(adaptive_policy(jitter_ratio=0), "lock_conflict", 6).retry
+    assert next_retry(exponential_policy(), "lock_conflict", 1).retry
+
+
+def test_a_task_given_back_frees_its_load_without_touching_the_breaker() -> None:
+    agents = coder().record_assignment("coder", NOW).record_failure("coder", NOW)
+    failures = agents.get("coder").breaker.consecutive_failures
+    agents = agents.record_assignment("coder", NOW).record_given_back("coder", NOW + 1)
+    view = agents.get("coder")
+    assert (view.in_flight, view.breaker.consecutive_failures, view.breaker.state) == (0, failures, "closed")
+
+
+def test_giving_back_many_times_never_opens_the_breaker() -> None:
+    agents = coder()
+    for n in range(10):
+        agents = agents.record_assignment("coder", NOW + n).record_given_back("coder", NOW + n)
+    assert agents.get("coder").breaker.state_at(NOW + 10) == "closed"
+
+
+def test_in_half_open_a_given_back_probe_frees_its_slot_and_counts_nothing() -> None:
+    config = BreakerConfig(failure_threshold=1, open_timeout_s=10, half_open_max_probes=1)
+    opened = CircuitBreaker(config).record_failure(NOW)
+    probing = opened.record_dispatch(NOW + 10)
+    assert probing.state == "half_open" and not probing.allows(NOW + 10)
+    back = probing.record_neutral(NOW + 11)
+    assert back.allows(NOW + 11) and (back.state, back.consecutive_successes) == ("half_open", 0)
+    assert CircuitBreaker(config).record_neutral(NOW) == CircuitBreaker(config)
+
+
+def test_tasks_waiting_for_leases_hold_no_capacity() -> None:
+    agents = coder(capacity=1).record_assignment("coder", NOW)
+    assert agents.get("coder").free_capacity == 0
+    waiting = agents.heartbeat("coder", NOW + 1, lease_waits=1)
+    view = waiting.get("coder")
+    assert (view.in_flight, view.busy, view.free_capacity, view.load) == (1, 0, 1, 0.0)
+    decision = route(task(), waiting.views(), NOW + 1, "least_loaded")
+    assert isinstance(decision, Assign) and decision.agent_id == "coder"
+    # A heartbeat older than the assignments it should count never makes capacity out of nothing.
+    stale = coder(capacity=1).heartbeat("coder", NOW, lease_waits=3)
+    assert stale.get("coder").busy == 0 and stale.get("coder").free_capacity == 1
+    assert waiting.heartbeat("coder", NOW + 2).get("coder").lease_waits == 1, "a heartbeat without it keeps it"
+
+
+def test_lease_waits_survive_serialisation() -> None:
+    agents = coder().record_assignment("coder", NOW).heartbeat("coder", NOW, lease_waits=1)
+    again = AgentRegistry.from_dict(agents.to_dict())
+    assert again.get("coder").lease_waits == 1 and again.get("coder").free_capacity == 1
