@@ -70,6 +70,7 @@ class GoalPathStack:
     services: LocalStack
     kafka: LocalKafka
     log_dir: Path
+    database: str = DATABASE
 
     def processes(self) -> dict[str, psutil.Process]:
         """Each service's process, the broker's JVM and the Postgres backends serving the bench database."""
@@ -77,7 +78,8 @@ class GoalPathStack:
         for status in self.kafka.status():
             if status.pid is not None:
                 found["kafka"] = psutil.Process(status.pid)
-        for number, process in enumerate(p for p in psutil.process_iter(["cmdline"]) if _serves_bench_database(p)):
+        backends = (p for p in psutil.process_iter(["cmdline"]) if _serves_database(p, self.database))
+        for number, process in enumerate(backends):
             found[f"postgres-{number}"] = process
         return found
 
@@ -85,10 +87,10 @@ class GoalPathStack:
         self.services.check()
 
 
-def _serves_bench_database(process: psutil.Process) -> bool:
-    """A Postgres backend connected to the bench database (its title reads ``postgres: user bench_e2e ...``)."""
+def _serves_database(process: psutil.Process, database: str) -> bool:
+    """A Postgres backend connected to ``database`` (its title reads ``postgres: user bench_e2e ...``)."""
     title = " ".join(process.info.get("cmdline") or [])
-    return title.startswith("postgres:") and f" {DATABASE} " in title
+    return title.startswith("postgres:") and f" {database} " in title
 
 
 @contextmanager
@@ -131,7 +133,7 @@ def goal_path_stack(
         # the others on a just-started broker it sometimes never joined its group.
         confluent_services = [name for name in CORE_SERVICES if name != ORCHESTRATOR]
         services.start_all([*confluent_services, ServiceSpec("agent_runtime", ("--config", str(FLEET_FILE)))])
-        stack = GoalPathStack(settings, services, kafka, data_dir)
+        stack = GoalPathStack(settings, services, kafka, data_dir, database)
         wait_for_fleet(stack)
         services.start(ORCHESTRATOR)
         wait_for_orchestrator(stack)

@@ -1,0 +1,130 @@
+"""CPU per task of each process of the goal path, over a fixed workload (so other load on the machine does not
+change what is counted, only how long it takes).
+
+Starts the goal-path stack (on a broker and database named by the options, so it can run beside another
+session's), measures each process's idle CPU for a few seconds, then submits ``--goals`` goals of five no-op
+tasks (closed loop, at most ``--in-flight`` tasks open) and waits until every task succeeded. Each process's
+CPU seconds (user + system, from ``/proc/<pid>/stat``) between the first submission and the last success,
+divided by the tasks, is its CPU per task; "net" subtracts what the process spends idle over the same time
+(polls, heartbeats, ticks), which is what the throughput figure of a busy machine counts in too.
+
+    python -m bench.goal_cpu [--goals 400] [--in-flight 500] [--kafka-name bench-cpu --kafka-port 19493]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from dataclasses import dataclass
+
+from bench.goal_path_stack import (
+    TASKS_PER_GOAL,
+    CpuSample,
+    GoalPathStack,
+    GoalSubmitter,
+    TaskWatch,
+    goal_path_stack,
+    say,
+)
+
+
+def _grouped(seconds: dict[str, float]) -> dict[str, float]:
+    grouped: dict[str, float] = {}
+    for name, spent in seconds.items():
+        group = "postgres" if name.startswith("postgres-") else name
+        grouped[group] = grouped.get(group, 0.0) + spent
+    return grouped
+
+
+def _delta(before: CpuSample, after: CpuSample) -> dict[str, float]:
+    return _grouped({name: after.seconds.get(name, spent) - spent for name, spent in before.seconds.items()})
+
+
+@dataclass(frozen=True)
+class CpuPerTask:
+    tasks: int
+    elapsed_s: float
+    cpu_s: dict[str, float]
+    idle_cores: dict[str, float]
+
+    def ms_per_task(self, *, net: bool) -> dict[str, float]:
+        out = {}
+        for name, spent in self.cpu_s.items():
+            idle = self.idle_cores.get(name, 0.0) * self.elapsed_s if net else 0.0
+            out[name] = 1000 * max(spent - idle, 0.0) / self.tasks
+        return dict(sorted(out.items(), key=lambda item: -item[1]))
+
+    def lines(self) -> list[str]:
+        gross, net = self.ms_per_task(net=False), self.ms_per_task(net=True)
+        lines = [
+            f"workload        {self.tasks:,} tasks in {self.elapsed_s:.1f} s "
+            f"({self.tasks / self.elapsed_s:,.1f} tasks/s)",
+            f"{'process':<18}{'ms/task':>9}{'net':>9}{'idle cores':>12}",
+        ]
+        for name in gross:
+            lines.append(f"{name:<18}{gross[name]:>9.2f}{net[name]:>9.2f}{self.idle_cores.get(name, 0.0):>12.3f}")
+        lines.append(f"{'total':<18}{sum(gross.values()):>9.2f}{sum(net.values()):>9.2f}")
+        return lines
+
+
+def measure_cpu_per_task(
+    stack: GoalPathStack, *, goals: int = 400, in_flight: int = 500, idle_s: float = 5.0, warm_goals: int = 40
+) -> CpuPerTask:
+    processes = stack.processes()
+    run = f"cpu-{uuid.uuid4().hex[:6]}"
+    submitter = GoalSubmitter(stack.settings, run)
+    watch = TaskWatch(stack.settings, run)
+    try:
+        # Warm-up: first tasks pay for imports, caches, topic metadata and group joins.
+        submitter.submit(warm_goals)
+        submitter.flush()
+        deadline = time.monotonic() + 120
+        while watch.succeeded < warm_goals * TASKS_PER_GOAL and time.monotonic() < deadline:
+            watch.poll(0.1)
+        time.sleep(3)
+        watch.poll(0.1)
+        idle_before = CpuSample.take(processes)
+        time.sleep(idle_s)
+        idle_after = CpuSample.take(processes)
+        idle_cores = {
+            name: spent / (idle_after.at - idle_before.at) for name, spent in _delta(idle_before, idle_after).items()
+        }
+        total = (warm_goals + goals) * TASKS_PER_GOAL
+        say(f"cpu: {goals} goals ({goals * TASKS_PER_GOAL} tasks), at most {in_flight} tasks open")
+        before = CpuSample.take(processes)
+        last_check = time.monotonic()
+        deadline = time.monotonic() + 600
+        while watch.succeeded < total:
+            open_tasks = submitter.submitted * TASKS_PER_GOAL - watch.succeeded
+            left = warm_goals + goals - submitter.submitted
+            if left > 0 and open_tasks < in_flight:
+                submitter.submit(min(left, 50, (in_flight - open_tasks) // TASKS_PER_GOAL + 1))
+            watch.poll(0.01)
+            if time.monotonic() - last_check >= 5:
+                stack.check()
+                last_check = time.monotonic()
+                say(f"  {watch.succeeded - warm_goals * TASKS_PER_GOAL:,} tasks succeeded")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {watch.succeeded}/{total} tasks succeeded in 600 s")
+        after = CpuSample.take(processes)
+    finally:
+        watch.close()
+    return CpuPerTask(goals * TASKS_PER_GOAL, after.at - before.at, _delta(before, after), idle_cores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--goals", type=int, default=400)
+    parser.add_argument("--in-flight", type=int, default=500)
+    parser.add_argument("--kafka-name", default="bench-cpu")
+    parser.add_argument("--kafka-port", type=int, default=19493)
+    parser.add_argument("--database", default="bench_cpu")
+    args = parser.parse_args()
+    with goal_path_stack(kafka_name=args.kafka_name, kafka_port=args.kafka_port, database=args.database) as stack:
+        result = measure_cpu_per_task(stack, goals=args.goals, in_flight=args.in_flight)
+    print("\n".join(result.lines()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
