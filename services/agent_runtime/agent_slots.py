@@ -1,4 +1,8 @@
-"""An agent's capacity: the assignments it runs and, beyond capacity, the ones waiting their turn (FIFO)."""
+"""An agent's capacity: the assignments it runs and, beyond capacity, the ones waiting their turn (FIFO).
+
+A queued assignment may be passed over (``start``): one that waits for file leases another task holds keeps its
+place in the queue but no slot, so the ones behind it whose files are free, or that touch none, run meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +37,35 @@ class AgentSlots(Generic[K]):
             started.append(key)
         return started
 
+    def queued(self) -> list[K]:
+        """The assignments waiting for a slot, oldest first."""
+        return list(self._waiting)
+
+    def start(self, key: K) -> bool:
+        """Give a slot to the queued assignment ``key`` (passing over those before it); False when none is free."""
+        if key not in self._waiting:
+            raise ValueError(f"{key} is not queued")
+        if len(self._running) >= self.capacity:
+            return False
+        self._waiting.remove(key)
+        self._running.add(key)
+        return True
+
     def release(self, key: K) -> None:
-        """A running assignment finished; its slot is free."""
-        self._running.discard(key)
+        """An assignment finished (running, or settled while still queued); its slot or place is free."""
+        if key in self._running:
+            self._running.discard(key)
+        elif key in self._waiting:
+            self._waiting.remove(key)
 
     @property
     def in_flight(self) -> int:
         return len(self._running)
+
+    @property
+    def has_room(self) -> bool:
+        """Whether a queued assignment could start now."""
+        return len(self._running) < self.capacity
 
     @property
     def waiting(self) -> int:

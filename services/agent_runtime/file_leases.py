@@ -4,10 +4,15 @@ Where this belongs: the agent runtime, just before it runs a task, not the assig
 edit, and the edit happens here: the runtime knows when the agent really begins (a task may sit in an agent's
 queue long after assignment, and holding leases for queued work would block others for nothing), and it knows
 when the work ends whichever way it ends (success, failure, timeout, crash, shutdown), which is when the
-leases must go back. The assigner would have to guess both. An assigned task whose files are locked by another
-task therefore keeps its slot and waits; it runs once every lease is granted, and gives up (a retryable
-``timeout`` failure: the assigner retries it later, possibly on another agent) when it has waited as long as
-the task's own timeout.
+leases must go back. The assigner would have to guess both.
+
+Waiting holds no execution slot: a queued task asks for its leases when a slot is free for it and takes the
+slot only once every lease is granted; until then the tasks behind it (files free, or none) take the slot. The
+agent's heartbeat reports how many wait (``lease_waits``), and the assigner counts them out of its load. The
+wait is bounded: past ``max_wait_s`` (the fleet's ``runtime.lease_wait_s``, at most the task's timeout) with a
+file still held by another task, the task is given back as ``TaskFailed(error_class="lock_conflict")`` naming
+the files and their holders; the assigner retries it later, possibly on another agent, without charging the
+agent's circuit breaker. Waiting only for a slot (files granted) never gives up.
 
 Declaring files: task input ``files: [path, ...]`` (non-empty strings; order and repeats do not matter).
 
@@ -16,8 +21,10 @@ this module only decides what to ask for next from the leases it has seen replic
 the agent; two tasks of one runtime never claim the same path at once (``LocalClaims``), so a lease held by
 this agent belongs to the one task that claimed the path here. Rules per path, each tick:
 
-- held: the replicated lease names this agent and has not expired;
-- another holder with an unexpired lease: wait (ask again when it is released or expires);
+- held: the replicated lease names this agent and lasts at least ``needed_s`` more (the task's run);
+- ours but ending sooner (it waited for a slot meanwhile): ask again, which renews it;
+- claimed by another task of this runtime, or another holder with an unexpired lease: wait (ask again when it
+  is released or expires);
 - free (no lease, expired, or our request not decided yet): ask, at most once per ``resend_s``.
 
 Asking again while a request is pending is harmless: a second grant to the same agent renews its lease.
@@ -32,6 +39,10 @@ from typing import Any, Literal
 
 FILES_INPUT = "files"
 RESEND_S = 1.0
+#: Default bound on a wait for leases (fleet file ``runtime.lease_wait_s``).
+LEASE_WAIT_S = 60.0
+#: Nobody holds the files yet they were not granted (the lock manager has not answered): give up this much later.
+ANSWER_GRACE_S = 5.0
 #: A lease outlives the task's timeout by this much, so the watchdog ends the work before the lease ends.
 LEASE_GRACE_S = 30.0
 
@@ -71,9 +82,18 @@ def _live(lease: Any, now_ms: int) -> Mapping[str, Any] | None:
     return None
 
 
+def _holder(lease: Mapping[str, Any]) -> str:
+    task = lease.get("task_id")
+    return f"{lease['holder']} (task {task})" if task else str(lease["holder"])
+
+
 @dataclass(frozen=True)
 class LeaseWait:
-    """One task's wait for the leases on the files it declared."""
+    """One task's wait for the leases on the files it declared.
+
+    ``needed_s`` is how long a lease must still last when the task starts (its timeout and the watchdog's grace);
+    ``blocked_by`` names, per path, the holder it last saw in the way.
+    """
 
     agent_id: str
     task_id: str
@@ -81,23 +101,31 @@ class LeaseWait:
     paths: tuple[str, ...]
     since_s: float
     max_wait_s: float
+    needed_s: float = 0.0
     asked_at_s: Mapping[str, float] = field(default_factory=dict)
     rounds: Mapping[str, int] = field(default_factory=dict)
     blocked_by: Mapping[str, str] = field(default_factory=dict)
 
-    def step(self, leases: Mapping[str, Any], now_s: float) -> tuple[LeaseWait, WaitStatus, list[tuple[str, str]]]:
-        """Look at the replicated leases (path -> lease) at ``now_s``: the wait after it, its status, and the
-        requests to send now as (path, request id)."""
-        now_ms = int(now_s * 1000)
+    def step(
+        self, leases: Mapping[str, Any], now_s: float, local: Mapping[str, str] | None = None
+    ) -> tuple[LeaseWait, WaitStatus, list[tuple[str, str]]]:
+        """With a slot free for it: look at the replicated leases (path -> lease) at ``now_s`` and at ``local``
+        (paths another task of this runtime claimed -> its task id). Returns the wait after it, its status, and
+        the requests to send now as (path, request id)."""
+        now_ms, need_ms = int(now_s * 1000), int(self.needed_s * 1000)
         held, asks = 0, []
         asked, rounds, blocked = dict(self.asked_at_s), dict(self.rounds), {}
         for path in self.paths:
+            if local and path in local:
+                blocked[path] = f"{self.agent_id} (task {local[path]})"
+                continue
             lease = _live(leases.get(path), now_ms)
             if lease is not None and lease["holder"] == self.agent_id:
-                held += 1
-                continue
-            if lease is not None:
-                blocked[path] = str(lease["holder"])
+                if int(lease["expires_at_ms"]) >= now_ms + need_ms:
+                    held += 1
+                    continue
+            elif lease is not None:
+                blocked[path] = _holder(lease)
                 continue
             if now_s - asked.get(path, float("-inf")) >= RESEND_S:
                 rounds[path] = rounds.get(path, 0) + 1
@@ -106,14 +134,40 @@ class LeaseWait:
         after = replace(self, asked_at_s=asked, rounds=rounds, blocked_by=blocked)
         if held == len(self.paths):
             return after, "granted", []
-        if now_s - self.since_s >= self.max_wait_s:
+        if after.overdue(now_s):
             return after, "gave_up", []
         return after, "waiting", asks
 
-    def reason(self) -> str:
-        """Why it is still waiting, for the failure it gives up with."""
-        held = ", ".join(f"{path} by {holder}" for path, holder in sorted(self.blocked_by.items()))
-        return f"files still locked after {self.max_wait_s:g}s: {held or 'no answer from the lock manager'}"
+    def check(
+        self, leases: Mapping[str, Any], now_s: float, local: Mapping[str, str] | None = None
+    ) -> tuple[LeaseWait, bool]:
+        """With no slot free for it (nothing is asked): the wait with the holders now in its way, and whether to
+        give up: past the limit with a file still held by another task. Waiting only for a slot never gives up."""
+        now_ms = int(now_s * 1000)
+        blocked = {}
+        for path in self.paths:
+            lease = _live(leases.get(path), now_ms)
+            if local and path in local:
+                blocked[path] = f"{self.agent_id} (task {local[path]})"
+            elif lease is not None and lease["holder"] != self.agent_id:
+                blocked[path] = _holder(lease)
+        after = replace(self, blocked_by=blocked)
+        return after, bool(blocked) and after.overdue(now_s)
+
+    def overdue(self, now_s: float) -> bool:
+        """Waited past the limit (with a grace when nobody is in the way: the lock manager may still answer)."""
+        return now_s - self.since_s >= self.max_wait_s + (0.0 if self.blocked_by else ANSWER_GRACE_S)
+
+    def reason(self, now_s: float | None = None) -> str:
+        """Why it gives up, naming the files and who holds them."""
+        waited = self.max_wait_s if now_s is None else now_s - self.since_s
+        held = ", ".join(f"{path} held by {holder}" for path, holder in sorted(self.blocked_by.items()))
+        if not held:
+            return (
+                f"no answer from the lock manager for {', '.join(self.paths)} "
+                f"after {waited:.1f}s (lease wait limit {self.max_wait_s:g}s)"
+            )
+        return f"files locked by other tasks after waiting {waited:.1f}s (limit {self.max_wait_s:g}s): {held}"
 
 
 @dataclass
@@ -130,6 +184,10 @@ class LocalClaims:
         for path in paths:
             self.owners[path] = key
         return True
+
+    def others(self, key: Any, paths: Sequence[str]) -> dict[str, Any]:
+        """The paths among ``paths`` another task here claims, with that task's key."""
+        return {path: self.owners[path] for path in paths if self.owners.get(path, key) != key}
 
     def release(self, key: Any) -> list[str]:
         """Drop ``key``'s claims; returns the paths it had claimed."""

@@ -29,6 +29,7 @@ from services.agent_runtime.backends.callable_backend import CallableBackendConf
 from services.agent_runtime.backends.openai_backend import OpenAIBackendConfig
 from services.agent_runtime.backends.scripted_backend import ScriptedBackendConfig
 from services.agent_runtime.backends.subprocess_backend import SubprocessBackendConfig
+from services.agent_runtime.file_leases import LEASE_WAIT_S
 from shared.events.catalogue.agents import Role
 
 BackendConfig = Annotated[
@@ -90,6 +91,8 @@ class RuntimeConfig(BaseModel):
     drain_timeout_s: float = Field(default=30.0, ge=0)
     findings_per_goal: int = Field(default=20, ge=0)
     executed_retention_s: float = Field(default=WEEK_S, gt=0)
+    #: How long a task waits for file leases another task holds before it is given back (``lock_conflict``).
+    lease_wait_s: float = Field(default=LEASE_WAIT_S, gt=0)
 
 
 class FleetConfig(BaseModel):

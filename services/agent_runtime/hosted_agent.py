@@ -42,9 +42,11 @@ class HostedAgent:
             agent_id=c.id, role=c.role, capabilities=c.capabilities, capacity=c.capacity, cost=c.cost, model=c.model
         )
 
-    def heartbeat(self) -> AgentHeartbeat:
-        """Liveness with the current load and usage."""
-        return AgentHeartbeat(agent_id=self.id, in_flight=self.slots.in_flight, tokens_used=self.budget.used)
+    def heartbeat(self, lease_waits: int = 0) -> AgentHeartbeat:
+        """Liveness with the current load and usage, and how many assignments wait for file leases."""
+        return AgentHeartbeat(
+            agent_id=self.id, in_flight=self.slots.in_flight, tokens_used=self.budget.used, lease_waits=lease_waits
+        )
 
     def eta_s(self) -> float:
         """Configured ETA, else the backend's known latency, else what its tasks have taken so far."""

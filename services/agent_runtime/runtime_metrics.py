@@ -10,6 +10,9 @@ AGENT_TASKS = Counter(
     ["agent", "outcome", "error_class"],
 )
 AGENT_IN_FLIGHT = Gauge("architect_agent_in_flight", "Assignments an agent is running", ["agent"])
+AGENT_LEASE_WAITS = Gauge(
+    "architect_agent_lease_waits", "Assignments of an agent waiting for file leases (holding no slot)", ["agent"]
+)
 AGENT_TOKENS_USED = Gauge("architect_agent_tokens_used", "Tokens an agent has used against its budget", ["agent"])
 ASSIGNMENTS_SKIPPED = Counter(
     "architect_agent_assignments_skipped_total",

@@ -35,7 +35,14 @@ from services.agent_runtime.bidding import bids_for
 from services.agent_runtime.blackboard import Blackboard
 from services.agent_runtime.drift_control import consolidate, reset
 from services.agent_runtime.execution import run_task
-from services.agent_runtime.file_leases import BadFilesInput, LeaseWait, LocalClaims, declared_files, lease_seconds
+from services.agent_runtime.file_leases import (
+    LEASE_GRACE_S,
+    BadFilesInput,
+    LeaseWait,
+    LocalClaims,
+    declared_files,
+    lease_seconds,
+)
 from services.agent_runtime.fleet_config import FleetConfig
 from services.agent_runtime.fleet_replica import FleetReplica
 from services.agent_runtime.hosted_agent import HostedAgent
@@ -44,6 +51,7 @@ from services.agent_runtime.periodic import Periodic
 from services.agent_runtime.poll_pacing import poll_timeout
 from services.agent_runtime.runtime_metrics import (
     AGENT_IN_FLIGHT,
+    AGENT_LEASE_WAITS,
     AGENT_TASKS,
     AGENT_TOKENS_USED,
     ASSIGNMENTS_SKIPPED,
@@ -148,6 +156,9 @@ class AgentRuntime:
         self.fleet_state = FleetReplica(settings, runtime.id, self.producer)
         self._lease_waits: dict[AssignmentKey, LeaseWait] = {}
         self._claims = LocalClaims()
+        self._lease_wait_s = runtime.lease_wait_s
+        # Lease waits per agent as its last heartbeat reported them.
+        self._announced_waits: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -297,8 +308,11 @@ class AgentRuntime:
         launches: list[tuple[Backend, AssignmentKey, TaskRequest]] = []
         now = self._clock()
         for agent in self.agents.values():
-            waiting = [key for key in self._lease_waits if key.agent_id == agent.id]
-            for key in waiting + agent.slots.start_ready():
+            stepped: set[AssignmentKey] = set()
+            for key in agent.slots.queued() if agent.slots.has_room else ():
+                if not agent.slots.has_room:
+                    break
+                stepped.add(key)
                 envelope = self._commands[key]
                 command: ExecuteTask = envelope.payload
                 refused = refusal(command, agent.config.capabilities, agent.budget)
@@ -308,7 +322,8 @@ class AgentRuntime:
                     continue
                 timeout_s = agent.timeout_s(command)
                 if not self._files_ready(key, command, timeout_s):
-                    continue
+                    continue  # waits for its leases without a slot: the ones behind it may start
+                agent.slots.start(key)
                 self._persist(self.ledger.start(key))
                 self.fleet_state.attempt_started(key.agent_id, key.task_id, key.attempt)
                 with self._traced(key):
@@ -317,6 +332,7 @@ class AgentRuntime:
                 launches.append(
                     (agent.backend, key, agent.request_for(command, self.blackboard.recent(command.goal_id)))
                 )
+            self._check_lease_waits(agent, stepped)
             AGENT_IN_FLIGHT.labels(agent.id).set(agent.slots.in_flight)
         self.state.flush()
         if launches:
@@ -333,9 +349,11 @@ class AgentRuntime:
             ).start()
 
     def _files_ready(self, key: AssignmentKey, command: ExecuteTask, timeout_s: float) -> bool:
-        """Lock checks before work starts (see :mod:`.file_leases`): True once every declared file's lease is
-        this agent's; False while it waits, or when it was settled (bad ``files`` input, or waited too long)."""
+        """Lock checks before work starts (see :mod:`.file_leases`), with a slot free for ``key``: True once every
+        declared file's lease is this agent's; False while it waits (holding no slot), or when it was settled (bad
+        ``files`` input, or given back as ``lock_conflict`` after waiting past the limit)."""
         wait = self._lease_waits.get(key)
+        lease_s = min(lease_seconds(timeout_s), 24 * 3600.0)
         if wait is None:
             try:
                 paths = declared_files(command.inputs)
@@ -344,26 +362,61 @@ class AgentRuntime:
                 return False
             if not paths:
                 return True
-            wait = LeaseWait(key.agent_id, key.task_id, key.attempt, paths, self._wall_clock(), timeout_s)
+            max_wait_s = min(self._lease_wait_s, timeout_s)
+            needed_s = lease_s - (LEASE_GRACE_S - WATCHDOG_GRACE_S)  # the run and the watchdog's grace
+            wait = LeaseWait(key.agent_id, key.task_id, key.attempt, paths, self._wall_clock(), max_wait_s, needed_s)
+            log.info("agent %s: task %s/%d waits for the leases on %s", key.agent_id, key.task_id, key.attempt, paths)
         now = self._wall_clock()
-        status = "waiting"
-        if self._claims.claim(key, wait.paths):
-            wait, status, asks = wait.step(self.fleet_state.leases(), now)
-            lease_s = min(lease_seconds(timeout_s), 24 * 3600.0)
-            for path, request in asks:
-                self.fleet_state.acquire(path, key.agent_id, request, lease_s, key.task_id, command.goal_id)
-            if asks:
-                self.producer.flush()
-        elif now - wait.since_s >= wait.max_wait_s:
-            status = "gave_up"
+        local = self._local_holders(key, wait.paths)
+        if not local:
+            self._claims.claim(key, wait.paths)
+        wait, status, asks = wait.step(self.fleet_state.leases(), now, local)
+        for path, request in asks:
+            self.fleet_state.acquire(path, key.agent_id, request, lease_s, key.task_id, command.goal_id)
+        if asks:
+            self.producer.flush()
         self._lease_waits[key] = wait
         if status == "granted":
             del self._lease_waits[key]
             return True
         if status == "gave_up":
-            waited_ms = int((now - wait.since_s) * 1000)
-            self._settle(Completion.failed(key, "timeout", wait.reason(), waited_ms))
+            self._give_up(key, wait, now)
         return False
+
+    def _check_lease_waits(self, agent: HostedAgent, stepped: set[AssignmentKey]) -> None:
+        """The agent's lease waits not stepped in this pass (no slot was free for them): give back the ones past
+        the limit with a file still held by another; then tell the assigner how many wait, if that changed."""
+        now = self._wall_clock()
+        for key, wait in list(self._lease_waits.items()):
+            if key.agent_id != agent.id or key in stepped:
+                continue
+            wait, give_up = wait.check(self.fleet_state.leases(), now, self._local_holders(key, wait.paths))
+            self._lease_waits[key] = wait
+            if give_up:
+                self._give_up(key, wait, now)
+        waits = sum(1 for key in self._lease_waits if key.agent_id == agent.id)
+        AGENT_LEASE_WAITS.labels(agent.id).set(waits)
+        if waits != self._announced_waits.get(agent.id, 0):
+            # At once, not at the next heartbeat: the assigner counts waiting tasks out of the agent's load.
+            self._announced_waits[agent.id] = waits
+            self._heartbeat(agent)
+
+    def _give_up(self, key: AssignmentKey, wait: LeaseWait, now: float) -> None:
+        """Give the task back (``lock_conflict``, naming the files and their holders) for the assigner to retry."""
+        reason = wait.reason(now)
+        log.info("agent %s: task %s/%d given back: %s", key.agent_id, key.task_id, key.attempt, reason)
+        self._settle(Completion.failed(key, "lock_conflict", reason, int((now - wait.since_s) * 1000)))
+
+    def _local_holders(self, key: AssignmentKey, paths: tuple[str, ...]) -> dict[str, str]:
+        """The paths another task of this runtime claims, with that task's id."""
+        return {path: owner.task_id for path, owner in self._claims.others(key, paths).items()}
+
+    def _heartbeat(self, agent: HostedAgent) -> None:
+        waits = self._announced_waits.get(agent.id, 0)
+        beat = agent.heartbeat(lease_waits=waits)
+        self.producer.publish(
+            new_event(beat, producer=producer_name(agent.id), stream_id=agent.id, correlation_id=agent.id)
+        )
 
     def _give_back(self, key: AssignmentKey) -> None:
         """Release the leases ``key`` claimed (a release the lock manager finds not held is ignored)."""
@@ -397,10 +450,7 @@ class AgentRuntime:
         self._launch_ready()
         if self._heartbeats.due(now):
             for agent in self.agents.values():
-                heartbeat = new_event(
-                    agent.heartbeat(), producer=producer_name(agent.id), stream_id=agent.id, correlation_id=agent.id
-                )
-                self.producer.publish(heartbeat)
+                self._heartbeat(agent)
         if self._pruning.due(now):
             for key in self.ledger.prune(self._wall_clock()):
                 self.state.delete(key.state_key())

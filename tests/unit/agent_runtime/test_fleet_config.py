@@ -47,6 +47,14 @@ def test_errors_name_the_agent_and_the_field():
     assert "agent #3: backend:" in problems and "telepathy" in problems
 
 
+def test_the_lease_wait_limit_defaults_to_a_minute_and_must_be_positive():
+    agents = [{"id": "coder", "capabilities": ["code"], "backend": SCRIPTED}]
+    assert parse_fleet({"agents": agents}).runtime.lease_wait_s == 60.0
+    assert parse_fleet({"runtime": {"lease_wait_s": 2.5}, "agents": agents}).runtime.lease_wait_s == 2.5
+    with pytest.raises(FleetConfigError, match="lease_wait_s"):
+        parse_fleet({"runtime": {"lease_wait_s": 0}, "agents": agents})
+
+
 def test_duplicate_ids_after_expanding_replicas_are_rejected():
     agents = [
         {"id": "coder", "capabilities": ["code"], "replicas": 2, "backend": SCRIPTED},
