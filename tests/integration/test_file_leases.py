@@ -1,7 +1,9 @@
 """Lock checks before work starts, on the real broker: two agent runtimes (one agent each) are given tasks that
 edit the same file at the same instant; the lock manager (a process) grants the lease to one; the other waits
 and runs after the first released it. Their sessions and completed-task counters are replicated CRDT state,
-which the projector (a process) writes into the read models that the CLI and the gateway show.
+which the projector (a process) writes into the read models that the CLI and the gateway show. With the assigner
+and the scheduler running too, a task waiting for a file holds no slot of its agent (an unrelated task runs
+meanwhile), and one that waits past the lease-wait limit is given back (``lock_conflict``), retried and done.
 
 The lock manager uses a fixed consumer group id: run this module on a broker of its own, e.g.
 ``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=39501``.
@@ -10,6 +12,7 @@ The lock manager uses a fixed consumer group id: run this module on a broker of 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -18,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +30,7 @@ from psycopg.rows import dict_row
 from pydantic import SecretStr
 
 from services.agent_runtime.backends.contract import TaskRequest
+from services.agent_runtime.fleet_config import parse_fleet
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.locks.lock_table import FILE_LOCKS
@@ -36,6 +41,7 @@ from shared.crdt.replica import Replica
 from shared.db.connection import connect
 from shared.db.schema import migrate
 from shared.events.catalogue.locks import AcquireLock
+from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import new_event
 from shared.infra.postgres_server import fresh_database
 from shared.infra.stack import LocalStack
@@ -53,7 +59,7 @@ _EDITS_LOCK = threading.Lock()
 def slow_edit(request: TaskRequest) -> dict[str, object]:
     """A callable backend that "edits" its files for EDIT_S seconds and records when."""
     started = time.time()
-    time.sleep(EDIT_S)
+    time.sleep(float(request.inputs.get("edit_s", EDIT_S)))
     with _EDITS_LOCK:
         EDITS[(request.agent_id, request.task_id)] = (started, time.time())
     return {"edited": request.inputs.get("files", []), "tokens_used": 1}
@@ -218,3 +224,104 @@ def test_leases_are_in_the_read_models_the_cli_and_the_gateway(shared_state: Sha
             assert response.status_code == 200 and "items" in response.json(), response.text
         assert client.get("/counters?kind=team", headers=headers).status_code == 422
         assert client.get("/locks").status_code == 401
+
+
+@pytest.fixture
+def assigning(shared_state: SharedStateStack, tmp_path: Path) -> Iterator[str]:
+    """The assigner and the scheduler as processes beside the lock manager and the projector; yields the agent
+    identity secret they check reports with. A breaker opens at the first failure charged to an agent."""
+    secret = secrets.token_hex(16)
+    env = {
+        "ARCHITECT_TOPIC_PARTITIONS": str(shared_state.settings.topic_partitions),
+        "ARCHITECT_AGENT_IDENTITY_SECRET": secret,
+        "ARCHITECT_ASSIGNER_BREAKER_FAILURE_THRESHOLD": "1",
+    }
+    stack = LocalStack(shared_state.settings.kafka_bootstrap_servers, shared_state.read_models, tmp_path, env)
+    try:
+        stack.start_all(["assigner", "scheduler"])
+        yield secret
+    finally:
+        print(f"\nassigner and scheduler stopped (exit codes {stack.stop()}); logs in {stack.log_dir}")
+
+
+def created(task_id: str, goal_id: str, capability: str, **inputs: Any) -> Any:
+    task = TaskCreated(
+        task_id=task_id, goal_id=goal_id, operator="edit", capability=capability, inputs=inputs, timeout_s=60
+    )
+    return new_event(task, producer="orchestrator", stream_id=goal_id, correlation_id=goal_id)
+
+
+def test_a_task_waiting_for_a_file_holds_no_slot_and_past_the_limit_is_given_back_and_retried(
+    shared_state: SharedStateStack, settings: Settings, assigning: str
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    alice, bob = f"alice-{tag}", f"bob-{tag}"
+    path, goal = f"src/{tag}/shared.py", f"goal-leases-{tag}"
+    hold, waits, free = f"{goal}/review", f"{goal}/edit", f"{goal}/notes"
+    signed = settings.model_copy(update={"agent_identity_secret": SecretStr(assigning)})
+    # alice has one slot and gives up on a file after 3 s; bob reviews (holding the file) for 6 s.
+    alice_fleet = parse_fleet(
+        {
+            "runtime": {"id": f"rt-{alice}", "heartbeat_s": 0.5, "drain_timeout_s": 5, "lease_wait_s": 3},
+            "agents": [editor(alice) | {"capabilities": [f"code-{tag}"], "capacity": 1}],
+        }
+    )
+    bob_fleet = fleet(f"rt-{bob}", editor(bob) | {"capabilities": [f"review-{tag}"]})
+    tail = EventTail(settings, [topics.TASKS_EVENTS, topics.AGENTS_EVENTS])
+    producer = EventProducer(settings, client_id=f"lease-retry-test-{tag}")
+    with running_runtime(signed, alice_fleet), running_runtime(signed, bob_fleet):
+        for agent in (alice, bob):
+            tail.wait_for("AgentRegistered", agent_id=agent, timeout=60)
+        producer.publish(created(hold, goal, f"review-{tag}", files=[path], edit_s=6))
+        producer.flush()
+        tail.wait_for("TaskStarted", task_id=hold, timeout=30)  # bob holds the file's lease
+        producer.publish(created(waits, goal, f"code-{tag}", files=[path], edit_s=0.2))
+        producer.flush()
+        beat = tail.wait_for("AgentHeartbeat", agent_id=alice, lease_waits=1, timeout=30)[0]
+        producer.publish(created(free, goal, f"code-{tag}", edit_s=0.2))
+        producer.flush()
+
+        # The unrelated task ran on alice's one slot while the other waited for bob's file.
+        (noted,) = tail.wait_for("TaskSucceeded", task_id=free, timeout=30)
+        assert noted.payload.agent_id == alice
+        assert not tail.matching("TaskStarted", task_id=waits), "the waiting task had not started"
+        tail.wait_for("TaskSucceeded", task_id=hold, timeout=30)
+        assert EDITS[(alice, free)][1] < EDITS[(bob, hold)][1], "it ran while bob still held the file"
+
+        # Past alice's 3 s limit the waiting task was given back, naming the file, its holder and its task.
+        given_back = tail.wait_for("TaskFailed", task_id=waits, error_class="lock_conflict", timeout=30)[0]
+        error = given_back.payload.error
+        assert f"{path} held by {bob} (task {hold})" in error and "limit 3s" in error, error
+        assert 2.5 <= given_back.payload.duration_ms / 1000 <= 10
+        (retry,) = tail.wait_for("TaskRetryScheduled", task_id=waits, attempt=2, timeout=30)
+        assert retry.payload.reason.startswith("lock_conflict: retry 1 of 5")
+
+        # Retried on alice (her breaker, which a single charged failure opens, stayed closed) and done after bob.
+        (edited,) = tail.wait_for("TaskSucceeded", task_id=waits, timeout=90)
+        assert edited.payload.agent_id == alice and edited.payload.attempt >= 2
+        assert EDITS[(alice, waits)][0] >= EDITS[(bob, hold)][1], "the edits overlapped"
+        assert not tail.matching("BreakerStateChanged", agent_id=alice)
+        assert not tail.matching("TaskAbandoned", task_id=waits)
+        assert beat.occurred_at < noted.occurred_at
+
+    # The read models and the goal's timeline say why.
+    row = shared_state.wait_rows("SELECT * FROM tasks WHERE task_id = %s AND status = 'succeeded'", waits)[0]
+    assert row["agent_id"] == alice and row["attempt"] == edited.payload.attempt
+    query = "SELECT type, body -> 'payload' AS payload FROM events WHERE correlation_id = %s ORDER BY occurred_at"
+    wait_for(lambda: sum(r["type"] == "TaskSucceeded" for r in shared_state.rows(query, goal)) == 3, 60)
+    timeline = shared_state.rows(query, goal)
+    mine = [
+        (r["type"], r["payload"].get("attempt"))
+        for r in timeline
+        if r["payload"].get("task_id") == waits and r["type"].startswith("Task")
+    ]
+    assert mine[:4] == [("TaskCreated", None), ("TaskAssigned", 1), ("TaskFailed", 1), ("TaskRetryScheduled", 2)]
+    assert mine[-2:] == [("TaskStarted", edited.payload.attempt), ("TaskSucceeded", edited.payload.attempt)]
+    failures = [r["payload"] for r in timeline if r["type"] == "TaskFailed"]
+    assert failures and all(f["error_class"] == "lock_conflict" and path in f["error"] for f in failures)
+    beats = shared_state.rows(
+        "SELECT body -> 'payload' AS payload FROM events WHERE type = 'AgentHeartbeat' AND stream_id = %s", alice
+    )
+    assert any(b["payload"]["lease_waits"] == 1 for b in beats)
+    tail.close()
+    producer.close()
