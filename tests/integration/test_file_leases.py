@@ -293,6 +293,7 @@ def test_a_task_waiting_for_a_file_holds_no_slot_and_past_the_limit_is_given_bac
         error = given_back.payload.error
         assert f"{path} held by {bob} (task {hold})" in error and "limit 3s" in error, error
         assert 2.5 <= given_back.payload.duration_ms / 1000 <= 10
+        assert noted.occurred_at < given_back.occurred_at, "the unrelated task ran while the other one waited"
         (retry,) = tail.wait_for("TaskRetryScheduled", task_id=waits, attempt=2, timeout=30)
         assert retry.payload.reason.startswith("lock_conflict: retry 1 of 5")
 
