@@ -5,6 +5,10 @@ sessions in the ``active-sessions`` OR-Set, counts completed tasks per agent and
 keyed by task id: counted once) and task attempts in flight per agent (PN-Counters keyed by attempt), and reads
 the lock manager's ``file-locks`` leases; it asks for and gives back leases with AcquireLock /
 ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
+
+Counter updates are deferred: the runtime calls ``publish()`` once per poll (before it flushes its producer), so
+each counter changed in that poll is written once with its latest state, not once per task and change (a
+counter's record holds its whole state, up to 1024 remembered keys per half).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ class FleetReplica:
             self.replica.update(
                 fleet_state.completed_counter(kind, name),
                 lambda c: fleet_state.incremented(c, self.replica_id, key=task_id),
-                flush=False,
+                defer=True,
             )
 
     def attempt_started(self, agent_id: str, task_id: str, attempt: int) -> None:
@@ -75,7 +79,7 @@ class FleetReplica:
         self.replica.update(
             fleet_state.in_flight_counter(agent_id),
             lambda c: fleet_state.attempt_started(c, self.replica_id, key),
-            flush=False,
+            defer=True,
         )
 
     def attempt_ended(self, agent_id: str, task_id: str, attempt: int) -> None:
@@ -83,8 +87,12 @@ class FleetReplica:
         self.replica.update(
             fleet_state.in_flight_counter(agent_id),
             lambda c: fleet_state.attempt_ended(c, self.replica_id, key),
-            flush=False,
+            defer=True,
         )
+
+    def publish(self) -> int:
+        """Publish the counters changed since the last call (each once, with its latest state)."""
+        return self.replica.publish_pending()
 
     def leases(self) -> Mapping[str, Any]:
         grants = self.replica.get(FILE_LOCKS)

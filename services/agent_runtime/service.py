@@ -200,6 +200,7 @@ class AgentRuntime:
                 error = "interrupted: the agent runtime stopped while the task ran"
                 self._settle(Completion.failed(entry.key, "crash", error, 0))
         self.state.flush()
+        self.fleet_state.publish()
         self.producer.flush()
         log.info(
             "runtime %s: %d agent(s), %d executed assignment(s) known, %d resumed, %d reported interrupted",
@@ -240,6 +241,7 @@ class AgentRuntime:
         for key in list(self._lease_waits):
             self._give_back(key)  # still queued in the ledger: it waits for its leases again after a restart
         self.state.flush()
+        self.fleet_state.publish()
         self.producer.flush()
 
     # -- consuming -------------------------------------------------------------------------------------------
@@ -335,6 +337,7 @@ class AgentRuntime:
             self._check_lease_waits(agent, stepped)
             AGENT_IN_FLIGHT.labels(agent.id).set(agent.slots.in_flight)
         self.state.flush()
+        self.fleet_state.publish()
         if launches:
             # The ``running`` entries must be durable before a backend may begin (a restart never re-runs).
             self.producer.flush()
@@ -457,6 +460,7 @@ class AgentRuntime:
             self.state.flush()
         if settled:
             self.state.flush()
+            self.fleet_state.publish()
             self.producer.flush()
 
     def _expire_overdue(self, now: float) -> int:

@@ -4,6 +4,11 @@
 every replica reads everything) and merges each state into a :class:`MergedView`. ``update(name, change)``
 applies a change to this replica's copy (the merged view, so it never goes back) and publishes it under
 ``<name>/<replica id>``. Merges are joins, so whatever order records arrive in, every replica converges.
+
+A record is a whole state, so a busy writer may coalesce: ``update(..., defer=True)`` changes the view at once
+and ``publish_pending()`` publishes each changed object's latest state once (an agent runtime does so per poll
+instead of per task). ``objects=`` (name prefixes) makes a replica that needs only some objects skip the
+others' records undecoded; once caught up, a replica skips its own records too (its view has them already).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from shared.bus.client_config import kafka_config
 from shared.bus.producer import EventProducer
@@ -38,9 +43,13 @@ class Replica:
         *,
         producer: EventProducer | None = None,
         topic: str = STATE_CRDT,
+        objects: tuple[str, ...] | None = None,
     ) -> None:
         self.replica_id = replica_id
         self.topic = topic
+        self._prefixes = tuple(prefix.encode() for prefix in objects) if objects is not None else None
+        self._own_suffix = f"/{replica_id}".encode()
+        self._pending: set[str] = set()
         self._settings = settings
         self._own_producer = producer is None
         self._producer = producer or EventProducer(settings, client_id=f"crdt-{replica_id}")
@@ -88,20 +97,38 @@ class Replica:
         with self._lock:
             return self._view.get(name)
 
-    def update(self, name: str, change: Callable[[Any], Any], *, flush: bool = True) -> Any:
-        """Apply ``change`` (current merged state or None -> new state) and publish the result."""
+    def update(self, name: str, change: Callable[[Any], Any], *, flush: bool = True, defer: bool = False) -> Any:
+        """Apply ``change`` (current merged state or None -> new state) and publish the result.
+
+        ``defer``: only mark the object changed; ``publish_pending`` (or ``flush``) publishes its state then."""
         with self._lock:
             state = change(self._view.get(name))
             merged = self._view.merge(name, self.replica_id, state)
-            key, value = encode_state(name, self.replica_id, merged)
             self._lock.notify_all()
+            if defer:
+                self._pending.add(name)
+                return merged
+            self._pending.discard(name)
+            key, value = encode_state(name, self.replica_id, merged)
         self._producer.publish_raw(self.topic, key, value, event_type="crdt")
         if flush:
             self._producer.flush()
         return merged
 
+    def publish_pending(self) -> int:
+        """Publish the latest state of each object changed by deferred updates (not waiting for acks)."""
+        with self._lock:
+            if not self._pending:
+                return 0
+            records = [encode_state(name, self.replica_id, self._view.get(name)) for name in sorted(self._pending)]
+            self._pending.clear()
+        for key, value in records:
+            self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+        return len(records)
+
     def flush(self) -> None:
-        """Wait until every published state is acknowledged."""
+        """Publish what deferred updates changed, and wait until every published state is acknowledged."""
+        self.publish_pending()
         self._producer.flush()
 
     def wait_caught_up(self, timeout_s: float = 60.0) -> bool:
@@ -131,9 +158,10 @@ class Replica:
         try:
             while not self._stopping.is_set():
                 messages = consumer.consume(500, 0.2)
+                caught_up = self._caught_up.is_set()
                 with self._lock:
                     for message in messages:
-                        if message.error() is not None or message.value() is None:
+                        if message.error() is not None or message.value() is None or self._skips(message, caught_up):
                             continue
                         try:
                             self._view.merge_record(message.value())
@@ -145,6 +173,13 @@ class Replica:
                     self._check_caught_up(consumer, highs, idle=not messages)
         finally:
             consumer.close()
+
+    def _skips(self, message: Message, caught_up: bool) -> bool:
+        """A record of an object this replica does not follow, or (once caught up) its own state echoed back."""
+        key = message.key() or b""
+        if self._prefixes is not None and key and not key.startswith(self._prefixes):
+            return True
+        return caught_up and key.endswith(self._own_suffix)
 
     def _check_caught_up(self, consumer: Consumer, highs: dict[int, int], *, idle: bool) -> None:
         """Caught up once each partition's position reached its start-time end (or its last record before a

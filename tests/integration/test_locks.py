@@ -136,6 +136,31 @@ def test_replicas_updating_shared_state_concurrently_converge(settings: Settings
             replica.close()
 
 
+def test_deferred_updates_publish_each_object_once_and_a_filtered_replica_skips_other_objects(
+    settings: Settings,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    counter, other = f"coalesced-{tag}/count", f"ignored-{tag}/count"
+    with (
+        Replica(settings, f"writer-{tag}") as writer,
+        Replica(settings, f"reader-{tag}", objects=(f"coalesced-{tag}/",)) as reader,
+        Replica(settings, f"all-{tag}") as everything,
+    ):
+        for task in ("t1", "t2", "t3", "t2"):  # t2 twice: counted once
+            writer.update(counter, lambda c, t=task: (c or GCounter()).increment(writer.replica_id, key=t), defer=True)
+            writer.update(other, lambda c: (c or GCounter()).increment(writer.replica_id), defer=True)
+        assert writer.get(counter).value == 3  # the writer's own view has every change at once
+        assert writer.publish_pending() == 2  # one record per changed object, with its latest state
+        assert writer.publish_pending() == 0
+        writer.flush()
+        assert reader.wait_until(counter, lambda c: c.value == 3 or None, 60)
+        assert everything.wait_until(other, lambda c: c.value == 4 or None, 60)
+        assert reader.get(other) is None  # not followed: skipped undecoded
+        writer.update(counter, lambda c: c.increment(writer.replica_id, key="t4"), defer=True)
+        writer.flush()  # flush publishes what deferred updates changed
+        assert everything.wait_until(counter, lambda c: c.value == 4 or None, 60)
+
+
 def test_wait_until_reports_a_state_that_never_comes(settings: Settings) -> None:
     with Replica(settings, f"impatient-{uuid.uuid4().hex[:6]}") as replica, pytest.raises(TimeoutError):
         replica.wait_until(f"nothing-{uuid.uuid4().hex}", lambda state: state, 1.0)
