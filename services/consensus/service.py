@@ -19,15 +19,16 @@ from typing import Any
 import faust
 
 from services.consensus.engine import EngineOptions
-from services.consensus.handler import DecisionHandler
+from services.consensus.handler import TASK_RESULTS, DecisionHandler
 from services.consensus.saga_bridge import request_for, unusable_params_reply
 from services.consensus.settings import ConsensusSettings
-from services.consensus.track_book import record_verdicts, track_records
+from services.consensus.track_book import TRACK_RECORD_PREFIX, record_verdicts, track_records
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
 from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.crdt.replica import Replica
+from shared.events.catalogue import CATALOGUE
 from shared.events.codec import new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
@@ -40,6 +41,9 @@ JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 #: The topics the decisions table follows (it must have their partition count).
 DECISION_SOURCES = (DECISIONS_COMMANDS, TASKS_EVENTS)
+#: The types the handler acts on: every task event but a result is skipped by its header, undecoded (most of
+#: the busy task topic), exactly as ``DecisionHandler`` would ignore it after decoding.
+DECISION_INPUTS = frozenset(name for name in CATALOGUE if not name.startswith("Task") or name in TASK_RESULTS)
 
 
 def build_app(settings: Settings, options: EngineOptions | None = None) -> faust.App:
@@ -54,7 +58,8 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="consensus-dlq")
     # Track records are replicated CRDT state: read when a decision opens, written when one is judged.
-    records = Replica(settings, f"consensus-{uuid.uuid4().hex[:8]}")
+    # Only the track-record objects: the fleet's counters (large, busy) are skipped undecoded.
+    records = Replica(settings, f"consensus-{uuid.uuid4().hex[:8]}", objects=(TRACK_RECORD_PREFIX,))
 
     def record_judgement(decision_id: str, verdicts: dict[str, bool]) -> None:
         record_verdicts(lambda name, change: records.update(name, change, flush=False), decision_id, verdicts)
@@ -75,7 +80,9 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
 
     @app.agent(raw_topic(app, *DECISION_SOURCES), name="decisions", concurrency=1)
     async def follow_decisions(stream: faust.StreamT) -> None:
-        async for _ in envelopes(stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters):
+        async for _ in envelopes(
+            stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=DECISION_INPUTS
+        ):
             pass
 
     async def ask_for_saga(event: Envelope[Any]) -> None:

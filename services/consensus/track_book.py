@@ -15,13 +15,16 @@ from typing import Any
 from services.consensus.track_record import TrackRecord
 from shared.crdt.g_counter import GCounter
 
+#: The prefix of every track-record object's name.
+TRACK_RECORD_PREFIX = "track-record/"
+
 
 def correct_key(agent: str) -> str:
-    return f"track-record/{agent}/correct"
+    return f"{TRACK_RECORD_PREFIX}{agent}/correct"
 
 
 def total_key(agent: str) -> str:
-    return f"track-record/{agent}/total"
+    return f"{TRACK_RECORD_PREFIX}{agent}/total"
 
 
 def judged(decision_id: str) -> GCounter:
