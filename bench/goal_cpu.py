@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
 
 from bench.goal_path_stack import (
     TASKS_PER_GOAL,
@@ -27,6 +29,21 @@ from bench.goal_path_stack import (
     goal_path_stack,
     say,
 )
+from shared.bus.client_config import kafka_config
+from shared.settings import Settings
+
+
+def records_per_topic(settings: Settings) -> dict[str, int]:
+    """Records ever written to each topic (sum of its partitions' high watermarks), internal topics included."""
+    consumer = Consumer(kafka_config(settings) | {"group.id": f"bench-watermarks-{uuid.uuid4().hex[:6]}"})
+    try:
+        written = {}
+        for name, topic in consumer.list_topics(timeout=10).topics.items():
+            partitions = [TopicPartition(name, p) for p in topic.partitions]
+            written[name] = sum(consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions)
+        return written
+    finally:
+        consumer.close()
 
 
 def _grouped(seconds: dict[str, float]) -> dict[str, float]:
@@ -47,6 +64,7 @@ class CpuPerTask:
     elapsed_s: float
     cpu_s: dict[str, float]
     idle_cores: dict[str, float]
+    records: dict[str, int] = field(default_factory=dict)
 
     def ms_per_task(self, *, net: bool) -> dict[str, float]:
         out = {}
@@ -65,6 +83,11 @@ class CpuPerTask:
         for name in gross:
             lines.append(f"{name:<18}{gross[name]:>9.2f}{net[name]:>9.2f}{self.idle_cores.get(name, 0.0):>12.3f}")
         lines.append(f"{'total':<18}{sum(gross.values()):>9.2f}{sum(net.values()):>9.2f}")
+        ranked = sorted(((n, c) for n, c in self.records.items() if c), key=lambda item: -item[1])
+        lines.append(
+            f"records/task    {sum(self.records.values()) / self.tasks:.1f}: "
+            + ", ".join(f"{name} {count / self.tasks:.2f}" for name, count in ranked)
+        )
         return lines
 
 
@@ -92,6 +115,7 @@ def measure_cpu_per_task(
         }
         total = (warm_goals + goals) * TASKS_PER_GOAL
         say(f"cpu: {goals} goals ({goals * TASKS_PER_GOAL} tasks), at most {in_flight} tasks open")
+        records_before = records_per_topic(stack.settings)
         before = CpuSample.take(processes)
         last_check = time.monotonic()
         deadline = time.monotonic() + 600
@@ -108,9 +132,11 @@ def measure_cpu_per_task(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {watch.succeeded}/{total} tasks succeeded in 600 s")
         after = CpuSample.take(processes)
+        records_after = records_per_topic(stack.settings)
     finally:
         watch.close()
-    return CpuPerTask(goals * TASKS_PER_GOAL, after.at - before.at, _delta(before, after), idle_cores)
+    records = {name: count - records_before.get(name, 0) for name, count in records_after.items()}
+    return CpuPerTask(goals * TASKS_PER_GOAL, after.at - before.at, _delta(before, after), idle_cores, records)
 
 
 def main() -> None:
