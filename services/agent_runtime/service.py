@@ -389,6 +389,8 @@ class AgentRuntime:
     def _check_lease_waits(self, agent: HostedAgent, stepped: set[AssignmentKey]) -> None:
         """The agent's lease waits not stepped in this pass (no slot was free for them): give back the ones past
         the limit with a file still held by another; then tell the assigner how many wait, if that changed."""
+        if not self._lease_waits and not self._announced_waits.get(agent.id):
+            return  # the usual case, on every poll: nothing waits and nothing was announced
         now = self._wall_clock()
         for key, wait in list(self._lease_waits.items()):
             if key.agent_id != agent.id or key in stepped:
