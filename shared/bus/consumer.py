@@ -264,7 +264,8 @@ class ConsumerLoop:
                 if self._before_commit is not None:
                     self._before_commit()
             return
-        self._producer.begin()
+        if not self._begin(records):
+            return
         try:
             work()
             if self._before_commit is not None:
@@ -282,6 +283,19 @@ class ConsumerLoop:
                 self._seek(self._first_offsets(records))
             if self._on_abort is not None:
                 self._on_abort()
+
+    def _begin(self, records: list[Record] | None) -> bool:
+        """Start the batch's transaction; when the producer cannot (its new client cannot reach the broker yet),
+        put the batch back to be read again and wait a moment."""
+        try:
+            self._producer.begin()
+            return True
+        except KafkaException as exc:
+            log.warning("consumer %s: cannot start a transaction yet, batch put back: %s", self.group_id, exc)
+            if records:
+                self._seek(self._first_offsets(records))
+            self._stop.wait(1.0)
+            return False
 
     def _seek(self, positions: dict[tuple[str, int], int]) -> None:
         _seek_assigned(self._consumer, self.group_id, positions)
@@ -483,7 +497,8 @@ class RawConsumerLoop(ConsumerLoop):
                 if self._before_commit is not None:
                     self._before_commit()
             return
-        self._producer.begin()
+        if not self._begin(records):
+            return
         try:
             work()
             if self._before_commit is not None:

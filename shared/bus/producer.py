@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -14,6 +11,7 @@ from opentelemetry.trace import SpanKind
 from shared import tracing
 from shared.bus.client_config import kafka_config
 from shared.bus.topics import DEAD_LETTER_MAX_BYTES
+from shared.bus.transactional_client import TransactionalClient
 from shared.events.codec import encode, spec_for
 from shared.events.envelope import Envelope
 from shared.metrics import EVENTS_PRODUCED, PRODUCE_ERRORS
@@ -21,6 +19,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, bytes]]
+#: Delivery reports of the records an aborted transaction dropped.
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
 class DeliveryError(RuntimeError):
@@ -50,23 +50,27 @@ class EventProducer:
         if transactional_id:
             config["transactional.id"] = transactional_id
             config["transaction.timeout.ms"] = 120_000  # at least delivery.timeout.ms, as librdkafka requires
-        self._producer = Producer(config | (overrides or {}))
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)
-        self._watchdog = _StuckCallWatchdog(TXN_CALL_LIMIT_S)
-        if self.transactional:
-            # Fences any older instance with the same id (a zombie after a restart) and aborts its open transaction.
-            self._producer.init_transactions(60)
+        # A transactional client may be replaced after a broker restart (see ``transactional_client``).
+        self._txn = TransactionalClient(config | (overrides or {})) if self.transactional else None
+        self._plain = None if self._txn is not None else Producer(config | (overrides or {}))
+
+    @property
+    def _producer(self) -> Producer:
+        return self._txn.client if self._txn is not None else self._plain  # type: ignore[return-value]
 
     def begin(self) -> None:
-        """Start a transaction: what is published until ``commit`` becomes visible atomically, or not at all."""
-        self._producer.begin_transaction()
+        """Start a transaction: what is published until ``commit`` becomes visible atomically, or not at all.
+        Raises ``KafkaException`` while a client replaced after a broker restart cannot initialise yet."""
+        assert self._txn is not None, "not a transactional producer"
+        self._txn.begin()
 
     def commit(self, offsets: list[Any] | None = None, group_metadata: Any = None) -> None:
         """Commit the transaction, with the consumer offsets it covers (consume-transform-produce)."""
+        assert self._txn is not None, "not a transactional producer"
         if offsets:
-            with self._watchdog.bounded("send_offsets_to_transaction"):
-                self._producer.send_offsets_to_transaction(offsets, group_metadata, 60)
+            self._txn.send_offsets(offsets, group_metadata)
         self._producer.commit_transaction(60)
         failures, self._failures = self._failures, []
         if failures:
@@ -74,8 +78,13 @@ class EventProducer:
 
     def abort(self) -> None:
         """Drop everything published since ``begin``; read_committed consumers never see it."""
+        assert self._txn is not None, "not a transactional producer"
+        if self._txn.abort():
+            # The purged records' delivery reports ("Purged in queue") belong to the aborted transaction: serve
+            # them now, or the next ``commit`` would count them as its own failures and report a committed
+            # transaction as failed (its caller would then abort a transaction that is no longer open).
+            self._producer.poll(0)
         self._failures = []
-        self._producer.abort_transaction(60)
 
     def publish(
         self,
@@ -113,6 +122,8 @@ class EventProducer:
         """Queue bytes as they are (dead letters, re-drives, tools)."""
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None and err.code() in _PURGED:
+                return  # its transaction was aborted: nothing was meant to be delivered
             if err is not None:
                 PRODUCE_ERRORS.labels(topic).inc()
                 self._failures.append(f"{topic}: {err.str()}")
@@ -143,52 +154,3 @@ class EventProducer:
     def close(self, timeout: float = 30.0) -> None:
         """Flush on shutdown so nothing queued is lost silently."""
         self.flush(timeout)
-
-
-#: librdkafka's transactional timeout (60 s) plus a margin: a call blocked longer than this never returns.
-TXN_CALL_LIMIT_S = 75.0
-#: The exit code of a process whose Kafka client hung (its supervisor restarts it; state comes from Kafka).
-EXIT_CLIENT_HUNG = 75
-
-
-class _StuckCallWatchdog:
-    """Ends the process when a guarded call blocks past its limit.
-
-    librdkafka's ``send_offsets_to_transaction`` ignores its timeout and can block forever when the group
-    coordinator went away, e.g. across a broker restart (confluentinc/librdkafka#5456, #5511): the service would
-    stay up doing nothing. Exiting instead lets the supervisor (compose ``restart: unless-stopped``, Kubernetes)
-    start it again; the new instance fences the old transaction and re-reads from the committed offsets
-    (found by the fault suite: the assigner hung for good after a broker restart).
-    """
-
-    def __init__(self, limit_s: float) -> None:
-        self._limit_s = limit_s
-        self._deadline: float | None = None
-        self._call = ""
-        self._thread: threading.Thread | None = None
-
-    def bounded(self, call: str) -> _StuckCallWatchdog:
-        self._call = call
-        return self
-
-    def __enter__(self) -> None:
-        self._deadline = time.monotonic() + self._limit_s
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="kafka-call-watchdog", daemon=True)
-            self._thread.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self._deadline = None
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(1.0)
-            deadline = self._deadline
-            if deadline is not None and time.monotonic() > deadline:
-                log.critical(
-                    "%s blocked for more than %gs (a librdkafka hang); exiting so that the service is restarted",
-                    self._call,
-                    self._limit_s,
-                )
-                logging.shutdown()
-                os._exit(EXIT_CLIENT_HUNG)
