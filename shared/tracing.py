@@ -76,8 +76,16 @@ def _exporter_from_environment() -> SpanExporter | None:
     raise ValueError(f"OTEL_TRACES_EXPORTER={choice!r} is not supported (use otlp, console or none)")
 
 
+_tracer: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """Architect's tracer, looked up once: with no provider installed the lookup reads ``os.environ`` each time
+    (a few % of a busy service), and the proxy tracer it returns then follows a provider installed later."""
+    global _tracer
+    if _tracer is None:
+        _tracer = trace.get_tracer(TRACER_NAME)
+    return _tracer
 
 
 def inject(headers: Headers) -> None:
