@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,10 +27,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def spans() -> InMemorySpanExporter:
+    """OpenTelemetry allows one global provider a process: reuse one another test module installed."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        tracing.install_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install_provider(provider)
     return exporter
 
 
