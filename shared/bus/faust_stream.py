@@ -19,6 +19,7 @@ import faust
 from opentelemetry.trace import SpanKind
 
 from shared import tracing
+from shared.bus import faust_committed as committed
 from shared.bus.consumer import RejectRecord
 from shared.bus.dead_letters import dead_letter
 from shared.bus.partitioning import librdkafka_partitioner
@@ -40,7 +41,9 @@ SESSION_TIMEOUT_S = 10.0
 
 
 def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
-    """A faust app wired to the configured brokers, with the catalogue's topics declared by bootstrap, not faust."""
+    """A faust app wired to the configured brokers, with the catalogue's topics declared by bootstrap, not faust.
+
+    It reads committed records only and commits its offsets past transaction markers (``faust_committed``)."""
     bound_faust_shutdown(settings.shutdown_timeout_s)
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
     datadir = settings.data_dir / "faust" / name
@@ -60,7 +63,7 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         "broker_credentials": _credentials(settings),
         "datadir": str(datadir),
     }
-    return faust.App(name, **(defaults | options))
+    return committed.App(name, **(defaults | options))
 
 
 def _credentials(settings: Settings) -> Any:

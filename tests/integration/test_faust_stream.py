@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from shared.bus.bootstrap import admin_client
+from shared.bus.client_config import kafka_config
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import GOALS_EVENTS
@@ -208,4 +209,62 @@ def test_a_restarted_app_resumes_after_what_it_had_handled(
     assert probe.handled() == [str(while_down.event_id)], "what the first run handled was committed, not redone"
     (letter,) = dead_letters_from(settings, probe.app_id)
     assert (letter.reason, letter.source_offset) == ("not_json", 2)
+    assert probe.terminate() == 0, probe.log()
+
+
+def committed_and_end(settings: Settings, group: str, topic: str) -> tuple[int, int]:
+    """The group's committed offset on partition 0 of ``topic`` (-1 when none), and the partition's end offset."""
+    consumer = Consumer(kafka_config(settings) | {"group.id": group})
+    try:
+        (committed,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        _, end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        return max(committed.offset, -1), end
+    finally:
+        consumer.close()
+
+
+def test_only_committed_transactions_are_handled_and_offsets_move_past_their_markers(
+    settings: Settings, probe: ProbeApp
+) -> None:
+    """faust apps read committed records only (``shared.bus.faust_committed``): records of an aborted
+    transaction are never handled. Each transaction leaves a marker, an offset faust never sees; the committed
+    offset still reaches the last handled record at once (it used to move past one marker per commit interval and
+    fall ever further behind), stopping only before the marker that ends the partition."""
+    transactional = EventProducer(settings, client_id="faust-txn-test", transactional_id=unique("faust-txn"))
+    committed_ids: list[str] = []
+
+    def transaction(size: int, abort: bool = False) -> None:
+        transactional.begin()
+        events = [command("fix_bug") for _ in range(size)]
+        for event in events:
+            transactional.publish(event, topic=probe.topic)
+        if abort:
+            transactional.flush()  # on the broker, then aborted: a read_uncommitted consumer would see them
+            transactional.abort()
+        else:
+            transactional.commit()
+            committed_ids.extend(str(e.event_id) for e in events)
+
+    for _ in range(12):
+        transaction(3)
+    transaction(2, abort=True)
+    transaction(3)
+    probe.start()
+    wait_for(lambda: probe.handled() == committed_ids, timeout=120, message="the committed commands handled")
+    _, end = committed_and_end(settings, probe.app_id, probe.topic)
+    # faust commits every 2.8 s: within a few commits, all but the marker that ends the partition.
+    wait_for(
+        lambda: committed_and_end(settings, probe.app_id, probe.topic)[0] == end - 1,
+        timeout=10,
+        message=f"the committed offset at {end - 1}, before the final transaction marker only",
+    )
+
+    transaction(3)  # the next record takes the committed offset past that marker too
+    wait_for(lambda: probe.handled() == committed_ids, timeout=60, message="the last transaction handled")
+    wait_for(
+        lambda: committed_and_end(settings, probe.app_id, probe.topic)[0] == end + 3,
+        timeout=60,
+        message="the committed offset past the earlier marker",
+    )
+    assert probe.handled() == committed_ids, "nothing of the aborted transaction was handled"
     assert probe.terminate() == 0, probe.log()
