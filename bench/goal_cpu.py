@@ -146,8 +146,11 @@ def main() -> None:
     parser.add_argument("--kafka-name", default="bench-cpu")
     parser.add_argument("--kafka-port", type=int, default=19493)
     parser.add_argument("--database", default="bench_cpu")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for every service")
     args = parser.parse_args()
-    with goal_path_stack(kafka_name=args.kafka_name, kafka_port=args.kafka_port, database=args.database) as stack:
+    env = dict(item.split("=", 1) for item in args.env)
+    stack_options = {"kafka_name": args.kafka_name, "kafka_port": args.kafka_port, "database": args.database}
+    with goal_path_stack(extra_env=env, **stack_options) as stack:
         result = measure_cpu_per_task(stack, goals=args.goals, in_flight=args.in_flight)
     print("\n".join(result.lines()), flush=True)
 
