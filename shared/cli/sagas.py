@@ -1,4 +1,4 @@
-"""`architect sagas start|list|show|resolve|report`: run sagas and look at them in the read models."""
+"""`architect sagas start|list|show|resolve|report|abort`: run sagas and look at them in the read models."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from services.saga_coordinator.abortable import abort_refusal
 from services.saga_coordinator.definitions import SagaDefinitionError, load_definition_file
 from shared.cli.context import build_command, console, fail, publish_command, query_read_models
 from shared.cli.goals import parse_params
-from shared.events.catalogue.sagas import ReportSagaActionResult, ResolveCompensation, StartSaga
+from shared.events.catalogue.sagas import AbortSaga, ReportSagaActionResult, ResolveCompensation, StartSaga
 from shared.events.envelope import Payload
 
 app = typer.Typer(help="Sagas: multi-step runs with compensations.", no_args_is_help=True)
@@ -180,3 +181,22 @@ def report(
         reported_by=reported_by,
     )
     console.print(f"reported {'failure' if failed else 'success'} of step {step} (attempt {attempt}) of {saga_id}")
+
+
+@app.command("abort")
+def abort(
+    saga_id: str = typer.Argument(...),
+    reason: str = typer.Option("", "--reason", help="Why (the saga ends compensated with it; default: aborted by WHO)"),
+    requested_by: str = typer.Option(getpass.getuser(), "--as", help="Who aborts it"),
+) -> None:
+    """Publish AbortSaga for a running saga: no further step starts, the step in flight is awaited (up to 60 s),
+    and the executed steps are compensated in reverse order; the saga ends compensated with the reason."""
+    command = build_command(AbortSaga, saga_id=saga_id, reason=reason, requested_by=requested_by)
+    rows = _query("SELECT status FROM sagas WHERE saga_id = %s", saga_id)
+    if not rows:
+        fail(f"no saga {saga_id!r} in the read models")
+    refusal = abort_refusal(saga_id, rows[0]["status"])
+    if refusal is not None:
+        fail(refusal)
+    publish_command(command, saga_id)
+    console.print(f"abort of {escape(saga_id)} requested{': ' + escape(reason) if reason else ''}")

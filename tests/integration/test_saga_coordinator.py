@@ -1,7 +1,8 @@
 """The saga coordinator on the real broker, with the scheduler, the assigner, an agent runtime and the projector
 running as processes: a saga completes (one step retried through the scheduler), a failing saga compensates its
-executed steps in reverse order, and a coordinator SIGKILLed mid-saga resumes from its table with no step run
-twice. Agents record every execution in a file, so "ran once" is counted, not inferred.
+executed steps in reverse order, a coordinator SIGKILLed mid-saga resumes from its table with no step run
+twice, and a running saga aborted by hand (``architect sagas abort``) ends compensated with its reason. Agents
+record every execution in a file, so "ran once" is counted, not inferred.
 
 The services use fixed consumer group ids: run this module on a broker of its own, e.g.
 ``ARCHITECT_TEST_KAFKA_NAME=saga ARCHITECT_TEST_KAFKA_PORT=39592``.
@@ -251,14 +252,14 @@ def test_a_coordinator_killed_mid_saga_resumes_it_and_runs_no_step_twice(saga_st
         assert [(s["status"], s["attempts"]) for s in steps] == [("succeeded", 1)] * 3
 
 
-def architect(saga_stack: SagaStack, *args: str) -> str:
-    """Run ``architect ARGS`` in its own process against the stack's broker and read models; its stdout."""
+def run_architect(saga_stack: SagaStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``architect ARGS`` in its own process against the stack's broker and read models."""
     env = os.environ | {
         "ARCHITECT_KAFKA_BOOTSTRAP_SERVERS": saga_stack.settings.kafka_bootstrap_servers,
         "DATABASE_URL": saga_stack.database_url,
         "COLUMNS": "400",
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "shared.cli.main", *args],
         capture_output=True,
         text=True,
@@ -266,6 +267,11 @@ def architect(saga_stack: SagaStack, *args: str) -> str:
         env=env,
         check=False,
     )
+
+
+def architect(saga_stack: SagaStack, *args: str) -> str:
+    """``architect ARGS``, which must succeed; its stdout."""
+    result = run_architect(saga_stack, *args)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result.stdout
 
@@ -395,3 +401,39 @@ def test_the_gateway_starts_lists_shows_and_resolves_sagas(saga_stack: SagaStack
         assert saga_stack.wait_finished(escalating) == "SagaCompensated"
         (resolved,) = saga_stack.collector.events(escalating, "CompensationResolved")
         assert (resolved.payload.resolution, resolved.payload.resolved_by) == ("compensated_manually", "ops")
+
+
+def test_a_running_saga_aborted_by_hand_from_the_cli_ends_compensated_with_the_reason(saga_stack: SagaStack) -> None:
+    saga_id = saga_stack.start(slow_operators={"charge": 3.0})
+    wait_until(
+        saga_stack.stack,
+        "the second step to start",
+        lambda: [e for e in saga_stack.collector.events(saga_id, "SagaStepStarted") if e.payload.step_name == "charge"],
+        SAGA_TIMEOUT_S,
+    )
+    saga_stack.read_model(saga_id, "running")
+
+    reason = "the customer changed their mind"
+    shown = architect(saga_stack, "sagas", "abort", saga_id, "--reason", reason, "--as", "ops")
+    assert f"abort of {saga_id} requested: {reason}" in " ".join(shown.split())
+
+    assert saga_stack.wait_finished(saga_id) == "SagaCompensated"
+    (aborted,) = saga_stack.collector.events(saga_id, "SagaAborted")
+    assert (aborted.payload.reason, aborted.payload.requested_by) == (reason, "ops")
+    assert aborted.payload.waiting_for == "charge", "the step in flight is awaited before anything is undone"
+    (compensated,) = saga_stack.collector.events(saga_id, "SagaCompensated")
+    assert (compensated.payload.reason, compensated.payload.compensated_steps) == (reason, ["charge", "reserve"])
+    ran = [e["operator"] for e in executions(saga_stack.execution_log, saga_id)]
+    assert ran == ["reserve", "charge", "refund", "release"], "no further step started; undone in reverse order"
+    saga, steps = saga_stack.read_model(saga_id, "compensated")
+    assert saga["reason"] == reason
+    assert [(s["step_name"], s["compensation_status"]) for s in steps[:2]] == [
+        ("reserve", "compensated"),
+        ("charge", "compensated"),
+    ]
+
+    again = run_architect(saga_stack, "sagas", "abort", saga_id)
+    said = " ".join((again.stderr + again.stdout).split())
+    assert again.returncode == 1 and "has finished: compensated: nothing to abort" in said
+    unknown = run_architect(saga_stack, "sagas", "abort", "saga-nobody-knows")
+    assert unknown.returncode == 1 and "no saga 'saga-nobody-knows'" in unknown.stderr + unknown.stdout

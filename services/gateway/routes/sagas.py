@@ -1,4 +1,5 @@
-"""Sagas: start one (StartSaga), resolve an escalated compensation (ResolveCompensation), list and inspect them."""
+"""Sagas: start one (StartSaga), resolve an escalated compensation (ResolveCompensation), abort a running one
+(AbortSaga), list and inspect them."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from services.gateway.deps import (
 from services.gateway.errors import COMMAND_ERRORS, CONFLICT, NOT_FOUND, QUERY_ERRORS
 from services.gateway.read_models import Connection
 from services.gateway.views import Page, View, page
-from shared.events.catalogue.sagas import ResolveCompensation, StartSaga
+from services.saga_coordinator.abortable import abort_refusal
+from shared.events.catalogue.sagas import AbortSaga, ResolveCompensation, StartSaga
 
 router = APIRouter(prefix="/sagas", tags=["sagas"])
 SagaIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=IDENTIFIER_PATTERN)]
@@ -57,6 +59,12 @@ class ResolveCompensationBody(CommandBody):
 
     resolution: Literal["compensated_manually", "retry"]
     comment: str = Field(default="", max_length=2000)
+
+
+class AbortSagaBody(CommandBody):
+    """Why a running saga is being stopped (it ends compensated with this reason)."""
+
+    reason: str = Field(default="", max_length=1000)
 
 
 class SagaCommandAccepted(View):
@@ -170,6 +178,37 @@ def resolve_compensation(
         resolved_by=caller.name,
         comment=body.comment,
     )
+    sent = commands.send(payload, stream_id=saga_id, event_id=event_id)
+    return SagaCommandAccepted(saga_id=saga_id, event_id=sent.event_id, command=sent.type)
+
+
+@router.post(
+    "/{saga_id}/abort",
+    operation_id="abort_saga",
+    status_code=http_status.HTTP_202_ACCEPTED,
+    responses=COMMAND_ERRORS | NOT_FOUND | CONFLICT,
+    summary="Abort a running saga (publishes AbortSaga)",
+)
+def abort_saga(
+    caller: ApproverDep,
+    saga_id: SagaIdPath,
+    conn: ConnectionDep,
+    commands: CommandBusDep,
+    body: AbortSagaBody | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> SagaCommandAccepted:
+    """No further step starts, the step in flight is awaited (up to 60 s), the executed steps are compensated in
+    reverse order and the saga ends compensated with the reason. Needs the ``approve`` scope, like resolving a
+    compensation: it undoes work others started. 404 for a saga the read models do not know, 409 for one that is
+    not running (finished, compensating or already aborting)."""
+    row = _saga(conn, saga_id)
+    if row is None:
+        raise HTTPException(http_status.HTTP_404_NOT_FOUND, detail=f"saga {saga_id!r} is not in the read models")
+    refusal = abort_refusal(saga_id, row["status"])
+    if refusal is not None:
+        raise HTTPException(http_status.HTTP_409_CONFLICT, detail=refusal)
+    event_id = command_event_id(caller.name, f"abort_saga:{saga_id}", idempotency_key, fresh=uuid.uuid4())
+    payload = AbortSaga(saga_id=saga_id, reason=(body or AbortSagaBody()).reason, requested_by=caller.name)
     sent = commands.send(payload, stream_id=saga_id, event_id=event_id)
     return SagaCommandAccepted(saga_id=saga_id, event_id=sent.event_id, command=sent.type)
 

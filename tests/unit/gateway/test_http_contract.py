@@ -38,6 +38,7 @@ OPERATION_IDS = {
     ("GET", "/sagas"): "list_sagas",
     ("GET", "/sagas/{saga_id}"): "get_saga",
     ("POST", "/sagas/{saga_id}/steps/{step_index}/resolve"): "resolve_compensation",
+    ("POST", "/sagas/{saga_id}/abort"): "abort_saga",
     ("POST", "/decisions"): "request_decision",
     ("GET", "/decisions"): "list_decisions",
     ("GET", "/decisions/{decision_id}"): "get_decision",
