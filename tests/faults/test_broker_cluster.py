@@ -54,8 +54,9 @@ def cluster_stack(fault_postgres: str, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.mark.timeout(300, func_only=True)
 def test_one_broker_of_three_killed_for_good_mid_stream(cluster_stack: FaultStack, fault: FaultRow) -> None:
-    """A transactional service whose coordinator was on the killed node may exit (librdkafka#5456/#5511, see
-    ``shared.bus.producer``) and is started again, as its supervisor would; the invariants must hold all the same."""
+    """A transactional service whose coordinator was on the killed node continues on a new client when its call
+    hangs, or exits after 3 hung clients in a row (librdkafka#5456/#5511, see ``shared.bus.transactional_client``)
+    and is started again, as its supervisor would; the invariants must hold all the same."""
     faults = cluster_stack
     fault.fault = f"3-broker cluster: node {KILLED_NODE} SIGKILLed for good"
     workload = faults.workload()

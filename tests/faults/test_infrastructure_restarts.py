@@ -28,8 +28,9 @@ def get_going(faults: FaultStack, workload: Workload) -> None:
 
 @pytest.mark.timeout(360, func_only=True)
 def test_kafka_broker_stopped_and_restarted_mid_stream(faults: FaultStack, fault: FaultRow) -> None:
-    """A service whose Kafka client hangs past its bound after the restart exits (librdkafka#5456/#5511, see
-    ``shared.bus.producer``) and is started again, as its supervisor would; the invariants must hold all the same."""
+    """Transactional services continue on a new Kafka client when theirs lost the broker or hangs
+    (librdkafka#5456/#5511, see ``shared.bus.transactional_client``); one that still exits (after 3 hung clients)
+    is started again, as its supervisor would, and named. The invariants must hold all the same."""
     fault.fault = "Kafka broker stop + restart"
     workload = faults.workload()
     faults.supervised, faults.restarted = True, []
