@@ -2,7 +2,8 @@
 
 A success whose tokens take the agent past its budget is reported as ``TaskFailed("budget")``: the tokens were
 spent and count, but the agent is over its allowance, so its output is not accepted. Findings are only posted
-for a success, and malformed findings make the output ``invalid``.
+for a success, and malformed findings make the output ``invalid``. NUL characters in outputs and errors (binary
+output of a command, say) become U+FFFD: the event log cannot store them, and consumers would refuse the event.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from services.agent_runtime.ledger import AssignmentKey
 from services.agent_runtime.token_budget import TokenBudget
 from shared.events.catalogue.tasks import ErrorClass, TaskFailed, TaskSucceeded
 from shared.events.catalogue.work import ExecuteTask, FindingPosted
+from shared.events.storable import replace_nul
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,10 @@ def settle(command: ExecuteTask, completion: Completion, budget: TokenBudget) ->
     if result is None:
         assert completion.error_class is not None
         failed = TaskFailed(
-            **ids, error_class=completion.error_class, error=completion.error, duration_ms=completion.duration_ms
+            **ids,
+            error_class=completion.error_class,
+            error=replace_nul(completion.error),
+            duration_ms=completion.duration_ms,
         )
         return Settlement(failed, (), budget)
     charged = budget.charge(result.tokens_used)
@@ -89,13 +94,10 @@ def settle(command: ExecuteTask, completion: Completion, budget: TokenBudget) ->
             TaskFailed(**ids, error_class="budget", error=error, duration_ms=completion.duration_ms), (), charged
         )
     try:
-        findings = findings_in(
-            result.output, goal_id=command.goal_id, task_id=command.task_id, agent_id=command.agent_id
-        )
+        output = replace_nul(result.output)
+        findings = findings_in(output, goal_id=command.goal_id, task_id=command.task_id, agent_id=command.agent_id)
     except MalformedFindings as exc:
         failed = TaskFailed(**ids, error_class="invalid", error=str(exc), duration_ms=completion.duration_ms)
         return Settlement(failed, (), charged)
-    succeeded = TaskSucceeded(
-        **ids, output=result.output, tokens_used=result.tokens_used, duration_ms=completion.duration_ms
-    )
+    succeeded = TaskSucceeded(**ids, output=output, tokens_used=result.tokens_used, duration_ms=completion.duration_ms)
     return Settlement(succeeded, findings, charged)

@@ -13,6 +13,7 @@ from shared.bus.dead_letters import DeadLetter, redrive
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.events.codec import encode, new_event
 from shared.events.envelope import Envelope, Payload
+from shared.events.storable import body_holds_nul
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ PRODUCER_NAME = "gateway"
 
 COMMANDS = Counter(
     "architect_gateway_commands_total",
-    "Commands the gateway published, by outcome (acknowledged, unacknowledged, too_large)",
+    "Commands the gateway published, by outcome (acknowledged, unacknowledged, too_large, unstorable)",
     ["type", "outcome"],
 )
 
@@ -38,6 +39,10 @@ class CommandNotAcknowledged(RuntimeError):
 
 class CommandTooLarge(ValueError):
     """The encoded command exceeds the event size limit every consumer enforces."""
+
+
+class CommandUnstorable(ValueError):
+    """The command holds a NUL character, which no consumer accepts (the event log cannot store it)."""
 
 
 class CommandBus:
@@ -68,10 +73,15 @@ class CommandBus:
         envelope = new_event(
             payload, producer=PRODUCER_NAME, stream_id=stream_id, correlation_id=stream_id, event_id=event_id
         )
-        size = len(encode(envelope))
-        if size > self._max_event_bytes:
+        body = encode(envelope)
+        if len(body) > self._max_event_bytes:
             COMMANDS.labels(envelope.type, "too_large").inc()
-            raise CommandTooLarge(f"the {envelope.type} command is {size} bytes; the limit is {self._max_event_bytes}")
+            raise CommandTooLarge(
+                f"the {envelope.type} command is {len(body)} bytes; the limit is {self._max_event_bytes}"
+            )
+        if body_holds_nul(body):
+            COMMANDS.labels(envelope.type, "unstorable").inc()
+            raise CommandUnstorable(f"the {envelope.type} command holds a NUL character (\\u0000) in a string")
         with self._lock:
             self._producer.publish(envelope)
             try:

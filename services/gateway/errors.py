@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.gateway.command_bus import CommandNotAcknowledged, CommandTooLarge
+from services.gateway.command_bus import CommandNotAcknowledged, CommandTooLarge, CommandUnstorable
 from shared.db.connection import DatabaseNotConfigured
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,11 @@ def _too_large(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_413_CONTENT_TOO_LARGE)
 
 
+def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+    error = {"loc": ["body"], "msg": str(exc), "type": "nul_character"}
+    return JSONResponse({"message": str(exc), "detail": [error]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("read models unavailable for %s %s: %s", request.method, request.url.path, exc)
     reason = str(exc) if isinstance(exc, DatabaseNotConfigured) else f"{type(exc).__name__}"
@@ -109,5 +114,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(CommandNotAcknowledged, _not_acknowledged)
     app.add_exception_handler(CommandTooLarge, _too_large)
+    app.add_exception_handler(CommandUnstorable, _unstorable)
     app.add_exception_handler(DatabaseNotConfigured, _database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)

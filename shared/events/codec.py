@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from shared.events.catalogue import CATALOGUE, UnknownEventType, spec_for
 from shared.events.envelope import Envelope, Payload, mark_upcast
 from shared.events.spec import EventSpec
+from shared.events.storable import holds_nul
 from shared.events.upcasting import UpcastError, upcast
 
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
@@ -171,6 +172,10 @@ def _decode_checked(value: bytes) -> Envelope[Any]:
         envelope = envelope_model(spec.payload).model_validate(raw)
     except ValidationError as exc:
         raise DecodeError("schema_invalid", _describe(exc)) from None
+    if b"\\u0000" in value and holds_nul(raw):
+        raise DecodeError(
+            "schema_invalid", "a string holds a NUL character (\\u0000), which the event log cannot store"
+        )
     if written_as != spec.version:
         mark_upcast(envelope, written_as)
     return envelope

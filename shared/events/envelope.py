@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny
 
 #: Namespace for deterministic ids of derived events (DESIGN rule 4).
 DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1c2f0e-6a51-4a3e-9b0c-6c1d7b1f4a10")
@@ -15,6 +15,18 @@ DERIVED_EVENT_NAMESPACE = uuid.UUID("6f1c2f0e-6a51-4a3e-9b0c-6c1d7b1f4a10")
 #: Where ``mark_upcast`` notes the written version. Not a declared ``PrivateAttr``: a model with private attributes
 #: pays for initialising them on every instance (a third of a decode), and only upcast records need one.
 _UPCAST_FROM = "_upcast_from"
+
+
+def _timestamp_not_number(value: Any) -> Any:
+    """Refuse epoch numbers: validation would read them as UTC, but the record's body (stored and replayed as
+    written) would then hold a number where every reader, Postgres's ``timestamptz`` included, expects RFC 3339."""
+    if isinstance(value, int | float):
+        raise ValueError("occurred_at must be an RFC 3339 timestamp string with a UTC offset, not a number")
+    return value
+
+
+#: When an event happened: an RFC 3339 timestamp with its offset (a naive one could not be ordered against others).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_not_number)]
 
 
 class Payload(BaseModel):
@@ -38,7 +50,7 @@ class Envelope(BaseModel, Generic[P]):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str = Field(min_length=1, max_length=100)
     version: int = Field(ge=1)
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    occurred_at: Timestamp = Field(default_factory=lambda: datetime.now(UTC))
     producer: str = Field(min_length=1, max_length=200)
     stream_id: str = Field(min_length=1, max_length=200)
     causation_id: uuid.UUID | None = None

@@ -48,8 +48,18 @@ ASSIGNER = "architect-assigner"
 ASSIGNER_TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS)
 RUNTIME_TOPICS = (AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS, DRIFT_EVENTS)
 POISON_HEADER = "fault-poison"
-KINDS = ("not_json", "schema_invalid", "unknown_type", "oversized", "wrong_key")
-"""Each kind of poison is named by the dead-letter reason it must get."""
+#: Each kind of poison and the dead-letter reason it must get. ``epoch_timestamp`` and ``nul_character`` validate
+#: loosely in pydantic but cannot enter the event log (Postgres ``timestamptz`` / ``jsonb``): every consumer must
+#: refuse them at decode, not only the projector at its write.
+KINDS = {
+    "not_json": "not_json",
+    "schema_invalid": "schema_invalid",
+    "epoch_timestamp": "schema_invalid",
+    "nul_character": "schema_invalid",
+    "unknown_type": "unknown_type",
+    "oversized": "oversized",
+    "wrong_key": "wrong_key",
+}
 
 Position = tuple[str, int]
 
@@ -83,6 +93,13 @@ def poison_value(kind: str, stream: str, max_bytes: int) -> tuple[bytes, bytes]:
     if kind == "unknown_type":
         envelope = json.loads(encode(new_event(AgentHeartbeat(agent_id=stream), producer="faults", **_ids(stream))))
         envelope["type"] = "NoSuchEventType"
+        return key, json.dumps(envelope).encode()
+    if kind in ("epoch_timestamp", "nul_character"):
+        envelope = json.loads(encode(new_event(AgentHeartbeat(agent_id=stream), producer="faults", **_ids(stream))))
+        if kind == "epoch_timestamp":
+            envelope["occurred_at"] = 1_700_000_000
+        else:
+            envelope["producer"] = "faults\u0000"
         return key, json.dumps(envelope).encode()
     if kind == "oversized":
         return key, json.dumps({"type": "AgentHeartbeat", "pad": "x" * (max_bytes + 1)}).encode()

@@ -56,7 +56,7 @@ def test_poison_of_every_kind_on_every_input_topic_is_dead_lettered_with_its_rea
     for poison_id, letters in letters_by_poison(faults, poison).items():
         topic, kind = poison[poison_id]
         for letter in letters:
-            if (letter.source_topic, letter.reason) != (topic, kind) or not letter.error:
+            if (letter.source_topic, letter.reason) != (topic, KINDS[kind]) or not letter.error:
                 wrong.append(
                     f"{poison_id} by {letter.consumer_group}: {letter.source_topic} {letter.reason} {letter.error!r}"
                 )

@@ -72,3 +72,13 @@ def test_a_budget_is_restored_from_its_saved_usage_under_the_configured_limit():
     assert TokenBudget.restored(500, TokenBudget(100, 120).to_dict()) == TokenBudget(500, 120)
     assert TokenBudget.restored(None, None) == TokenBudget()
     assert TokenBudget(100, 30).remaining == 70 and TokenBudget(100, 130).remaining == 0
+
+
+def test_nul_characters_in_outputs_and_errors_become_replacement_characters():
+    """The event log cannot store NUL, and consumers refuse an event holding one: binary output is cleaned."""
+    result = BackendResult({"stdout": "a\x00b", "lines": ["\x00"], "k\x00": 1}, tokens_used=1)
+    succeeded = settle(COMMAND, Completion.succeeded(KEY, result, 1), TokenBudget()).outcome
+    assert isinstance(succeeded, TaskSucceeded)
+    assert succeeded.output == {"stdout": "a\ufffdb", "lines": ["\ufffd"], "k\ufffd": 1}
+    failed = settle(COMMAND, Completion.failed(KEY, "crash", "crashed: \x00\x00", 1), TokenBudget()).outcome
+    assert isinstance(failed, TaskFailed) and failed.error == "crashed: \ufffd\ufffd"

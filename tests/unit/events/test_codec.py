@@ -113,3 +113,32 @@ def test_envelope_ids_are_uuids_and_times_are_timezone_aware() -> None:
     envelope = submit()
     assert isinstance(envelope.event_id, uuid.UUID)
     assert envelope.occurred_at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "problem"),
+    [
+        (1_700_000_000, "not a number"),
+        (1_700_000_000.5, "not a number"),
+        ("2026-11-29T04:00:00", "timezone"),
+    ],
+)
+def test_occurred_at_must_be_an_rfc3339_timestamp_with_an_offset(occurred_at: object, problem: str) -> None:
+    """Epoch numbers and naive times validate loosely in pydantic but break the event log's ``timestamptz`` column
+    and ordering against aware times, so they are refused like any other schema defect."""
+    raw = json.loads(encode(submit()))
+    raw["occurred_at"] = occurred_at
+    with pytest.raises(DecodeError) as info:
+        decode(json.dumps(raw).encode())
+    assert info.value.reason == "schema_invalid"
+    assert "occurred_at" in info.value.message and problem in info.value.message
+
+
+def test_a_string_holding_a_nul_character_is_refused_and_other_escapes_are_not() -> None:
+    raw = json.loads(encode(submit()))
+    raw["payload"]["title"] = "before\x00after"
+    with pytest.raises(DecodeError) as info:
+        decode(json.dumps(raw).encode())
+    assert info.value.reason == "schema_invalid" and "NUL" in info.value.message
+    raw["payload"]["title"] = "a backslash then u0000: \\u0000, and \u00e9"
+    assert decode(json.dumps(raw).encode()).payload.title == raw["payload"]["title"]

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from services.gateway.app import create_app
 from services.gateway.auth import DEV_API_KEY
+from services.gateway.command_bus import CommandBus
 from services.gateway.settings import GatewaySettings
 from shared.settings import Settings
 
@@ -178,3 +179,20 @@ def test_validation_errors_are_documented_with_their_message(app: FastAPI) -> No
     response = schema["paths"]["/goals"]["post"]["responses"]["422"]
     assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ValidationErrorBody"}
     assert set(schema["components"]["schemas"]["ValidationErrorBody"]["required"]) == {"message", "detail"}
+
+
+class NeverPublishingProducer:
+    """A producer the bus must not reach: a command refused before publishing never touches Kafka."""
+
+    def publish(self, *_: object, **__: object) -> NoReturn:
+        raise AssertionError("a command holding a NUL character was published")
+
+
+def test_a_command_holding_a_nul_character_gets_422_and_is_never_published(app: FastAPI, client: TestClient) -> None:
+    """JSON carries ``\\u0000`` but the event log cannot, and every consumer would dead-letter the command."""
+    app.state.commands = CommandBus(NeverPublishingProducer(), timeout_s=1.0, max_event_bytes=1_000_000)  # type: ignore[arg-type]
+    body = {"goal_type": "fix_bug", "title": "crash\u0000on save"}
+    response = client.post("/goals", headers={"X-API-Key": "submit-key"}, json=body)
+    assert response.status_code == 422
+    assert "NUL character" in response.json()["message"]
+    assert response.json()["detail"][0]["type"] == "nul_character"
