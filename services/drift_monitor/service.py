@@ -6,7 +6,8 @@ Two agents (plus ``FleetWatch``, which turns task events into coordination drift
 - ``agents`` reads ``architect.drift.events`` and ``architect.agents.events`` (both keyed by agent id, so an
   agent's samples, resets and registration arrive in order on one partition), asks the pure ``monitor.decide``
   what follows, publishes it (stability scores with ABA anchors, alerts, reset requests, EMC consolidation
-  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table.
+  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table, its baseline under a
+  key of its own (``record_store``) so that a sample rewrites only the small rest of the record.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import faust
 from services.drift_monitor.embedding import EmbeddingProvider
 from services.drift_monitor.fleet_watch import FleetWatch
 from services.drift_monitor.monitor import MonitorConfig, decide
+from services.drift_monitor.record_store import load, writes
 from services.drift_monitor.settings import DriftMonitorSettings
 from services.drift_monitor.task_samples import behaviour_sample
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
@@ -80,11 +82,18 @@ def build_app(
     async def on_agent_event(event: Envelope[Any]) -> None:
         agent_id = event.stream_id
         fleet.observe_agent(event.payload)
-        decision = decide(records.get(agent_id), event.payload, config, embedding)
+        loaded = load(records, agent_id)
+        if loaded.baseline_missing:
+            log.warning("the record of agent %s names a baseline not stored: a new one is built", agent_id)
+        decision = decide(loaded.record, event.payload, config, embedding)
         for kind, payload in decision.emit:
             await publisher.publish(caused_by(event, payload, producer=PRODUCER, kind=kind, stream_id=agent_id))
         if decision.record is not None:
-            records[agent_id] = decision.record.to_dict()
+            for key, value in writes(agent_id, loaded, decision.record.to_dict()):
+                if value is None:
+                    del records[key]
+                else:
+                    records[key] = value
 
     @app.agent(raw_topic(app, TASKS_EVENTS), name="samples", concurrency=1)
     async def sample_tasks(stream: faust.StreamT) -> None:
