@@ -30,7 +30,7 @@ from tests.unit.drift.test_monitor import EMBEDDING
 #: What one scored sample may write to the changelog, in bytes of JSON, for outputs of 32 words: the memory
 #: (up to 70 outputs kept for the next consolidation) and the dedupe window of 256 task ids are most of it. A
 #: record holding its baseline (20 embeddings of 512 floats) wrote 100-200 KB.
-MAX_SAMPLE_WRITE_BYTES = 32_000
+MAX_SAMPLE_WRITE_BYTES = 24_000
 
 
 def json_copy(value: Any) -> Any:
