@@ -23,6 +23,7 @@ from services.drift_monitor.monitor import MonitorConfig, decide
 from services.drift_monitor.record_store import load, writes
 from services.drift_monitor.settings import DriftMonitorSettings
 from services.drift_monitor.task_samples import behaviour_sample
+from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
@@ -48,7 +49,8 @@ def monitor_config(options: DriftMonitorSettings) -> MonitorConfig:
     )
 
 
-#: The topics the per-agent table follows (it must have their partition count).
+#: The per-agent table, and the topics it follows (it must have their partition count).
+TABLE = "drift_agents"
 AGENT_SOURCES = (DRIFT_EVENTS, AGENTS_EVENTS)
 
 
@@ -60,10 +62,12 @@ def build_app(
     embedding = embedder or options.embedder()
     app = make_app(APP_ID, settings)
     records = app.Table(
-        "drift_agents",
+        TABLE,
         default=None,
-        partitions=table_partitions(settings, APP_ID, "drift_agents", AGENT_SOURCES),
+        partitions=table_partitions(settings, APP_ID, TABLE, AGENT_SOURCES),
         schema=JSON_SCHEMA,
+        # Rewritten with every sample: compacted while it is written, so a restart reads back little of it.
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="drift-monitor-dlq")
