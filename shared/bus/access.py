@@ -34,6 +34,7 @@ from shared.bus.topics import (
     SCHEDULER_DELAYED,
     SCHEDULER_STATE,
     STATE_CRDT,
+    TABLES,
     TASKS_EVENTS,
 )
 
@@ -48,7 +49,8 @@ TOPIC_PREFIX = "architect."
 @dataclass(frozen=True)
 class ServiceAccess:
     """What one service's Kafka clients do. ``internal_topic_prefixes``: topics the client creates and uses
-    itself (a faust app's changelogs and assignor topic, ``<app id>-...``)."""
+    itself (a faust app's changelogs and assignor topic, ``<app id>-...``). ``creates_topics``: other topics
+    it creates, by name (the topic job: the faust tables' changelogs, before their apps start)."""
 
     service: str
     reads: frozenset[str] = frozenset()
@@ -58,6 +60,7 @@ class ServiceAccess:
     transactional_id_prefixes: frozenset[str] = frozenset()
     internal_topic_prefixes: frozenset[str] = frozenset()
     creates_topic_prefixes: frozenset[str] = frozenset()
+    creates_topics: frozenset[str] = frozenset()
 
 
 def _faust(service: str, app_id: str, *, reads: set[str], writes: set[str], crdt: bool = False) -> ServiceAccess:
@@ -158,7 +161,11 @@ _PROJECTOR = ServiceAccess(
     # A rebuild (architect projections rebuild) scans the event topics from their start.
     group_prefixes=frozenset({SCAN_GROUP_PREFIX}),
 )
-_TOPICS_JOB = ServiceAccess("topics", creates_topic_prefixes=frozenset({TOPIC_PREFIX}))
+_TOPICS_JOB = ServiceAccess(
+    "topics",
+    creates_topic_prefixes=frozenset({TOPIC_PREFIX}),
+    creates_topics=frozenset(table.changelog for table in TABLES),
+)
 
 #: Services that ask the scheduler for delayed delivery (they write SCHEDULER_DELAYED): the scheduler publishes
 #: the events they scheduled, so it may write where they may.
@@ -218,6 +225,8 @@ class AclGrant:
 
 #: What a faust app does with its own topics: creates them (changelogs, the assignor's), reads and writes them.
 _INTERNAL_TOPIC_OPERATIONS = ("Create", "Read", "Write", "Describe", "DescribeConfigs")
+#: What the topic job does with the topics it creates: creates them, grows them, shows them.
+_CREATED_TOPIC_OPERATIONS = ("Create", "Describe", "DescribeConfigs", "Alter")
 
 
 class PrincipalPrefixError(ValueError):
@@ -236,7 +245,8 @@ def grants(access: ServiceAccess, principal_prefix: str) -> list[AclGrant]:
         ("topic", "literal", access.reads, ("Read", "Describe")),
         ("topic", "literal", access.writes, ("Write", "Describe")),
         ("topic", "prefixed", access.internal_topic_prefixes, _INTERNAL_TOPIC_OPERATIONS),
-        ("topic", "prefixed", access.creates_topic_prefixes, ("Create", "Describe", "DescribeConfigs", "Alter")),
+        ("topic", "prefixed", access.creates_topic_prefixes, _CREATED_TOPIC_OPERATIONS),
+        ("topic", "literal", access.creates_topics, _CREATED_TOPIC_OPERATIONS),
         ("group", "literal", access.groups, ("Read",)),
         ("group", "prefixed", access.group_prefixes, ("Read",)),
         ("transactional-id", "prefixed", access.transactional_id_prefixes, ("Write", "Describe")),

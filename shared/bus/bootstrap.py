@@ -1,4 +1,5 @@
-"""Idempotent topic creation from the catalogue: run it any number of times, it converges."""
+"""Idempotent topic creation from the catalogue (and the faust tables' changelogs): run it any number of times,
+it converges."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewPartitions, NewTopic
 
 from shared.bus.client_config import kafka_config
-from shared.bus.topics import TOPICS, TopicSpec
+from shared.bus.partitioning import changelog_partitions
+from shared.bus.topics import TABLES, TOPICS, TableSpec, TopicSpec
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ def ensure_topics(
     settings: Settings,
     specs: tuple[TopicSpec, ...] = TOPICS,
     *,
+    tables: tuple[TableSpec, ...] = TABLES,
     timeout: float = 30.0,
     grow_partitions: bool = False,
 ) -> list[TopicState]:
@@ -43,8 +46,24 @@ def ensure_topics(
     Existing topics keep their partition count unless ``grow_partitions``: growing moves keys to other
     partitions, which breaks per-stream order across the change and the faust tables that follow the topic
     (their changelogs keep the old count). Their configs are brought to the catalogue's values.
+
+    Then the changelogs of ``tables`` (faust's, the services' by default), compacted, with their sources' real
+    partition count: a faust app finds them in its consumer's first metadata instead of creating them at
+    start-up. A changelog is never grown (its table would lose keys that move); a service refuses to start when
+    its table's changelog no longer matches the sources (``partitioning.table_partitions``).
     """
     admin = admin_client(settings)
+    states, metadata = _ensure(admin, settings, specs, timeout, grow_partitions)
+    if tables:
+        counts = {name: len(topic.partitions) for name, topic in metadata.items()}
+        changelogs = tuple(table.changelog_spec(changelog_partitions(table, counts)) for table in tables)
+        states += _ensure(admin, settings, changelogs, timeout, grow_partitions=False)[0]
+    return states
+
+
+def _ensure(
+    admin: AdminClient, settings: Settings, specs: tuple[TopicSpec, ...], timeout: float, grow_partitions: bool
+) -> tuple[list[TopicState], dict]:
     existing = admin.list_topics(timeout=timeout).topics
     wanted = {spec.name: spec for spec in specs}
     to_create = []
@@ -86,7 +105,7 @@ def ensure_topics(
                 wanted_partitions=spec.partitions or settings.topic_partitions,
             )
         )
-    return states
+    return states, metadata
 
 
 def _visible(admin: AdminClient, names: list[str], timeout: float) -> dict:

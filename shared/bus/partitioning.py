@@ -17,10 +17,12 @@ from __future__ import annotations
 import random
 import time
 import zlib
+from collections.abc import Mapping
 
 from confluent_kafka.admin import AdminClient
 
 from shared.bus.client_config import kafka_config
+from shared.bus.topics import TableSpec, changelog_topic
 from shared.settings import Settings
 
 
@@ -43,9 +45,21 @@ class CoPartitioningError(RuntimeError):
     """A faust table cannot follow its topics: they differ in partition count or a topic is missing."""
 
 
-def changelog_topic(app_id: str, table: str) -> str:
-    """The name faust gives a table's changelog topic."""
-    return f"{app_id}-{table}-changelog"
+def changelog_partitions(table: TableSpec, partitions: Mapping[str, int]) -> int:
+    """How many partitions ``table``'s changelog must have, given the partition count of each existing topic:
+    that of its sources, which must all exist and agree."""
+    missing = [name for name in table.sources if not partitions.get(name)]
+    if missing:
+        raise CoPartitioningError(
+            f"table '{table.table}' of {table.app_id} reads {', '.join(missing)}, which do not exist"
+        )
+    counts = {name: partitions[name] for name in table.sources}
+    if len(set(counts.values())) != 1:
+        raise CoPartitioningError(
+            f"table '{table.table}' of {table.app_id} reads topics with different partition counts {counts}: "
+            "a table can only follow co-partitioned topics"
+        )
+    return next(iter(counts.values()))
 
 
 def table_partitions(

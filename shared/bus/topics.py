@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.bus.changelog import COMPACTING_CHANGELOG
+
 GOALS_COMMANDS = "architect.goals.commands"
 GOALS_EVENTS = "architect.goals.events"
 TASKS_EVENTS = "architect.tasks.events"
@@ -108,6 +110,61 @@ EVENT_TOPICS: tuple[str, ...] = tuple(
         AGENT_RUNTIME_STATE,
         AGENTS_REPORTS,
     }
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A faust table, whose changelog the topic bootstrap creates with the catalogue: faust finds it there at
+    start-up instead of creating it itself, which on a fresh broker could leave the new topic out of its
+    consumer's metadata until the next refresh (minutes of ``PartitionsMismatch``, bench/results/recovery.md).
+
+    The changelog is named as faust names it, is compacted and has the partition count of ``sources`` (the
+    topics the table's agent reads: a table must be co-partitioned with them). ``extra_config``: broker-side
+    settings for the changelog, the same the service gives faust as the table's ``extra_topic_configs``."""
+
+    app_id: str
+    table: str
+    sources: tuple[str, ...]
+    keyed_by: str
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changelog(self) -> str:
+        return changelog_topic(self.app_id, self.table)
+
+    def changelog_spec(self, partitions: int) -> TopicSpec:
+        """The changelog's topic spec, for sources of ``partitions`` partitions."""
+        return TopicSpec(
+            self.changelog,
+            keyed_by=self.keyed_by,
+            cleanup_policy="compact",
+            partitions=partitions,
+            extra_config=dict(self.extra_config),
+        )
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """The name faust gives a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
+
+
+#: Every faust table of the services (their ``APP_ID``, table name and sources; tests/unit/bus/test_tables.py
+#: checks them against the apps the services build).
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("architect-orchestrator", "goals", (GOALS_COMMANDS, TASKS_EVENTS), keyed_by="goal_id"),
+    # A global table, written from the agents' events: its changelog has their partitions, as faust checks.
+    TableSpec("architect-orchestrator", "fleet", (AGENTS_EVENTS,), keyed_by="agent_id"),
+    TableSpec("architect-saga-coordinator", "sagas", (SAGAS_COMMANDS, TASKS_EVENTS), keyed_by="saga_id"),
+    TableSpec("architect-saga-coordinator", "goal_sagas", (GOALS_EVENTS,), keyed_by="goal_id"),
+    TableSpec("architect-consensus", "decisions", (DECISIONS_COMMANDS, TASKS_EVENTS), keyed_by="decision_id"),
+    TableSpec(
+        "architect-drift-monitor",
+        "drift_agents",
+        (DRIFT_EVENTS, AGENTS_EVENTS),
+        keyed_by="agent_id",
+        extra_config=COMPACTING_CHANGELOG,
+    ),
 )
 
 

@@ -7,7 +7,7 @@ from confluent_kafka import KafkaException
 from rich.table import Table
 
 from shared.bus.bootstrap import admin_client, ensure_topics
-from shared.bus.topics import TOPICS
+from shared.bus.topics import TABLES, TOPICS
 from shared.cli.context import console, fail, settings
 
 app = typer.Typer(help="Create and inspect Architect's topics.", no_args_is_help=True)
@@ -22,7 +22,8 @@ def create(
         "every service first and expect the faust services' tables to refuse to start until their changelogs match.",
     ),
 ) -> None:
-    """Create every catalogued topic that is missing (idempotent) and show them all."""
+    """Create every catalogued topic that is missing, and the faust tables' changelogs (idempotent); show them
+    all."""
     try:
         states = ensure_topics(settings(), grow_partitions=grow_partitions)
     except KafkaException as exc:
@@ -38,12 +39,12 @@ def create(
 
 @app.command("list")
 def list_topics() -> None:
-    """Every topic on the cluster; catalogued ones show what they are keyed by."""
+    """Every topic on the cluster; catalogued ones and the tables' changelogs show what they are keyed by."""
     try:
         metadata = admin_client(settings()).list_topics(timeout=15)
     except KafkaException as exc:
         fail(f"cannot reach Kafka: {exc}")
-    keyed = {spec.name: spec.keyed_by for spec in TOPICS}
+    keyed = {spec.name: spec.keyed_by for spec in TOPICS} | {table.changelog: table.keyed_by for table in TABLES}
     table = Table("topic", "partitions", "replication", "keyed by")
     for name in sorted(metadata.topics):
         topic = metadata.topics[name]

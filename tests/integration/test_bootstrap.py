@@ -1,5 +1,6 @@
-"""Topic bootstrap creates the catalogue with explicit settings and can run again and again; faust tables
-follow the real partition count of their topics, and every client puts a key in the same partition."""
+"""Topic bootstrap creates the catalogue and the faust tables' changelogs with explicit settings and can run
+again and again; faust tables follow the real partition count of their topics, and every client puts a key in
+the same partition."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from shared.bus.bootstrap import admin_client, ensure_topics
 from shared.bus.client_config import kafka_config
 from shared.bus.partitioning import CoPartitioningError, changelog_topic, librdkafka_partitioner, table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import DEAD_LETTERS, STATE_CRDT, TOPICS, TopicSpec
+from shared.bus.topics import DEAD_LETTERS, STATE_CRDT, TABLES, TOPICS, TableSpec, TopicSpec
 from shared.settings import Settings
 from tests.conftest import unique
 from tests.integration.kafka_helpers import create_topic
@@ -23,8 +24,10 @@ pytestmark = pytest.mark.integration
 
 def test_every_catalogued_topic_exists_with_its_partitions(settings: Settings) -> None:
     states = {s.name: s for s in ensure_topics(settings)}
-    assert set(states) == {t.name for t in TOPICS}
+    assert set(states) == {t.name for t in TOPICS} | {t.changelog for t in TABLES}
     assert states["architect.goals.events"].partitions == 3
+    for table in TABLES:  # the catalogue's topics all take the configured count here
+        assert states[table.changelog].partitions == 3 and states[table.changelog].cleanup_policy == "compact"
     assert states[DEAD_LETTERS].partitions == 1
     assert all(s.replication == 1 for s in states.values())
 
@@ -52,6 +55,29 @@ def test_an_existing_topic_keeps_its_partitions_unless_growing_is_asked_for(sett
 
     grown = ensure_topics(larger, (spec,), grow_partitions=True)[0]
     assert grown.partitions == grown.wanted_partitions == settings.topic_partitions + 2
+
+
+def test_a_table_s_changelog_is_made_compacted_with_its_sources_partitions_and_its_configs(
+    settings: Settings,
+) -> None:
+    first, second = create_topic(settings, unique("follow-a"), 4), create_topic(settings, unique("follow-b"), 4)
+    table = TableSpec(unique("app"), "state", (first, second), keyed_by="k", extra_config={"segment.ms": "60000"})
+    (state,) = ensure_topics(settings, (), tables=(table,))
+    assert (state.name, state.partitions, state.created) == (table.changelog, 4, True)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, table.changelog)
+    admin = admin_client(settings)  # must outlive the future
+    config = admin.describe_configs([resource])[resource].result(30)
+    assert (config["cleanup.policy"].value, config["segment.ms"].value) == ("compact", "60000")
+    assert table_partitions(settings, table.app_id, "state", (first, second)) == 4, "the service takes it as is"
+    assert not ensure_topics(settings, (), tables=(table,))[0].created
+
+
+def test_a_table_over_topics_of_different_sizes_gets_no_changelog(settings: Settings) -> None:
+    first, second = create_topic(settings, unique("follow-a"), 2), create_topic(settings, unique("follow-b"), 3)
+    table = TableSpec(unique("app"), "state", (first, second), keyed_by="k")
+    with pytest.raises(CoPartitioningError, match="different partition counts"):
+        ensure_topics(settings, (), tables=(table,))
+    assert table.changelog not in admin_client(settings).list_topics(timeout=10).topics
 
 
 def test_a_table_takes_the_real_partition_count_of_the_topics_it_follows(settings: Settings) -> None:

@@ -42,7 +42,7 @@ from shared.bus.bootstrap import ensure_topics
 from shared.bus.client_config import kafka_config
 from shared.bus.faust_stream import make_app
 from shared.bus.producer import DeliveryError, EventProducer
-from shared.bus.topics import AGENTS_REPORTS, DEAD_LETTERS, TASKS_EVENTS, TOPICS
+from shared.bus.topics import AGENTS_REPORTS, DEAD_LETTERS, TABLES, TASKS_EVENTS, TOPICS
 from shared.cli.main import app
 from shared.infra.kafka_broker import LocalKafka, _java
 from shared.infra.kafka_jars import DEPLOY_DIR
@@ -209,9 +209,9 @@ def granted(secured: tuple[LocalKafka, str]) -> str:
     for future in admin.create_acls(rest).values():
         future.result(timeout=30)
     assert _wait_for(lambda: all(_acls_of(admin, f"{PREFIX}{name}") == _declared(name) for name in SERVICE_ACCESS))
-    # The topic job, as its own principal over SCRAM, creates the catalogue.
+    # The topic job, as its own principal over SCRAM, creates the catalogue and the faust tables' changelogs.
     states = ensure_topics(_settings("topics"))
-    assert {s.name for s in states} == {spec.name for spec in TOPICS}
+    assert {s.name for s in states} == {spec.name for spec in TOPICS} | {table.changelog for table in TABLES}
     return admin_bootstrap
 
 

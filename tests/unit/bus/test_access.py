@@ -33,6 +33,7 @@ from shared.bus.topics import (
     DEAD_LETTERS,
     SCHEDULER_DELAYED,
     STATE_CRDT,
+    TABLES,
     TASKS_EVENTS,
     TOPICS,
 )
@@ -170,7 +171,20 @@ def test_every_topic_has_a_writer_and_a_reader_and_the_topic_job_may_create_them
         assert any(spec.name in a.writes for a in SERVICE_ACCESS.values()), spec.name
         assert any(spec.name in a.reads for a in SERVICE_ACCESS.values()), spec.name
         assert spec.name.startswith(TOPIC_PREFIX)
-    assert SERVICE_ACCESS["topics"] == ServiceAccess("topics", creates_topic_prefixes=frozenset({TOPIC_PREFIX}))
+    assert SERVICE_ACCESS["topics"] == ServiceAccess(
+        "topics",
+        creates_topic_prefixes=frozenset({TOPIC_PREFIX}),
+        creates_topics=frozenset(table.changelog for table in TABLES),
+    )
+
+
+def test_the_topic_job_creates_the_tables_changelogs_which_their_faust_app_may_also_use() -> None:
+    """The topic job creates each faust table's changelog before the app starts; the app reads, writes and (on
+    an older deployment, where it still makes its changelog itself) creates it under its internal prefix."""
+    for table in TABLES:
+        (owner,) = [a for a in SERVICE_ACCESS.values() if table.app_id in a.groups]
+        assert any(table.changelog.startswith(prefix) for prefix in owner.internal_topic_prefixes), table
+        assert not table.changelog.startswith(TOPIC_PREFIX), "the catalogue's prefix is the topic job's to create"
 
 
 def test_agents_cannot_state_task_outcomes_or_assign_work() -> None:
