@@ -42,6 +42,14 @@ class CommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._isolation_level = READ_COMMITTED
         return consumer
 
+    async def refresh_metadata(self) -> None:
+        """Fetch the cluster metadata now (aiokafka otherwise waits for ``consumer_metadata_max_age``, 5
+        minutes); runs in the consumer's thread, where its client lives."""
+        await self.call_thread(self._refresh_metadata)
+
+    async def _refresh_metadata(self) -> None:
+        await self._ensure_consumer()._client.force_metadata_update()
+
 
 class CommittedConsumer(faust_aiokafka.Consumer):
     """faust's aiokafka consumer: committed records only, and gaps recorded without the record after them."""
@@ -57,6 +65,16 @@ class CommittedConsumer(faust_aiokafka.Consumer):
 
 class CommittedTransport(faust_aiokafka.Transport):
     Consumer = CommittedConsumer
+
+
+async def refresh_metadata(app: faust.App) -> None:
+    """Make ``app``'s consumer fetch the cluster metadata now: a topic created after its last fetch (a table's
+    changelog, made by faust as the app started) is missing from it until then, and faust takes the missing
+    changelog for one of 0 partitions (``PartitionsMismatch``). The leader's metadata snapshot follows the
+    fetch at once. Does nothing for another consumer class."""
+    thread = getattr(app.consumer, "_thread", None)
+    if isinstance(thread, CommittedConsumerThread):
+        await thread.refresh_metadata()
 
 
 class App(faust.App):

@@ -6,6 +6,11 @@ runs the handler inside a CONSUMER span parented by the producer's. Faust acknow
 event only after the agent body has finished with it, and flushes its producer before it commits offsets
 (``FaustPublisher.publish(wait=True)`` also waits for each acknowledgement), so effects are durable before
 offsets move. ``envelopes(types=...)`` skips records of other types by their ``architect-type`` header, undecoded.
+
+A failure that says nothing about the record (``is_transient``: a table's changelog not yet in the consumer's
+metadata, a retriable Kafka error) is retried until it passes, never dead-lettered: bad input is dead-lettered,
+a good record is not lost to an infrastructure hiccup. A table's ``PartitionsMismatch`` first makes the
+consumer fetch the cluster metadata again (otherwise refreshed every 5 minutes).
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiokafka.errors
 import faust
+from confluent_kafka import KafkaError, KafkaException
+from faust.exceptions import PartitionsMismatch
 from opentelemetry.trace import SpanKind
 
 from shared import tracing
@@ -38,6 +46,8 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 #: The header producers copy the envelope's type into (``Envelope.header_metadata``).
 TYPE_HEADER = "architect-type"
 SESSION_TIMEOUT_S = 10.0
+#: The longest pause between retries of a transient failure.
+TRANSIENT_BACKOFF_MAX_S = 5.0
 
 
 def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
@@ -85,6 +95,32 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether a handler's failure comes from the bus, not from the record: retried, never dead-lettered.
+
+    A table's ``PartitionsMismatch`` (faust compares the changelog's partition count, as the consumer's metadata
+    has it, with the source topic's: a changelog created while the consumer was starting shows 0 partitions
+    until the metadata is fetched again), Kafka errors that Kafka itself calls retriable, from either client, and
+    aiokafka's timeouts.
+    """
+    if isinstance(exc, PartitionsMismatch):
+        return True
+    if isinstance(exc, aiokafka.errors.KafkaTimeoutError):  # no answer from the broker in time
+        return True
+    if isinstance(exc, aiokafka.errors.KafkaError):
+        return bool(exc.retriable)
+    if isinstance(exc, KafkaException):
+        error = exc.args[0] if exc.args else None
+        return isinstance(error, KafkaError) and error.retriable()
+    return False
+
+
+def transient_backoff_s(retry: int) -> float:
+    """The pause before the ``retry``-th retry (from 1) of a transient failure: doubling from 0.1 s, at most
+    ``TRANSIENT_BACKOFF_MAX_S``."""
+    return min(TRANSIENT_BACKOFF_MAX_S, 0.1 * 2 ** min(retry - 1, 16))
+
+
 def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     """Catalogued topics read as bytes: decoding is ours, so a bad record reaches us instead of crashing faust."""
     return app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -130,6 +166,10 @@ async def envelopes(
     ``types``: the only types the handler acts on. A record whose ``architect-type`` header names another
     catalogued type is skipped without being decoded; one without the header, or naming an unknown type, is
     decoded (and dead-lettered if bad) as usual."""
+
+    async def refresh_metadata() -> None:
+        await committed.refresh_metadata(stream.app)
+
     async for event in stream.events():
         message = event.message
         if types is not None and _skippable(message.headers, types):
@@ -152,7 +192,7 @@ async def envelopes(
             dead_letter(dead_letters, record, reason=exc.reason, error=exc.message, group=group)
             dead_letters.flush()
             continue
-        if await _handle(handler, envelope, record, group, dead_letters, max_attempts):
+        if await _handle(handler, envelope, record, group, dead_letters, max_attempts, refresh_metadata):
             yield envelope
 
 
@@ -172,8 +212,12 @@ async def _handle(
     group: str,
     dead_letters: EventProducer,
     max_attempts: int,
+    refresh_metadata: Callable[[], Awaitable[None]] | None = None,
 ) -> bool:
-    for attempt in range(1, max_attempts + 1):
+    """Run ``handler`` until it succeeds (True); dead-letter the record (False) when it rejects it or fails
+    ``max_attempts`` times. Transient failures (``is_transient``) do not count: retried with a growing pause."""
+    attempt = transient = 0
+    while True:
         started = asyncio.get_running_loop().time()
         try:
             with tracing.consume_span(
@@ -189,8 +233,25 @@ async def _handle(
             return False
         except Exception as exc:
             HANDLER_RETRIES.labels(group).inc()
+            if is_transient(exc):
+                transient += 1
+                log.warning(
+                    "%s: %s at %s[%d]@%d is transient, retrying (retry %d): %r",
+                    group,
+                    envelope.type,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    transient,
+                    exc,
+                )
+                if isinstance(exc, PartitionsMismatch) and refresh_metadata is not None:
+                    await _refresh(refresh_metadata, group)
+                await asyncio.sleep(transient_backoff_s(transient))
+                continue
+            attempt += 1
             log.warning("%s: handler failed on %s (attempt %d): %r", group, envelope.type, attempt, exc)
-            if attempt == max_attempts:
+            if attempt >= max_attempts:
                 dead_letter(
                     dead_letters, record, reason="handler_error", error=f"{type(exc).__name__}: {exc}", group=group
                 )
@@ -201,4 +262,10 @@ async def _handle(
         HANDLER_SECONDS.labels(group, envelope.type).observe(asyncio.get_running_loop().time() - started)
         EVENTS_CONSUMED.labels(group, record.topic, envelope.type).inc()
         return True
-    return False
+
+
+async def _refresh(refresh_metadata: Callable[[], Awaitable[None]], group: str) -> None:
+    try:
+        await refresh_metadata()
+    except Exception as exc:  # the retry goes on; the periodic refresh remains
+        log.warning("%s: could not refresh the consumer's metadata: %r", group, exc)
