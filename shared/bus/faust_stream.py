@@ -10,7 +10,9 @@ offsets move. ``envelopes(types=...)`` skips records of other types by their ``a
 A failure that says nothing about the record (``is_transient``: a table's changelog not yet in the consumer's
 metadata, a retriable Kafka error) is retried until it passes, never dead-lettered: bad input is dead-lettered,
 a good record is not lost to an infrastructure hiccup. A table's ``PartitionsMismatch`` first makes the
-consumer fetch the cluster metadata again (otherwise refreshed every 5 minutes).
+consumer fetch the cluster metadata again (otherwise refreshed every 5 minutes). One that a refresh does not
+clear (a changelog of another partition count, which the service refuses at its next start) holds its partition
+back, with a warning per retry, rather than dead-lettering every record behind it.
 """
 
 from __future__ import annotations
