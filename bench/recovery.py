@@ -1,6 +1,6 @@
 """Recovery time after SIGKILL of each service and after a broker restart, under a steady workload.
 
-    python -m bench.recovery [--rounds 2] [--down 2] [--no-write]
+    python -m bench.recovery [--rounds 2] [--down 2] [--services drift_monitor] [--warmup 20] [--no-write]
 
 The stack (``bench.goal_path_stack`` on a broker of its own, "bench-recovery" on 127.0.0.1:39201): scheduler,
 assigner, orchestrator, saga coordinator, consensus, projector, an agent runtime with 20 zero-latency agents
@@ -286,23 +286,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--services", default=",".join(SERVICES), help="comma-separated services to kill")
     parser.add_argument("--no-broker", action="store_true", help="skip the broker restart")
     parser.add_argument("--no-write", action="store_true", help=f"print only, do not write {RESULTS.name}")
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds of workload before the first kill")
+    parser.add_argument("--kafka-name", default=KAFKA_NAME, help="the broker instance (run beside another)")
+    parser.add_argument("--kafka-port", type=int, default=KAFKA_PORT)
+    parser.add_argument("--database", default=DATABASE)
     args = parser.parse_args(argv)
     env = {"ARCHITECT_SAGA_DEFINITIONS_DIR": str(SAGAS_DIR), "ARCHITECT_ORCHESTRATOR_WORKER_TIMEOUT_S": "10"}
     run = f"rec-{uuid.uuid4().hex[:6]}"
     outputs = Outputs()
     with goal_path_stack(
         extra_env=env,
-        kafka_name=KAFKA_NAME,
-        kafka_port=KAFKA_PORT,
-        database=DATABASE,
+        kafka_name=args.kafka_name,
+        kafka_port=args.kafka_port,
+        database=args.database,
         extra_services=(ServiceSpec("drift_monitor"),),
     ) as stack:
         watch = EventWatch(stack.settings, WATCHED, outputs.on_record)
         probe = ProjectorProbe(stack.settings.database_url, outputs)
         workload = Workload(stack.settings, run, Rates()).start()
         try:
-            say("warming up for 20 s ...")
-            time.sleep(20)
+            say(f"warming up for {args.warmup:.0f} s ...")
+            time.sleep(args.warmup)
             names = [s for s in args.services.split(",") if s]
             results = [Recovery(name) for name in names]
             for round_number in range(1, args.rounds + 1):

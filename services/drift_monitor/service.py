@@ -6,7 +6,8 @@ Two agents (plus ``FleetWatch``, which turns task events into coordination drift
 - ``agents`` reads ``architect.drift.events`` and ``architect.agents.events`` (both keyed by agent id, so an
   agent's samples, resets and registration arrive in order on one partition), asks the pure ``monitor.decide``
   what follows, publishes it (stability scores with ABA anchors, alerts, reset requests, EMC consolidation
-  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table.
+  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table, its baseline under a
+  key of its own (``record_store``) so that a sample rewrites only the small rest of the record.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import faust
 from services.drift_monitor.embedding import EmbeddingProvider
 from services.drift_monitor.fleet_watch import FleetWatch
 from services.drift_monitor.monitor import MonitorConfig, decide
+from services.drift_monitor.record_store import load, writes
 from services.drift_monitor.settings import DriftMonitorSettings
 from services.drift_monitor.task_samples import behaviour_sample
+from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
@@ -46,7 +49,8 @@ def monitor_config(options: DriftMonitorSettings) -> MonitorConfig:
     )
 
 
-#: The topics the per-agent table follows (it must have their partition count).
+#: The per-agent table, and the topics it follows (it must have their partition count).
+TABLE = "drift_agents"
 AGENT_SOURCES = (DRIFT_EVENTS, AGENTS_EVENTS)
 
 
@@ -58,10 +62,12 @@ def build_app(
     embedding = embedder or options.embedder()
     app = make_app(APP_ID, settings)
     records = app.Table(
-        "drift_agents",
+        TABLE,
         default=None,
-        partitions=table_partitions(settings, APP_ID, "drift_agents", AGENT_SOURCES),
+        partitions=table_partitions(settings, APP_ID, TABLE, AGENT_SOURCES),
         schema=JSON_SCHEMA,
+        # Rewritten with every sample: compacted while it is written, so a restart reads back little of it.
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="drift-monitor-dlq")
@@ -80,11 +86,18 @@ def build_app(
     async def on_agent_event(event: Envelope[Any]) -> None:
         agent_id = event.stream_id
         fleet.observe_agent(event.payload)
-        decision = decide(records.get(agent_id), event.payload, config, embedding)
+        loaded = load(records, agent_id)
+        if loaded.baseline_missing:
+            log.warning("the record of agent %s names a baseline not stored: a new one is built", agent_id)
+        decision = decide(loaded.record, event.payload, config, embedding)
         for kind, payload in decision.emit:
             await publisher.publish(caused_by(event, payload, producer=PRODUCER, kind=kind, stream_id=agent_id))
         if decision.record is not None:
-            records[agent_id] = decision.record.to_dict()
+            for key, value in writes(agent_id, loaded, decision.record.to_dict()):
+                if value is None:
+                    del records[key]
+                else:
+                    records[key] = value
 
     @app.agent(raw_topic(app, TASKS_EVENTS), name="samples", concurrency=1)
     async def sample_tasks(stream: faust.StreamT) -> None:

@@ -26,7 +26,14 @@ from rich.live import Live
 
 from shared.db.connection import connect
 from shared.infra.cache import cache_root
-from shared.infra.demo_view import Snapshot, agents_table, goals_table, progress_view, read_snapshot
+from shared.infra.demo_view import (
+    Snapshot,
+    agents_table,
+    goals_table,
+    progress_line,
+    progress_view,
+    read_snapshot,
+)
 from shared.infra.environment import LocalEnvironment, bring_up
 from shared.infra.stack import LocalStack, ServiceFailed, full_stack, interrupt
 
@@ -143,11 +150,21 @@ def follow(env: LocalEnvironment, stack: LocalStack, goal_ids: list[str], starte
     """Live view until every goal is finished (or the deadline); approves gates through the CLI."""
     approved: set[tuple[str, str]] = set()
     deadline = time.monotonic() + DEADLINE_S
-    with connect(env.database_url) as conn, Live(console=console, refresh_per_second=2) as live:
+    # A terminal gets a live view; a log gets a progress line whenever the progress changes (a Live view there
+    # would print its last frame on exit, and the summary would then repeat its tables).
+    last_line = ""
+    with connect(env.database_url) as conn, Live(console=console, refresh_per_second=2, transient=True) as live:
         while True:
             stack.check()
             snapshot = read_snapshot(conn, goal_ids)
-            live.update(progress_view(snapshot, len(goal_ids), time.monotonic() - started))
+            elapsed_s = time.monotonic() - started
+            if console.is_terminal:
+                live.update(progress_view(snapshot, len(goal_ids), elapsed_s))
+            else:
+                line = progress_line(snapshot, len(goal_ids), 0.0)
+                if line != last_line:
+                    console.print(progress_line(snapshot, len(goal_ids), elapsed_s))
+                    last_line = line
             for gate in snapshot.pending_approvals:
                 if gate not in approved:
                     time.sleep(2)  # let the gate be seen waiting

@@ -141,10 +141,14 @@ def agents_table(snapshot: Snapshot) -> Table:
     return table
 
 
-def progress_view(snapshot: Snapshot, expected: int, elapsed_s: float) -> Group:
+def progress_line(snapshot: Snapshot, expected: int, elapsed_s: float) -> str:
+    """One line of progress: the live view's header, and what a log (no terminal) gets instead of the view."""
     done = sum(g.finished for g in snapshot.goals)
-    header = (
+    return (
         f"[bold]{done}/{expected} goals finished[/]  ·  {snapshot.events} events projected  ·  "
         f"{snapshot.dead_letters} dead letters  ·  breaker openings: {snapshot.breaker_openings}  ·  {elapsed_s:.0f}s"
     )
-    return Group(header, goals_table(snapshot), agents_table(snapshot))
+
+
+def progress_view(snapshot: Snapshot, expected: int, elapsed_s: float) -> Group:
+    return Group(progress_line(snapshot, expected, elapsed_s), goals_table(snapshot), agents_table(snapshot))

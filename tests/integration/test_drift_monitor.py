@@ -25,9 +25,18 @@ from typing import Any
 
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient, ConfigResource
 from psycopg.rows import dict_row
 
+from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE as BASELINE_SIZE
+from services.drift_monitor.record_store import baseline_key
+from services.drift_monitor.service import APP_ID as DRIFT_MONITOR
+from services.drift_monitor.service import TABLE as DRIFT_TABLE
+from shared.bus.changelog import COMPACTING_CHANGELOG
+from shared.bus.client_config import kafka_config
+from shared.bus.partitioning import changelog_topic
 from shared.bus.producer import EventProducer
+from shared.bus.reader import read_to_end
 from shared.bus.topics import AGENTS_ASSIGNMENTS, AGENTS_EVENTS, DRIFT_EVENTS, TASKS_EVENTS
 from shared.db.connection import connect
 from shared.db.schema import migrate
@@ -38,6 +47,7 @@ from shared.infra.postgres_server import fresh_database
 from shared.infra.stack import LocalStack, ServiceSpec
 from shared.settings import Settings
 from tests.e2e.event_tap import EventTap
+from tests.unit.drift.test_record_store import MAX_SAMPLE_WRITE_BYTES
 
 ONSET = 25
 RAMP = 10
@@ -359,3 +369,33 @@ def test_read_models_and_the_cli_show_scores_and_alerts(drift_stack: DriftStack)
         timeout=60,
     )
     assert missing.returncode == 1 and "no drift scores" in missing.stderr
+
+
+def test_the_changelog_compacts_and_a_scored_sample_writes_a_small_record(
+    drift_stack: DriftStack, settings: Settings
+) -> None:
+    """A restarted drift monitor reads its table's changelog back before it handles a sample: the changelog
+    is created to be compacted while it is written, and once an agent has a baseline its samples rewrite only
+    the small record under its id (the baseline, ~90 KB, is written once under a key of its own)."""
+    scenario = drift_stack.scenarios["semantic"]
+    if not drift_stack.of("AgentReset", scenario.drifter):
+        drive(drift_stack, scenario)
+    topic = changelog_topic(DRIFT_MONITOR, DRIFT_TABLE)
+    admin = AdminClient(kafka_config(settings))
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(30)
+    assert configs["cleanup.policy"].value == "compact"
+    assert {key: configs[key].value for key in COMPACTING_CHANGELOG} == COMPACTING_CHANGELOG
+
+    writes: dict[str, list[int]] = {}
+    for record in read_to_end(settings, [topic]):
+        assert record.key is not None
+        writes.setdefault(json.loads(record.key), []).append(len(record.value or b""))
+    for agent_id in (scenario.drifter, scenario.steady):
+        sessions = 1 + len(drift_stack.of("AgentReset", agent_id))
+        # While a baseline is collected the record holds the samples so far (embeddings included): big, but
+        # for the first BASELINE_SIZE samples of a session only.
+        big = [size for size in writes[agent_id] if size > MAX_SAMPLE_WRITE_BYTES]
+        assert len(big) <= BASELINE_SIZE * sessions, f"{agent_id}: {len(big)} writes over {MAX_SAMPLE_WRITE_BYTES}"
+        baselines = writes[baseline_key(agent_id)]
+        assert 1 <= len(baselines) <= 2 * sessions  # each session's baseline, and a tombstone at each reset

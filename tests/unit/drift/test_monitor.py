@@ -87,6 +87,17 @@ def test_a_redelivered_sample_changes_nothing() -> None:
     assert decision.record is None and not decision.emit
 
 
+def test_the_dedupe_window_keeps_short_entries_and_knows_those_stored_before() -> None:
+    feeder = Feeder()
+    task = "0b6f3c52-8d7e-4a51-9a5e-2f1d1f0c9e11/step-1"
+    feeder.send(BehaviourSampled(agent_id="a1", task_id=task, goal_id="g", output_text="hello"))
+    assert feeder.stored is not None and [len(entry) for entry in feeder.stored["recent"]] == [11]
+    older = BehaviourSampled(agent_id="a1", task_id="t0", goal_id="g", output_text="hi")
+    feeder.stored["recent"].append("t0:1")  # an entry as a drift monitor stored it before
+    assert decide(feeder.stored, older, feeder.config, EMBEDDING).record is None
+    assert decide(feeder.stored, older.model_copy(update={"attempt": 2}), feeder.config, EMBEDDING).record
+
+
 def test_anchors_grow_with_drift_and_come_from_the_baseline() -> None:
     feeder = Feeder()
     behaviour = FormatDrift(seed=1, progress=DriftProgress(onset=20, ramp=5))
