@@ -123,7 +123,7 @@ def list_agents(conn: Connection, *, status: str | None, limit: int, offset: int
     status_test = None if status is None else (sql.SQL("a.status = %s"), (status,))
     where, params = _where(status_test)
     query = sql.SQL(
-        "SELECT a.agent_id, a.role, a.capabilities, a.capacity, a.cost, a.model, a.status, a.in_flight, "
+        "SELECT a.agent_id, a.role, a.capabilities, a.capacity, a.cost, a.model, a.status, a.in_flight, a.lease_waits, "
         "a.tokens_used, a.breaker_state, a.last_heartbeat, a.registered_at, a.updated_at, d.stability, "
         "d.status AS drift_status FROM agents a LEFT JOIN agent_drift d ON d.agent_id = a.agent_id {} "
         "ORDER BY a.agent_id"

@@ -154,6 +154,9 @@ class AgentView(View):
     model: str | None
     status: str | None
     in_flight: int | None
+    lease_waits: int | None = Field(
+        default=None, description="Assignments waiting for file leases (they hold no slot and are not in in_flight)"
+    )
     tokens_used: int | None
     breaker_state: str | None
     last_heartbeat: datetime | None

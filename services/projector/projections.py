@@ -86,6 +86,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "model",
             "status",
             "in_flight",
+            "lease_waits",
             "tokens_used",
             "breaker_state",
             "last_heartbeat",
@@ -231,6 +232,7 @@ PROJECTORS: dict[str, Projector] = {
             e,
             status="alive",
             in_flight=e.payload.in_flight,
+            lease_waits=e.payload.lease_waits,
             tokens_used=e.payload.tokens_used,
             last_heartbeat=e.occurred_at,
         )

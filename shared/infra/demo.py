@@ -92,7 +92,7 @@ def main() -> int:
         goal_ids = submit_workload(api_key, stack)
         final = follow(env, stack, goal_ids, started)
         summarize(final, len(goal_ids), time.monotonic() - started, stack)
-        return 0 if final.all_finished(len(goal_ids)) else 1
+        return 0 if final.all_completed(len(goal_ids)) else 1
     except KeyboardInterrupt:
         console.print("\n[yellow]interrupted[/]: stopping everything")
         return 130

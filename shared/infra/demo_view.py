@@ -67,6 +67,9 @@ class Snapshot:
     def all_finished(self, expected: int) -> bool:
         return len(self.goals) == expected and all(g.finished for g in self.goals)
 
+    def all_completed(self, expected: int) -> bool:
+        return len(self.goals) == expected and all(g.status == "completed" for g in self.goals)
+
 
 def read_snapshot(conn: psycopg.Connection, goal_ids: Sequence[str]) -> Snapshot:
     ids = list(goal_ids)

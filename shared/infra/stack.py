@@ -131,8 +131,8 @@ class LocalStack:
 
 
 def full_stack(gateway_port: int, api_keys: str, fleet: str = "demo") -> list[ServiceSpec]:
-    """Every running service of the local stack: the core, the drift monitor, an agent runtime hosting ``fleet``
-    and the gateway."""
+    """Every running service of the local stack: the core, the drift monitor, the lock manager (file leases of
+    tasks that declare ``files``), an agent runtime hosting ``fleet`` and the gateway."""
     gateway_env = {
         "ARCHITECT_GATEWAY_PORT": str(gateway_port),
         "ARCHITECT_GATEWAY_API_KEYS": api_keys,
@@ -140,6 +140,7 @@ def full_stack(gateway_port: int, api_keys: str, fleet: str = "demo") -> list[Se
     return [
         *(ServiceSpec(name) for name in CORE_SERVICES),
         ServiceSpec("drift_monitor"),
+        ServiceSpec("locks"),
         ServiceSpec("agent_runtime", ("--config", fleet)),
         ServiceSpec("gateway", env=gateway_env),
     ]

@@ -324,5 +324,7 @@ def test_a_task_waiting_for_a_file_holds_no_slot_and_past_the_limit_is_given_bac
         "SELECT body -> 'payload' AS payload FROM events WHERE type = 'AgentHeartbeat' AND stream_id = %s", alice
     )
     assert any(b["payload"]["lease_waits"] == 1 for b in beats)
+    # The agents read model follows the heartbeats: nothing waits any more once the retry ran.
+    shared_state.wait_rows("SELECT * FROM agents WHERE agent_id = %s AND lease_waits = 0", alice)
     tail.close()
     producer.close()

@@ -95,3 +95,11 @@ def test_a_column_an_event_leaves_unset_keeps_the_value_from_earlier_in_the_batc
     for order in ([planned, created], [created, planned]):
         folded = fold(change for e in order for change in changes_for(e))
         assert folded["tasks"][("g1:a",)]["depends_on"] == []
+
+
+def test_a_heartbeat_records_the_assignments_waiting_for_file_leases() -> None:
+    """They hold no slot, so they are not in ``in_flight``: the agents read model shows them apart."""
+    waiting = event(AgentHeartbeat(agent_id="a1", in_flight=0, lease_waits=2), stream="a1")
+    row = fold(changes_for(waiting))["agents"][("a1",)]
+    assert (row["in_flight"], row["lease_waits"]) == (0, 2)
+    assert row_values("agents", ("a1",), row)[TABLES["agents"][1].index("lease_waits")] == 2

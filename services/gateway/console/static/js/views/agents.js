@@ -18,7 +18,19 @@ export function draw(agents) {
         { title: "role", cell: (a) => a.role || "—" },
         { title: "status", cell: (a) => badge(a.status) },
         { title: "breaker", cell: (a) => badge(a.breaker_state || "closed") },
-        { title: "load", cell: (a) => h("span", {}, bar(a.load), ` ${a.in_flight ?? 0}/${a.capacity ?? "?"}`) },
+        {
+          title: "load",
+          cell: (a) =>
+            h(
+              "span",
+              {},
+              bar(a.load),
+              ` ${a.in_flight ?? 0}/${a.capacity ?? "?"}`,
+              a.lease_waits
+                ? h("span", { class: "muted", title: "assignments waiting for file leases" }, ` +${a.lease_waits} waiting`)
+                : "",
+            ),
+        },
         { title: "stability", cell: (a) => bar(a.stability, "stability") },
         { title: "drift", cell: (a) => (a.drift_status ? badge(a.drift_status) : h("span", { class: "muted" }, "—")) },
         { title: "tokens", num: true, cell: (a) => a.tokens_used ?? 0 },
