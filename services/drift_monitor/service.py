@@ -6,8 +6,8 @@ Two agents (plus ``FleetWatch``, which turns task events into coordination drift
 - ``agents`` reads ``architect.drift.events`` and ``architect.agents.events`` (both keyed by agent id, so an
   agent's samples, resets and registration arrive in order on one partition), asks the pure ``monitor.decide``
   what follows, publishes it (stability scores with ABA anchors, alerts, reset requests, EMC consolidation
-  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table, its baseline under a
-  key of its own (``record_store``) so that a sample rewrites only the small rest of the record.
+  requests) and stores the agent's record in the changelog-backed ``drift_agents`` table, each baseline sample
+  under a key of its own (``record_store``) so that a sample rewrites only the small rest of the record.
 """
 
 from __future__ import annotations
@@ -87,17 +87,14 @@ def build_app(
         agent_id = event.stream_id
         fleet.observe_agent(event.payload)
         loaded = load(records, agent_id)
-        if loaded.baseline_missing:
-            log.warning("the record of agent %s names a baseline not stored: a new one is built", agent_id)
+        if loaded.items_missing:
+            log.warning("the record of agent %s counts baseline samples not stored: a new baseline is built", agent_id)
         decision = decide(loaded.record, event.payload, config, embedding)
         for kind, payload in decision.emit:
             await publisher.publish(caused_by(event, payload, producer=PRODUCER, kind=kind, stream_id=agent_id))
         if decision.record is not None:
             for key, value in writes(agent_id, loaded, decision.record.to_dict()):
-                if value is None:
-                    del records[key]
-                else:
-                    records[key] = value
+                records[key] = value
 
     @app.agent(raw_topic(app, TASKS_EVENTS), name="samples", concurrency=1)
     async def sample_tasks(stream: faust.StreamT) -> None:

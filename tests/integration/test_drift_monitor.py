@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 from psycopg.rows import dict_row
 
 from services.drift_monitor.baseline import DEFAULT_BASELINE_SIZE as BASELINE_SIZE
-from services.drift_monitor.record_store import baseline_key
+from services.drift_monitor.record_store import item_key
 from services.drift_monitor.service import APP_ID as DRIFT_MONITOR
 from services.drift_monitor.service import TABLE as DRIFT_TABLE
 from shared.bus.changelog import COMPACTING_CHANGELOG
@@ -371,12 +371,10 @@ def test_read_models_and_the_cli_show_scores_and_alerts(drift_stack: DriftStack)
     assert missing.returncode == 1 and "no drift scores" in missing.stderr
 
 
-def test_the_changelog_compacts_and_a_scored_sample_writes_a_small_record(
-    drift_stack: DriftStack, settings: Settings
-) -> None:
+def test_the_changelog_compacts_and_no_write_is_big(drift_stack: DriftStack, settings: Settings) -> None:
     """A restarted drift monitor reads its table's changelog back before it handles a sample: the changelog
-    is created to be compacted while it is written, and once an agent has a baseline its samples rewrite only
-    the small record under its id (the baseline, ~90 KB, is written once under a key of its own)."""
+    is created to be compacted while it is written, and no write is big (each baseline sample is written once,
+    with its embedding, under a key of its own; the record under the agent id only counts them)."""
     scenario = drift_stack.scenarios["semantic"]
     if not drift_stack.of("AgentReset", scenario.drifter):
         drive(drift_stack, scenario)
@@ -391,11 +389,10 @@ def test_the_changelog_compacts_and_a_scored_sample_writes_a_small_record(
     for record in read_to_end(settings, [topic]):
         assert record.key is not None
         writes.setdefault(json.loads(record.key), []).append(len(record.value or b""))
+    # This module's agents (a broker kept from an earlier session holds others, maybe stored differently).
+    biggest = max(size for key, sizes in writes.items() if scenario.tag in key for size in sizes)
+    assert biggest <= MAX_SAMPLE_WRITE_BYTES
     for agent_id in (scenario.drifter, scenario.steady):
         sessions = 1 + len(drift_stack.of("AgentReset", agent_id))
-        # While a baseline is collected the record holds the samples so far (embeddings included): big, but
-        # for the first BASELINE_SIZE samples of a session only.
-        big = [size for size in writes[agent_id] if size > MAX_SAMPLE_WRITE_BYTES]
-        assert len(big) <= BASELINE_SIZE * sessions, f"{agent_id}: {len(big)} writes over {MAX_SAMPLE_WRITE_BYTES}"
-        baselines = writes[baseline_key(agent_id)]
-        assert 1 <= len(baselines) <= 2 * sessions  # each session's baseline, and a tombstone at each reset
+        for index in range(BASELINE_SIZE):  # written once per session (compaction keeps the latest)
+            assert 1 <= len(writes[item_key(agent_id, index)]) <= sessions

@@ -1,4 +1,4 @@
-"""The drift monitor's table layout: the baseline under a key of its own, so a sample rewrites a small record.
+"""The drift monitor's table layout: baseline samples under keys of their own, so a sample writes a small record.
 
 A restarted drift monitor reads its table's whole changelog back before it handles a sample, and every table
 write is a changelog record: these tests bound what one sample writes, and check that the layout changes no
@@ -10,13 +10,7 @@ from typing import Any
 
 from services.agent_runtime.scripted_drift import DriftProgress, SemanticDrift
 from services.drift_monitor.monitor import AgentRecord, MonitorConfig, decide
-from services.drift_monitor.record_store import (
-    baseline_key,
-    join_record,
-    load,
-    split_record,
-    writes,
-)
+from services.drift_monitor.record_store import item_key, join_record, load, split_record, writes
 from shared.events.catalogue.agents import AgentRegistered
 from shared.events.catalogue.drift import (
     AgentReset,
@@ -27,9 +21,9 @@ from shared.events.catalogue.drift import (
 )
 from tests.unit.drift.test_monitor import EMBEDDING
 
-#: What one scored sample may write to the changelog, in bytes of JSON, for outputs of 32 words: the memory
-#: (up to 70 outputs kept for the next consolidation) and the dedupe window of 256 task ids are most of it. A
-#: record holding its baseline (20 embeddings of 512 floats) wrote 100-200 KB.
+#: What one sample may write to the changelog, in bytes of JSON, for outputs of 32 words: the memory (up to 70
+#: outputs kept for the next consolidation) and the dedupe window of 256 task ids are most of it. A record
+#: holding its baseline (20 embeddings of 512 floats) wrote 100-200 KB.
 MAX_SAMPLE_WRITE_BYTES = 24_000
 
 
@@ -48,15 +42,12 @@ class TableFeeder:
 
     def send(self, payload: Any, agent_id: str = "a1") -> list:
         loaded = load(self.table, agent_id)
-        assert not loaded.baseline_missing
+        assert not loaded.items_missing
         decision = decide(loaded.record, payload, self.config, EMBEDDING)
         batch = []
         if decision.record is not None:
             for key, value in writes(agent_id, loaded, decision.record.to_dict()):
-                if value is None:
-                    del self.table[key]
-                else:
-                    self.table[key] = json_copy(value)
+                self.table[key] = json_copy(value)
                 batch.append((key, len(json.dumps(value))))
         self.written.append(batch)
         return [event for _, event in decision.emit]
@@ -118,7 +109,7 @@ def test_the_table_layout_changes_no_decision() -> None:
     assert table.send(redelivered) == [] and table.written[-1] == []
 
 
-def test_a_scored_sample_writes_a_small_record_and_not_the_baseline() -> None:
+def test_a_sample_writes_a_small_record_and_each_baseline_sample_once() -> None:
     feeder = TableFeeder()
     scored = 0
     # Past the dedupe window (256 samples), with a UUID-like task id per sample, as the orchestrator names them.
@@ -128,13 +119,14 @@ def test_a_scored_sample_writes_a_small_record_and_not_the_baseline() -> None:
             feeder.send(answer)
         if any(isinstance(e, StabilityScored) for e in emitted):
             scored += 1
-            [(key, size)] = feeder.written[-1 - len(applied(emitted))]
-            assert key == "a1" and size <= MAX_SAMPLE_WRITE_BYTES, f"a sample wrote {size} bytes"
+            [(key, _)] = feeder.written[-1 - len(applied(emitted))]
+            assert key == "a1", "a scored sample writes its agent's record only"
     assert scored > 250
-    # The baseline was written once per session (two sessions) and the reset deleted the first ("null").
-    baseline_writes = [size for batch in feeder.written for key, size in batch if key == baseline_key("a1")]
-    first, deleted, second = baseline_writes
-    assert deleted == len("null") and min(first, second) > 50_000
+    sizes = [size for batch in feeder.written for _, size in batch]
+    assert max(sizes) <= MAX_SAMPLE_WRITE_BYTES, f"a write of {max(sizes)} bytes"
+    # Each baseline sample (with its embedding) was written once, as it was collected: two sessions of 20.
+    item_writes = [key for batch in feeder.written for key, _ in batch if key != "a1"]
+    assert item_writes == [item_key("a1", index) for index in range(20)] * 2
 
 
 def test_split_and_join_are_inverses_in_every_phase() -> None:
@@ -143,10 +135,11 @@ def test_split_and_join_are_inverses_in_every_phase() -> None:
         feeder.send(event)
         record = feeder.stored
         assert record is not None
-        stored, baseline = split_record(record)
-        assert (baseline is None) == (record["drift"]["baseline"] is None)
-        assert stored["drift"]["baseline"] is None
-        assert join_record(json_copy(stored), json_copy(baseline)) == record
+        stored, items = split_record(record)
+        drift = record["drift"]
+        assert len(items) == (len(drift["collected"]) if drift["baseline"] is None else 20)
+        assert "embeddings" not in json.dumps(stored) and "embedding" not in json.dumps(stored)
+        assert join_record(json_copy(stored), json_copy(items)) == record
 
 
 def test_a_record_stored_before_the_split_is_read_and_then_stored_split() -> None:
@@ -160,15 +153,19 @@ def test_a_record_stored_before_the_split_is_read_and_then_stored_split() -> Non
     assert loaded.record == feeder.stored
     AgentRecord.from_dict(loaded.record, table.config)  # readable
     table.send(script()[40])
-    assert [key for key, _ in table.written[-1]] == [baseline_key("a1"), "a1"]
-    assert load(table.table, "a1").record is not None
-    assert table.table["a1"]["drift"]["baseline"] is None
+    assert [key for key, _ in table.written[-1]] == [*(item_key("a1", index) for index in range(20)), "a1"]
+    assert table.table["a1"]["drift"]["baseline"] == {"items": 20, "habit_share": 0.8}
+    plain_decision = decide(feeder.stored, script()[40], feeder.config, EMBEDDING)
+    assert plain_decision.record is not None
+    assert load(table.table, "a1").record == json_copy(plain_decision.record.to_dict())
 
 
-def test_a_record_naming_a_missing_baseline_comes_back_without_one() -> None:
+def test_a_record_counting_a_missing_item_comes_back_without_a_baseline() -> None:
     feeder = TableFeeder()
     for event in script()[:30]:
         feeder.send(event)
-    del feeder.table[baseline_key("a1")]
+    del feeder.table[item_key("a1", 7)]
     loaded = load(feeder.table, "a1")
-    assert loaded.baseline_missing and loaded.record is not None and loaded.record["drift"]["baseline"] is None
+    assert loaded.items_missing and loaded.record is not None
+    assert loaded.record["drift"]["baseline"] is None and loaded.record["drift"]["collected"] == []
+    AgentRecord.from_dict(loaded.record, feeder.config)  # readable: the agent builds a new baseline
