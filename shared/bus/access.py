@@ -42,7 +42,7 @@ from shared.bus.topics import (
 #: throw-away group ``architect-reader-<uuid>`` (shared/bus/reader.py); CRDT replicas ``architect-crdt-<uuid>``.
 SCAN_GROUP_PREFIX = "architect-reader-"
 CRDT_GROUP_PREFIX = "architect-crdt-"
-#: Every catalogued topic starts with it: the topic job may create and grow those.
+#: Every catalogued topic starts with it: the topic job may create, grow and configure those.
 TOPIC_PREFIX = "architect."
 
 
@@ -225,8 +225,9 @@ class AclGrant:
 
 #: What a faust app does with its own topics: creates them (changelogs, the assignor's), reads and writes them.
 _INTERNAL_TOPIC_OPERATIONS = ("Create", "Read", "Write", "Describe", "DescribeConfigs")
-#: What the topic job does with the topics it creates: creates them, grows them, shows them.
-_CREATED_TOPIC_OPERATIONS = ("Create", "Describe", "DescribeConfigs", "Alter")
+#: What the topic job does with the topics it creates: creates them, grows them, shows them, and brings an existing
+#: topic's configs up to date (every re-run, e.g. each Helm upgrade's hook, needs AlterConfigs for that).
+_CREATED_TOPIC_OPERATIONS = ("Create", "Describe", "DescribeConfigs", "Alter", "AlterConfigs")
 
 
 class PrincipalPrefixError(ValueError):

@@ -32,8 +32,8 @@ def acls(
     """Print one `kafka-acls.sh --add` a line, grouped by service, from the declared access (shared/bus/access.py).
 
     Least privilege: Read on the topics a service consumes, Write on those it publishes to, Read on its consumer
-    groups, Write on its transactional ids; the topic job may create and grow `architect.` topics and create the
-    faust tables' changelogs."""
+    groups, Write on its transactional ids; the topic job may create, grow and configure `architect.` topics and
+    create and configure the faust tables' changelogs."""
     unknown = sorted(set(services) - set(SERVICE_ACCESS))
     if unknown:
         fail(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(SERVICE_ACCESS))}", code=2)
@@ -68,9 +68,9 @@ def markdown_table(accesses: list[ServiceAccess]) -> str:
         also = (
             [f"transactional ids `{p}*`" for p in sorted(access.transactional_id_prefixes)]
             + [f"its own topics `{p}*`" for p in sorted(access.internal_topic_prefixes)]
-            + [f"create and grow `{p}*`" for p in sorted(access.creates_topic_prefixes)]
+            + [f"create, grow and configure `{p}*`" for p in sorted(access.creates_topic_prefixes)]
             + (
-                ["create " + ", ".join(f"`{name}`" for name in sorted(access.creates_topics))]
+                ["create and configure " + ", ".join(f"`{name}`" for name in sorted(access.creates_topics))]
                 if access.creates_topics
                 else []
             )
