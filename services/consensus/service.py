@@ -23,6 +23,7 @@ from services.consensus.handler import TASK_RESULTS, DecisionHandler
 from services.consensus.saga_bridge import request_for, unusable_params_reply
 from services.consensus.settings import ConsensusSettings
 from services.consensus.track_book import TRACK_RECORD_PREFIX, record_verdicts, track_records
+from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
@@ -54,6 +55,7 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
         default=None,
         partitions=table_partitions(settings, APP_ID, "decisions", DECISION_SOURCES),
         schema=JSON_SCHEMA,
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="consensus-dlq")

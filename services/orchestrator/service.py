@@ -20,6 +20,7 @@ from services.orchestrator import saga_groups
 from services.orchestrator.decider import Context, Delayed, decide, handled_types
 from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.settings import OrchestratorSettings
+from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
@@ -95,9 +96,13 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
     domain, timeouts, approvers = options.domain(), options.timeouts(), options.approver_set()
     app = make_app(APP_ID, settings)
     goals = app.Table(
-        "goals", default=None, partitions=table_partitions(settings, APP_ID, "goals", GOAL_SOURCES), schema=JSON_SCHEMA
+        "goals",
+        default=None,
+        partitions=table_partitions(settings, APP_ID, "goals", GOAL_SOURCES),
+        schema=JSON_SCHEMA,
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
-    fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA)
+    fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA, extra_topic_configs=COMPACTING_CHANGELOG)
     records = GoalRecords(goals)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="orchestrator-dlq")

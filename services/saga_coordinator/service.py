@@ -26,6 +26,7 @@ from services.saga_coordinator.coordinator import HANDLED_TYPES
 from services.saga_coordinator.goal_sagas import GOAL_TYPES, decide_goal
 from services.saga_coordinator.handler import Delivery, SagaHandler
 from services.saga_coordinator.settings import SagaSettings
+from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
@@ -52,13 +53,18 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
     definitions = options.definitions()
     app = make_app(APP_ID, settings)
     sagas = app.Table(
-        "sagas", default=None, partitions=table_partitions(settings, APP_ID, "sagas", SAGA_SOURCES), schema=JSON_SCHEMA
+        "sagas",
+        default=None,
+        partitions=table_partitions(settings, APP_ID, "sagas", SAGA_SOURCES),
+        schema=JSON_SCHEMA,
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
     goal_sagas = app.Table(
         "goal_sagas",
         default=None,
         partitions=table_partitions(settings, APP_ID, "goal_sagas", GOAL_SOURCES),
         schema=JSON_SCHEMA,
+        extra_topic_configs=COMPACTING_CHANGELOG,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")

@@ -1,4 +1,4 @@
-"""Config for a faust table's changelog that is compacted while it is written.
+"""Config for the faust tables' changelogs (every table of the services), compacted while they are written.
 
 faust creates a table's changelog compacted (``cleanup.policy=compact``), with the table's
 ``extra_topic_configs`` on top. Kafka compacts only closed segments, never the one being written: under the

@@ -152,12 +152,38 @@ def changelog_topic(app_id: str, table: str) -> str:
 #: Every faust table of the services (their ``APP_ID``, table name and sources; tests/unit/bus/test_tables.py
 #: checks them against the apps the services build).
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("architect-orchestrator", "goals", (GOALS_COMMANDS, TASKS_EVENTS), keyed_by="goal_id"),
+    TableSpec(
+        "architect-orchestrator",
+        "goals",
+        (GOALS_COMMANDS, TASKS_EVENTS),
+        keyed_by="goal_id",
+        extra_config=COMPACTING_CHANGELOG,
+    ),
     # A global table, written from the agents' events: its changelog has their partitions, as faust checks.
-    TableSpec("architect-orchestrator", "fleet", (AGENTS_EVENTS,), keyed_by="agent_id"),
-    TableSpec("architect-saga-coordinator", "sagas", (SAGAS_COMMANDS, TASKS_EVENTS), keyed_by="saga_id"),
-    TableSpec("architect-saga-coordinator", "goal_sagas", (GOALS_EVENTS,), keyed_by="goal_id"),
-    TableSpec("architect-consensus", "decisions", (DECISIONS_COMMANDS, TASKS_EVENTS), keyed_by="decision_id"),
+    TableSpec(
+        "architect-orchestrator", "fleet", (AGENTS_EVENTS,), keyed_by="agent_id", extra_config=COMPACTING_CHANGELOG
+    ),
+    TableSpec(
+        "architect-saga-coordinator",
+        "sagas",
+        (SAGAS_COMMANDS, TASKS_EVENTS),
+        keyed_by="saga_id",
+        extra_config=COMPACTING_CHANGELOG,
+    ),
+    TableSpec(
+        "architect-saga-coordinator",
+        "goal_sagas",
+        (GOALS_EVENTS,),
+        keyed_by="goal_id",
+        extra_config=COMPACTING_CHANGELOG,
+    ),
+    TableSpec(
+        "architect-consensus",
+        "decisions",
+        (DECISIONS_COMMANDS, TASKS_EVENTS),
+        keyed_by="decision_id",
+        extra_config=COMPACTING_CHANGELOG,
+    ),
     TableSpec(
         "architect-drift-monitor",
         "drift_agents",
