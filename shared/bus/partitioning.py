@@ -53,10 +53,14 @@ def changelog_partitions(table: TableSpec, partitions: Mapping[str, int]) -> int
         raise CoPartitioningError(
             f"table '{table.table}' of {table.app_id} reads {', '.join(missing)}, which do not exist"
         )
-    counts = {name: partitions[name] for name in table.sources}
+    return _common_count(table.app_id, table.table, {name: partitions[name] for name in table.sources})
+
+
+def _common_count(app_id: str, table: str, counts: Mapping[str, int]) -> int:
+    """The partition count the topics a table reads (``counts``: topic -> partitions) share."""
     if len(set(counts.values())) != 1:
         raise CoPartitioningError(
-            f"table '{table.table}' of {table.app_id} reads topics with different partition counts {counts}: "
+            f"table '{table}' of {app_id} reads topics with different partition counts {dict(counts)}: "
             "a table can only follow co-partitioned topics"
         )
     return next(iter(counts.values()))
@@ -80,13 +84,7 @@ def table_partitions(
                 "run `architect topics create` first"
             )
         time.sleep(0.5)
-    counts = {name: len(topics[name].partitions) for name in sources}
-    if len(set(counts.values())) != 1:
-        raise CoPartitioningError(
-            f"table '{table}' of {app_id} reads topics with different partition counts {counts}: "
-            "a table can only follow co-partitioned topics"
-        )
-    partitions = next(iter(counts.values()))
+    partitions = _common_count(app_id, table, {name: len(topics[name].partitions) for name in sources})
     changelog = changelog_topic(app_id, table)
     if changelog in topics and len(topics[changelog].partitions) != partitions:
         raise CoPartitioningError(
