@@ -4,7 +4,10 @@ all in one transaction, so a crash between batches never loses or doubles a row 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -71,8 +74,10 @@ _LOG_AND_COUNT_EVENTS = (
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
-    """Create per-session staging tables (unconstrained copies of the targets, emptied at each commit)."""
+    """Create per-session staging tables (unconstrained copies of the targets, emptied at each commit); the
+    session speaks UTF-8, the encoding of the COPY text a batch sends."""
     with conn.transaction():
+        conn.execute("SET client_encoding TO 'UTF8'")
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS stage_events ON COMMIT DELETE ROWS AS "
             f"SELECT {', '.join(_quoted(STAGED_EVENT_COLUMNS))} FROM events WITH NO DATA"
@@ -89,6 +94,28 @@ def stored_positions(conn: psycopg.Connection, projection: str = PROJECTION) -> 
         "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s", (projection,)
     ).fetchall()
     return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+class PreparedBatch(NamedTuple):
+    """What a batch writes, computed before its transaction, assuming every event in it is fresh (a rebuild
+    prepares batch N+1 while batch N is written, so Postgres and Python work at the same time)."""
+
+    deliveries: Sequence[Delivery]
+    #: ``staged_events_text`` of the deliveries.
+    events_text: bytes
+    #: ``read_model_rows`` of the deliveries, per table in COPY's text format (``rows_text``).
+    models_text: dict[str, bytes]
+
+
+def prepare_batch(deliveries: Sequence[Delivery]) -> PreparedBatch:
+    models = {table: rows_text(rows) for table, rows in read_model_rows(deliveries).items()}
+    return PreparedBatch(deliveries, staged_events_text(deliveries), models)
+
+
+def read_model_rows(deliveries: Sequence[Delivery]) -> dict[str, list[tuple[Any, ...]]]:
+    """The full rows (``row_values``) each read-model table upserts for these events, folded per row."""
+    folded = fold(change for d in deliveries for change in changes_for(d.envelope))
+    return {table: [row_values(table, key, columns) for key, columns in rows.items()] for table, rows in folded.items()}
 
 
 def staged_event_row(delivery: Delivery) -> tuple[str, int, int, str]:
@@ -109,6 +136,43 @@ def staged_events_text(deliveries: Sequence[Delivery]) -> bytes:
             topic = topics[r.topic] = _copy_text(r.topic.encode())
         lines.append(b"%s\t%d\t%d\t%s\n" % (topic, r.partition, r.offset, _copy_text(_body_bytes(delivery))))
     return b"".join(lines)
+
+
+def rows_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """Read-model rows in COPY's text format, UTF-8: what psycopg's ``write_row`` sends for them, formatted
+    outside the transaction. Values are those ``row_values`` gives (JSON columns already text).
+
+    A row is joined as it is and escaped only when it holds a backslash, a line break or a tab of its own (rare);
+    NULL is written as NUL first, a character no value can hold (the codec refuses it), and replaced once."""
+    lines = []
+    for row in rows:
+        fields = [value if value.__class__ is str else "\0" if value is None else _text(value) for value in row]
+        line = "\t".join(fields)
+        if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(fields) - 1:
+            line = "\t".join([field.translate(_COPY_ESCAPES) for field in fields])
+        lines.append(line)
+    if not lines:
+        return b""
+    return ("\n".join(lines) + "\n").encode().replace(b"\0", b"\\N")
+
+
+_SPECIAL_FLOATS = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: Any) -> str:
+    """One value other than None and a plain str as COPY text (before escaping)."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else _SPECIAL_FLOATS[float.__repr__(value)]
+    if isinstance(value, datetime):
+        return value.isoformat(" ")
+    raise TypeError(f"no COPY text format for a read-model value of type {type(value).__name__}: {value!r}")
 
 
 def _copy_text(value: bytes) -> bytes:
@@ -142,9 +206,13 @@ def write_batch(
     projection: str = PROJECTION,
     fence: bool = True,
     written: dict[tuple[str, int], int] | None = None,
+    prepared: PreparedBatch | None = None,
 ) -> int:
     """Apply one batch atomically; returns how many events were new. Raises ``Rewind`` when the stored
     positions went back under this process (see ``_fenced``).
+
+    ``prepared`` is ``prepare_batch(deliveries)`` when the caller computed it ahead; it is used as far as it
+    still holds (every delivery past the fence and fresh), and the rest is computed here.
 
     ``records`` is every record of the batch, dead-lettered ones included, so the stored position moves past
     them too and a restart does not dead-letter them again. ``written`` holds the positions this process
@@ -157,18 +225,19 @@ def write_batch(
             deliveries, records = _fenced(conn, deliveries, records, projection, written)
         if not records:
             return 0
+        if prepared is not None and len(prepared.deliveries) != len(deliveries):
+            prepared = None  # the fence dropped some: what was prepared no longer holds
         fresh: list[Delivery] = []
         with conn.cursor() as cur:
             if deliveries:
                 with cur.copy(f"COPY stage_events ({', '.join(_quoted(STAGED_EVENT_COLUMNS))}) FROM STDIN") as copy:
-                    if conn.info.encoding == "utf-8":
-                        copy.write(staged_events_text(deliveries))
-                    else:
-                        for delivery in deliveries:
-                            copy.write_row(staged_event_row(delivery))
+                    copy.write(prepared.events_text if prepared is not None else staged_events_text(deliveries))
                 cur.execute(_LOG_AND_COUNT_EVENTS, (len(deliveries),))
                 fresh = _fresh(cur, deliveries)
-                _upsert_read_models(cur, fresh)
+                if prepared is not None and len(fresh) == len(deliveries):
+                    _upsert_read_models(cur, prepared.models_text)
+                else:
+                    _upsert_read_models(cur, {t: rows_text(r) for t, r in read_model_rows(fresh).items()})
             positions = _store_positions(cur, records, projection)
     written.update(positions)
     return len(fresh)
@@ -229,13 +298,11 @@ def _fenced(
     return [d for d in deliveries if unseen(d.record)], [r for r in records if unseen(r)]
 
 
-def _upsert_read_models(cur: psycopg.Cursor, deliveries: Sequence[Delivery]) -> None:
-    folded = fold(change for d in deliveries for change in changes_for(d.envelope))
-    for table, rows in folded.items():
+def _upsert_read_models(cur: psycopg.Cursor, models_text: dict[str, bytes]) -> None:
+    for table, text in models_text.items():
         key_columns, all_columns = TABLES[table]
         with cur.copy(f"COPY stage_{table} ({', '.join(all_columns)}) FROM STDIN") as copy:
-            for key, columns in rows.items():
-                copy.write_row(row_values(table, key, columns))
+            copy.write(text)
         updates = ", ".join(_merge(table, c) for c in all_columns if c not in key_columns)
         cur.execute(
             f"INSERT INTO {table} SELECT * FROM stage_{table} "

@@ -1,13 +1,19 @@
-"""A batch's events are COPYed as one preformatted block: exactly the rows psycopg would format one by one."""
+"""A batch's events and read-model rows are COPYed as preformatted blocks: exactly the rows psycopg would format
+one by one."""
 
 from __future__ import annotations
 
 import json
+import math
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 
+import pytest
 from psycopg._copy_base import TextFormatter
 from psycopg.adapt import Transformer
 
-from services.projector.store import staged_event_row, staged_events_text
+from services.projector.store import rows_text, staged_event_row, staged_events_text
 from shared.bus.consumer import Delivery
 from shared.bus.record import Record
 from shared.events.catalogue.goals import GoalSubmitted
@@ -46,3 +52,59 @@ def test_the_block_equals_psycopg_row_by_row_for_escapes_whitespace_and_upcast_r
     assert batch[2].envelope.upcast_from == 1
     assert staged_events_text(batch) == psycopg_text(batch)
     assert staged_events_text([]) == b""
+
+
+def psycopg_rows_text(rows: list[tuple[object, ...]]) -> bytes:
+    formatter = TextFormatter(Transformer())
+    chunks = [bytes(formatter.write_row(row)) for row in rows]
+    return b"".join(chunks) + bytes(formatter.end())
+
+
+class Tier(StrEnum):
+    FAST = "fast"
+
+
+class Attempt(IntEnum):
+    FIRST = 1
+
+
+def test_read_model_rows_equal_psycopg_row_by_row_for_every_value_kind() -> None:
+    at = datetime(2026, 11, 29, 9, 1, 2, 345678, tzinfo=UTC)
+    rows: list[tuple[object, ...]] = [
+        ("t-1", "g-1", None, True, False, 0, -17, 2**40, 0.5, 1e-300, at, '{"a": [1, "x"]}'),
+        (
+            "tab\there",
+            "line\nbreak",
+            "cr\rhere",
+            "back\\slash",
+            "é ünïcode ✓",
+            "",
+            "\\N",
+            "a\\tb",
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            Tier.FAST,
+            Attempt.FIRST,
+            at.astimezone(timezone(timedelta(hours=5, minutes=30))),
+            3.0,
+            -0.0,
+            None,
+            *[None] * 6,
+        ),
+    ]
+    assert rows_text(rows) == psycopg_rows_text(rows)
+    assert rows_text([]) == b""
+
+
+def test_special_floats_are_spelled_as_postgres_reads_them() -> None:
+    text = rows_text([(math.inf, -math.inf, math.nan)])
+    assert text == b"Infinity\t-Infinity\tNaN\n"
+
+
+def test_a_value_with_no_copy_format_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="Decimal"):
+        rows_text([(Decimal("1.5"),)])
