@@ -22,6 +22,12 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def vacuum(url: str, tables: Iterable[str]) -> None:
+    """Vacuum ``tables`` now, so autovacuum's first pass over freshly loaded tables does not run during a timing."""
+    with connect(url, statement_timeout_ms=0, autocommit=True) as conn:
+        conn.execute(f"VACUUM {', '.join(tables)}")
+
+
 def raw_copy_seconds(url: str, rows: Iterable[tuple[Any, ...]]) -> float:
     """Seconds to COPY ``rows`` into a fresh plain table and commit (the table is dropped afterwards)."""
     columns = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
