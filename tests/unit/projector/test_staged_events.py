@@ -13,12 +13,15 @@ import pytest
 from psycopg._copy_base import TextFormatter
 from psycopg.adapt import Transformer
 
-from services.projector.store import rows_text, staged_event_row, staged_events_text
+from services.projector.projections import PROJECTORS
+from services.projector.store import read_model_rows, rows_text, staged_event_row, staged_events_text
 from shared.bus.consumer import Delivery
 from shared.bus.record import Record
+from shared.events.catalogue import CATALOGUE
 from shared.events.catalogue.goals import GoalSubmitted
 from shared.events.catalogue.tasks import TaskSucceeded
 from shared.events.codec import decode, encode, new_event
+from tests.unit.events.samples import sample_payload
 
 
 def delivery(value: bytes, offset: int, topic: str = "architect.tasks.events") -> Delivery:
@@ -108,3 +111,13 @@ def test_special_floats_are_spelled_as_postgres_reads_them() -> None:
 def test_a_value_with_no_copy_format_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match="Decimal"):
         rows_text([(Decimal("1.5"),)])
+
+
+@pytest.mark.parametrize("event_type", sorted(PROJECTORS))
+def test_every_projected_type_gives_rows_psycopg_formats_alike(event_type: str) -> None:
+    payload = sample_payload(CATALOGUE[event_type].payload)
+    event = decode(encode(new_event(payload, producer="p", stream_id="s", correlation_id="c")))
+    rows = read_model_rows([Delivery(event, Record("architect.goals.events", 0, 1, None, None))])
+    assert rows, f"{event_type} changes no read-model row"
+    for table_rows in rows.values():
+        assert rows_text(table_rows) == psycopg_rows_text(table_rows)
