@@ -4,11 +4,13 @@ It runs the live projector's own write path (same projections, same transaction 
 under an exclusive lock that pauses live projector batches until it is done, and without secondary indexes
 while loading (they are rebuilt at the end).
 
-For speed, one batch is written (mostly Postgres working, on another core) while the next is decoded, and
-Python's cycle collector is paused: the replay creates no reference cycles, only many short-lived objects,
-and full collections over them cost a quarter of the run. The interpreter also hands the GIL over every 0.1 ms
-instead of every 5 ms while the replay runs: the writer thread needs it back after each wait on Postgres, and
-with the default interval it waited for the decoding thread's time slice about a third of the run.
+For speed, one batch is written (Postgres working, on another core) while the next is decoded and prepared
+(``prepare_batch``: its events and folded read-model rows as COPY text, so the writer thread does little but
+wait on Postgres), and Python's cycle collector is paused: the replay creates no reference cycles, only many
+short-lived objects, and full collections over them cost a quarter of the run. The interpreter also hands the
+GIL over every 0.1 ms instead of every 5 ms while the replay runs: the writer thread needs it back after each
+wait on Postgres, and with the default interval it waited for the decoding thread's time slice about a third of
+the run.
 """
 
 from __future__ import annotations
