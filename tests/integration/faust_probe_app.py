@@ -10,9 +10,9 @@ It reads ``SubmitGoal`` commands from ``PROBE_TOPIC`` through ``envelopes()`` an
 
 The id of every envelope that ``envelopes()`` yields is appended to ``PROBE_HANDLED_FILE``, one a line (faust
 redirects stdout into its log). Configuration: the usual ``ARCHITECT_*`` variables plus ``PROBE_APP_ID``,
-``PROBE_TOPIC`` and ``PROBE_HANDLED_FILE``; with ``PROBE_TABLE`` the handler first stores each goal's type in a
-table of that name (as the services' tables, sized by ``table_partitions``); ``PROBE_DECLARE=0`` stops faust
-creating topics (the table's changelog among them).
+``PROBE_TOPIC`` (one topic, or several separated by commas feeding the one agent) and ``PROBE_HANDLED_FILE``;
+with ``PROBE_TABLE`` the handler first stores each goal's type in a table of that name (as the services' tables,
+sized by ``table_partitions``); ``PROBE_DECLARE=0`` stops faust creating topics (the table's changelog among them).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def build_app(
         submitted = GoalSubmitted(goal_id=command.payload.goal_id, goal_type=goal_type)
         await publisher.publish(caused_by(command, submitted, producer=ANSWERED_BY, kind="submitted"), wait=True)
 
-    @app.agent(raw_topic(app, topic), name="probe", concurrency=1)
+    @app.agent(raw_topic(app, *topic.split(",")), name="probe", concurrency=1)
     async def probe(stream: faust.StreamT) -> None:
         async for envelope in envelopes(stream, answer, group=app_id, settings=settings, dead_letters=dead_letters):
             with handled_file.open("a") as handled:

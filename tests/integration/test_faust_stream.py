@@ -339,3 +339,36 @@ def test_a_table_s_changelog_made_by_the_topic_bootstrap_is_ready_for_the_first_
     assert dead_letters_from(settings, probe.app_id) == []
     assert "PartitionsMismatch" not in probe.log()
     assert probe.terminate() == 0, probe.log()
+
+
+def test_a_second_topic_s_records_are_not_held_behind_the_first_topic_s_backlog(
+    settings: Settings, producer: EventProducer, probe: ProbeApp
+) -> None:
+    """One agent fed by two topics (as the orchestrator's goal commands and task events): records arriving on the
+    second while the first has a backlog are handled after a few small fetches of it, not after everything one
+    fetch of faust's default 1 MB per partition brought (here ~2,950 of the 3,000 records, against ~550)."""
+    other = create_topic(settings, unique("test.faust-other"))
+    probe.env = {"PROBE_TOPIC": f"{probe.topic},{other}"}
+    backlog = [command("fix_bug") for _ in range(3000)]
+    for event in backlog:
+        producer.publish(event, topic=probe.topic)
+    producer.flush()
+    probe.start()
+    try:
+        wait_for(lambda: len(probe.handled()) >= 50, timeout=120, message="the backlog under way")
+        mark = len(probe.handled())
+        late = [command("fix_bug") for _ in range(20)]
+        for event in late:
+            producer.publish(event, topic=other)
+        producer.flush()
+        late_ids = {str(event.event_id) for event in late}
+        wait_for(lambda: late_ids <= set(probe.handled()), timeout=120, message="the second topic's records")
+        handled = probe.handled()
+        last_late = max(handled.index(event_id) for event_id in late_ids)
+        assert last_late - mark < 1200, (
+            f"{last_late - mark} records of the backlog were handled before the second topic's 20"
+        )
+        assert len(handled) < len(backlog), "the backlog was still being worked through meanwhile"
+        assert probe.terminate() == 0, probe.log()
+    finally:
+        admin_client(settings).delete_topics([other], operation_timeout=30)
