@@ -98,9 +98,8 @@ def report(
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; Python "
         f"{platform.python_version()}, librdkafka {confluent_kafka.libversion()[0]}",
-        f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min). Other sessions' "
-        "test suites, brokers and builds shared these 2 cores during the run, so every figure here is what the "
-        "stack got of a busy machine, not of an idle one.",
+        f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), the stack's own "
+        "included (it keeps both cores busy); whatever else ran on the machine took its share of the same cores.",
         f"- stack: one KRaft broker of its own, embedded Postgres and the services {', '.join(services)}; the "
         f"agent runtime hosts {FLEET_SIZE} scripted agents of zero latency (`bench/fleets/zero_latency.yaml`); "
         f"goals of {TASKS_PER_GOAL} independent no-op tasks (`bench/methods/noop_goal.yaml`), submitted as SubmitGoal "

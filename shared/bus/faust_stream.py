@@ -51,8 +51,8 @@ SESSION_TIMEOUT_S = 10.0
 #: How much a poll hands to the app's streams, and how much one fetch brings per partition. With faust's defaults
 #: (all that was fetched, up to 1 MB per partition) an agent fed by two topics worked through one topic's whole
 #: fetched backlog before the other's records: the orchestrator handled goal commands for 5-7 s, then task events
-#: for 2-3 s creating no task. With these, 133 instead of 109 tasks/s and 13.9 instead of 16.1 ms of CPU per task
-#: end to end (bench/results/goal_path.md); tests/integration/test_faust_stream.py checks the interleaving.
+#: for 2-3 s creating no task. With these, 126-133 instead of 108-109 tasks/s and 14-15 instead of 16-17 ms of CPU
+#: per task end to end (bench/results/goal_path.md); tests/integration/test_faust_stream.py checks the interleaving.
 MAX_POLL_RECORDS = 100
 MAX_FETCH_BYTES_PER_PARTITION = 65_536
 #: The longest pause between retries of a transient failure.
