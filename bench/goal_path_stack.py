@@ -114,6 +114,7 @@ def goal_path_stack(
     say(f"starting a broker of its own ({kafka_name} on 127.0.0.1:{kafka_port}) with clean storage ...")
     bootstrap = kafka.start(clean=True)
     services: LocalStack | None = None
+    postgres_started_here = postgres_server.running_url(POSTGRES_NAME) is None
     try:
         admin_url = postgres_server.start(POSTGRES_NAME)
         database_url = postgres_server.fresh_database(admin_url, database)
@@ -147,6 +148,9 @@ def goal_path_stack(
         say(f"stopping {kafka!r}")
         kafka.stop()
         kafka.clean()
+        if postgres_started_here:  # one left running by another benchmark beside this one stays up for it
+            say(f"stopping the embedded Postgres {POSTGRES_NAME!r}")
+            postgres_server.stop(POSTGRES_NAME)
 
 
 def create_topics(settings: Settings, attempts: int = 5) -> None:
