@@ -103,13 +103,17 @@ class PreparedBatch(NamedTuple):
     deliveries: Sequence[Delivery]
     #: ``staged_events_text`` of the deliveries.
     events_text: bytes
-    #: ``read_model_rows`` of the deliveries, per table in COPY's text format (``rows_text``).
+    #: ``models_text`` of the deliveries.
     models_text: dict[str, bytes]
 
 
 def prepare_batch(deliveries: Sequence[Delivery]) -> PreparedBatch:
-    models = {table: rows_text(rows) for table, rows in read_model_rows(deliveries).items()}
-    return PreparedBatch(deliveries, staged_events_text(deliveries), models)
+    return PreparedBatch(deliveries, staged_events_text(deliveries), models_text(deliveries))
+
+
+def models_text(deliveries: Sequence[Delivery]) -> dict[str, bytes]:
+    """``read_model_rows`` of these events, per table in COPY's text format."""
+    return {table: rows_text(rows) for table, rows in read_model_rows(deliveries).items()}
 
 
 def read_model_rows(deliveries: Sequence[Delivery]) -> dict[str, list[tuple[Any, ...]]]:
@@ -118,15 +122,10 @@ def read_model_rows(deliveries: Sequence[Delivery]) -> dict[str, list[tuple[Any,
     return {table: [row_values(table, key, columns) for key, columns in rows.items()] for table, rows in folded.items()}
 
 
-def staged_event_row(delivery: Delivery) -> tuple[str, int, int, str]:
-    """The ``STAGED_EVENT_COLUMNS`` of one event."""
-    r = delivery.record
-    return (r.topic, r.partition, r.offset, _body(delivery))
-
-
 def staged_events_text(deliveries: Sequence[Delivery]) -> bytes:
-    """The ``STAGED_EVENT_COLUMNS`` of a batch in COPY's text format, UTF-8: the same rows as ``staged_event_row``
-    gives, formatted here in a few byte operations per event instead of psycopg's per-value adaptation."""
+    """The ``STAGED_EVENT_COLUMNS`` of a batch in COPY's text format, UTF-8: topic, partition, offset and the
+    canonical envelope JSON (``_body_bytes``) of each event, formatted here in a few byte operations per event
+    instead of psycopg's per-value adaptation."""
     topics: dict[str, bytes] = {}
     lines = []
     for delivery in deliveries:
@@ -185,17 +184,10 @@ def _copy_text(value: bytes) -> bytes:
 
 
 def _body_bytes(delivery: Delivery) -> bytes:
-    """``_body`` as UTF-8 bytes."""
+    """The canonical envelope JSON: the record's own bytes when current, re-encoded when it was upcast."""
     if delivery.envelope.upcast_from is None and delivery.record.value is not None:
         return delivery.record.value
     return encode(delivery.envelope)
-
-
-def _body(delivery: Delivery) -> str:
-    """The canonical envelope JSON: the record's own bytes when current, re-encoded when it was upcast."""
-    if delivery.envelope.upcast_from is None and delivery.record.value is not None:
-        return delivery.record.value.decode()
-    return encode(delivery.envelope).decode()
 
 
 def write_batch(
@@ -225,19 +217,17 @@ def write_batch(
             deliveries, records = _fenced(conn, deliveries, records, projection, written)
         if not records:
             return 0
-        if prepared is not None and len(prepared.deliveries) != len(deliveries):
-            prepared = None  # the fence dropped some: what was prepared no longer holds
         fresh: list[Delivery] = []
         with conn.cursor() as cur:
             if deliveries:
+                if prepared is None or len(prepared.deliveries) != len(deliveries):
+                    prepared = prepare_batch(deliveries)  # none given, or the fence dropped some of its deliveries
                 with cur.copy(f"COPY stage_events ({', '.join(_quoted(STAGED_EVENT_COLUMNS))}) FROM STDIN") as copy:
-                    copy.write(prepared.events_text if prepared is not None else staged_events_text(deliveries))
+                    copy.write(prepared.events_text)
                 cur.execute(_LOG_AND_COUNT_EVENTS, (len(deliveries),))
                 fresh = _fresh(cur, deliveries)
-                if prepared is not None and len(fresh) == len(deliveries):
-                    _upsert_read_models(cur, prepared.models_text)
-                else:
-                    _upsert_read_models(cur, {t: rows_text(r) for t, r in read_model_rows(fresh).items()})
+                all_fresh = len(fresh) == len(deliveries)
+                _upsert_read_models(cur, prepared.models_text if all_fresh else models_text(fresh))
             positions = _store_positions(cur, records, projection)
     written.update(positions)
     return len(fresh)

@@ -14,7 +14,7 @@ from psycopg._copy_base import TextFormatter
 from psycopg.adapt import Transformer
 
 from services.projector.projections import PROJECTORS
-from services.projector.store import read_model_rows, rows_text, staged_event_row, staged_events_text
+from services.projector.store import read_model_rows, rows_text, staged_events_text
 from shared.bus.consumer import Delivery
 from shared.bus.record import Record
 from shared.events.catalogue import CATALOGUE
@@ -28,11 +28,20 @@ def delivery(value: bytes, offset: int, topic: str = "architect.tasks.events") -
     return Delivery(decode(value), Record(topic, 3, offset, None, value))
 
 
-def psycopg_text(deliveries: list[Delivery]) -> bytes:
+def psycopg_rows_text(rows: list[tuple[object, ...]]) -> bytes:
     formatter = TextFormatter(Transformer())
-    for d in deliveries:
-        formatter.write_row(staged_event_row(d))
-    return bytes(formatter.end())
+    chunks = [bytes(formatter.write_row(row)) for row in rows]
+    return b"".join(chunks) + bytes(formatter.end())
+
+
+def staged_row(d: Delivery) -> tuple[str, int, int, str]:
+    """What a batch stages per event: where Kafka keeps it and its canonical JSON (re-encoded when upcast)."""
+    body = d.record.value if d.envelope.upcast_from is None and d.record.value is not None else encode(d.envelope)
+    return (d.record.topic, d.record.partition, d.record.offset, body.decode())
+
+
+def psycopg_text(deliveries: list[Delivery]) -> bytes:
+    return psycopg_rows_text([staged_row(d) for d in deliveries])
 
 
 def test_the_block_equals_psycopg_row_by_row_for_escapes_whitespace_and_upcast_records() -> None:
@@ -55,12 +64,6 @@ def test_the_block_equals_psycopg_row_by_row_for_escapes_whitespace_and_upcast_r
     assert batch[2].envelope.upcast_from == 1
     assert staged_events_text(batch) == psycopg_text(batch)
     assert staged_events_text([]) == b""
-
-
-def psycopg_rows_text(rows: list[tuple[object, ...]]) -> bytes:
-    formatter = TextFormatter(Transformer())
-    chunks = [bytes(formatter.write_row(row)) for row in rows]
-    return b"".join(chunks) + bytes(formatter.end())
 
 
 class Tier(StrEnum):
