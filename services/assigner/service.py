@@ -35,6 +35,7 @@ from shared.bus.consumer import ConsumerLoop, Delivery
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
+from shared.bus.replies import reply_topic
 from shared.bus.state_store import CompactedState
 from shared.bus.topics import (
     AGENTS_COMMANDS,
@@ -202,7 +203,7 @@ class Assigner:
             log.warning("rejected agent report %s: %s (%s)", envelope.event_id, rejection.error, rejection.reason)
             dead_letter(self.producer, record, reason=rejection.reason, error=rejection.error, group=GROUP)
             return False
-        self._emit(envelope)
+        self._emit_outcome(envelope, task)
         return True
 
     def on_RegisterAgent(self, e: Envelope[Any]) -> bool:
@@ -276,6 +277,7 @@ class Assigner:
             strategy=p.strategy,
             timeout_s=p.timeout_s,
             trace=tracing.current_trace_headers(),
+            reply_to=p.reply_to,
         )
         self._set(task)
         self.dispatch(task, time.time(), cause=e)
@@ -350,7 +352,7 @@ class Assigner:
                 error_class=error_class,
                 reason=f"{decision.reason}; last error: {error}",
             )
-            self._emit(
+            self._emit_outcome(
                 new_event(
                     abandoned,
                     producer=PRODUCER,
@@ -358,7 +360,8 @@ class Assigner:
                     correlation_id=task.goal_id,
                     causation_id=e.event_id,
                     event_id=stable_id(task.task_id, p.attempt, "abandoned"),
-                )
+                ),
+                task,
             )
         return True
 
@@ -531,6 +534,14 @@ class Assigner:
 
     def _emit(self, event: Envelope[Payload]) -> None:
         self.producer.publish(event)
+
+    def _emit_outcome(self, event: Envelope[Any], task: TrackedTask | None) -> None:
+        """Publish a fact about ``task`` and, for an outcome its creator asked to hear about, a copy on the
+        creator's reply topic, in the same transaction."""
+        self._emit(event)
+        copy_to = reply_topic(event.type, task.reply_to if task is not None else None)
+        if copy_to is not None:
+            self.producer.publish(event, topic=copy_to)
 
     def tick(self) -> None:
         now = time.time()

@@ -40,6 +40,8 @@ class TrackedTask:
     #: W3C context of the event that made the task pending, so a later dispatch (capacity freed, a breaker
     #: half-open) continues the goal's trace.
     trace: Mapping[str, str] = field(default_factory=dict)
+    #: The creator's command topic that also receives the task's outcome (``shared/bus/replies.py``).
+    reply_to: str | None = None
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
@@ -108,6 +110,7 @@ class TrackedTask:
             "failed_on": list(self.failed_on),
             "holders": [[attempt, agent] for attempt, agent in self.holders],
             "trace": dict(self.trace),
+            "reply_to": self.reply_to,
         }
 
     @classmethod

@@ -30,6 +30,7 @@ from services.consensus.saga_bridge import saga_reply
 from services.consensus.tiers import TierPolicies, TierPolicy, VoteStage
 from services.consensus.track_record import TrackRecord
 from shared.bus.consumer import RejectRecord
+from shared.bus.topics import DECISIONS_COMMANDS
 from shared.events.catalogue import decisions as events
 from shared.events.catalogue.gates import DecisionGateSettled
 from shared.events.catalogue.sagas import ReportSagaActionResult
@@ -525,6 +526,7 @@ def _ask(
                 capability=options.ballot_capability.format(agent=agent),
                 inputs=inputs,
                 timeout_s=max(deadline - now, 1.0),
+                reply_to=DECISIONS_COMMANDS,
             )
             out.now(task, f"task/{task_id}")
     due = events.DecisionStepDue(decision_id=decision_id, step_id=step_id)

@@ -1,12 +1,14 @@
 """Consensus engine (faust-streaming): decisions as event-sourced aggregates, decided by their tier's protocols.
 
-One agent reads decision commands and task events (both keyed by decision id, co-partitioned with the
-``decisions`` table) in order, asks the pure ``engine.decide`` what follows, stores the decision's new record
-and publishes what follows (``handler.DecisionHandler``). Voters are asked through a task each (TaskCreated
-with the decision id as goal id, so the assigner and the agent runtime execute it; the orchestrator and the
-saga coordinator ignore tasks of goals they do not know) or answer with CastVote / Contribute commands.
-Round deadlines are scheduled commands delivered by the scheduler. After a crash the table is restored from
-its changelog and uncommitted inputs are handled again with the same event ids.
+One agent reads decision commands (keyed by decision id, co-partitioned with the ``decisions`` table) in
+order, among them the results of voters' tasks, which the assigner copies there (``TaskCreated.reply_to``,
+``shared/bus/replies.py``) so that the engine need not read the whole task topic. It asks the pure
+``engine.decide`` what follows, stores the decision's new record and publishes what follows
+(``handler.DecisionHandler``). Voters are asked through a task each (TaskCreated with the decision id as goal
+id, so the assigner and the agent runtime execute it; the orchestrator ignores tasks of goals it does not know)
+or answer with CastVote / Contribute commands. Round deadlines are scheduled commands delivered by the
+scheduler. After a crash the table is restored from its changelog and uncommitted inputs are handled again with
+the same event ids.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
+from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS
 from shared.crdt.replica import Replica
 from shared.events.catalogue import CATALOGUE
 from shared.events.codec import new_event
@@ -40,10 +42,11 @@ APP_ID = "architect-consensus"
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
-#: The topics the decisions table follows (it must have their partition count).
-DECISION_SOURCES = (DECISIONS_COMMANDS, TASKS_EVENTS)
-#: The types the handler acts on: every task event but a result is skipped by its header, undecoded (most of
-#: the busy task topic), exactly as ``DecisionHandler`` would ignore it after decoding.
+#: The topics the decisions table follows (it must have their partition count): decision commands, and the
+#: results of voters' tasks the assigner copies there.
+DECISION_SOURCES = (DECISIONS_COMMANDS,)
+#: The types the handler acts on: a task event other than a result (a copied TaskAbandoned) is skipped by its
+#: header, undecoded, exactly as ``DecisionHandler`` would ignore it after decoding.
 DECISION_INPUTS = frozenset(name for name in CATALOGUE if not name.startswith("Task") or name in TASK_RESULTS)
 
 

@@ -31,6 +31,7 @@ from services.projector.store import PROJECTION, REBUILD_LOCK, prepare_batch, pr
 from shared.bus.consumer import Delivery
 from shared.bus.reader import end_offsets, scan_consumer
 from shared.bus.record import Record
+from shared.bus.replies import is_reply_copy
 from shared.bus.topics import EVENT_TOPICS
 from shared.db.connection import connect
 from shared.db.schema import migrate
@@ -150,6 +151,8 @@ def _replay(
                     except DecodeError:
                         skipped += 1  # already dead-lettered by the live consumers when it first arrived
                         continue
+                    if is_reply_copy(record.topic, envelope.type):
+                        continue  # logged from the task topic, as the live projector does
                     deliveries.append(Delivery(envelope, record))
                 prepared = prepare_batch(deliveries)
                 if in_flight is not None:

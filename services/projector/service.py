@@ -20,6 +20,7 @@ from shared import tracing
 from shared.bus.consumer import ConsumerLoop, Delivery, RawConsumerLoop
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
+from shared.bus.replies import is_reply_copy
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
 from shared.settings import Settings
 
@@ -41,6 +42,12 @@ def seek_to_stored(
     return on_assign
 
 
+def is_logged_here(topic: str, event_type: str) -> bool:
+    """Every event is logged from the topic it belongs to; a task outcome copied to its creator's command topic
+    (``shared/bus/replies.py``) is logged from the task topic, so the copy is skipped (its offset still stored)."""
+    return not is_reply_copy(topic, event_type)
+
+
 class Projector:
     """The three loops of the projector service, run side by side until stopped."""
 
@@ -57,6 +64,7 @@ class Projector:
             batch_handler=self._write,
             on_assign=seek_to_stored(self.store.positions),
             max_batch=max_batch,
+            accepts=is_logged_here,
         )
         self.letters = RawConsumerLoop(
             settings,

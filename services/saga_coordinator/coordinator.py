@@ -41,6 +41,7 @@ from services.saga_coordinator.saga import (
     StartCompensation,
 )
 from shared.bus.consumer import RejectRecord
+from shared.bus.topics import SAGAS_COMMANDS
 from shared.events.catalogue.goals import GoalSagaStarted
 from shared.events.catalogue.sagas import (
     CompensationEscalated,
@@ -543,6 +544,7 @@ def _task(record: SagaRecord, task_id: str, step_name: str, action: Any, timeout
         capability=action.required_capability,
         inputs={**record.params, **dict(action.params), "saga_id": record.instance.saga_id, "saga_step": step_name},
         timeout_s=timeout_s,
+        reply_to=SAGAS_COMMANDS,
     )
 
 

@@ -1,11 +1,13 @@
 """Saga coordinator (faust-streaming): runs saga definitions step by step and compensates them on failure.
 
-One agent reads saga commands and task events (both keyed by saga id, co-partitioned with the ``sagas``
-table) in order, asks the pure ``coordinator.decide`` what follows, stores the saga's new record and
-publishes what follows (``handler.SagaHandler``) without waiting for each acknowledgement (faust flushes before
-it commits). Records of types it ignores (most of the task topic) are skipped by their ``architect-type``
-header, undecoded. A second agent follows goal events (keyed by goal id, co-partitioned with the
-``goal_sagas`` table) to abort a cancelled goal's sagas (``goal_sagas``).
+One agent reads saga commands (keyed by saga id, co-partitioned with the ``sagas`` table) in order, among them
+the outcomes of the saga's step tasks, which the assigner copies there (``TaskCreated.reply_to``,
+``shared/bus/replies.py``) so that the coordinator need not read the whole task topic. It asks the pure
+``coordinator.decide`` what follows, stores the saga's new record and publishes what follows
+(``handler.SagaHandler``) without waiting for each acknowledgement (faust flushes before it commits). Records
+of types it ignores are skipped by their ``architect-type`` header, undecoded. A second agent follows goal
+events (keyed by goal id, co-partitioned with the ``goal_sagas`` table) to abort a cancelled goal's sagas
+(``goal_sagas``).
 
 A step is a task for an agent (TaskCreated with the saga id as goal id, so the assigner and the agent runtime
 execute it; the orchestrator ignores tasks of goals it does not know) or a command answered with
@@ -30,7 +32,7 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import GOALS_EVENTS, SAGAS_COMMANDS, TASKS_EVENTS
+from shared.bus.topics import GOALS_EVENTS, SAGAS_COMMANDS
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
@@ -40,8 +42,9 @@ APP_ID = "architect-saga-coordinator"
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
-#: The topics the sagas table follows (it must have their partition count).
-SAGA_SOURCES = (SAGAS_COMMANDS, TASKS_EVENTS)
+#: The topics the sagas table follows (it must have their partition count): saga commands, and the outcomes of
+#: step tasks the assigner copies there.
+SAGA_SOURCES = (SAGAS_COMMANDS,)
 #: The topics the goal_sagas table follows: goal events, where GoalSagaStarted and GoalCancelled meet.
 GOAL_SOURCES = (GOALS_EVENTS,)
 #: What the sagas agent acts on: saga commands and the task results of saga steps.

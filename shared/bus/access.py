@@ -86,6 +86,9 @@ _ASSIGNER = ServiceAccess(
             AGENTS_EVENTS,
             AUCTIONS_EVENTS,
             TASKS_EVENTS,
+            # Task outcomes copied to the task's creator (``shared/bus/replies.py``).
+            SAGAS_COMMANDS,
+            DECISIONS_COMMANDS,
             ASSIGNER_STATE,
             SCHEDULER_DELAYED,
             DEAD_LETTERS,
@@ -105,13 +108,13 @@ _ORCHESTRATOR = _faust(
 _SAGA_COORDINATOR = _faust(
     "saga-coordinator",
     "architect-saga-coordinator",
-    reads={SAGAS_COMMANDS, TASKS_EVENTS, GOALS_EVENTS},
+    reads={SAGAS_COMMANDS, GOALS_EVENTS},
     writes={SAGAS_EVENTS, SAGAS_COMMANDS, GOALS_EVENTS, TASKS_EVENTS, SCHEDULER_DELAYED},
 )
 _CONSENSUS = _faust(
     "consensus",
     "architect-consensus",
-    reads={DECISIONS_COMMANDS, TASKS_EVENTS, SAGAS_EVENTS},
+    reads={DECISIONS_COMMANDS, SAGAS_EVENTS},
     writes={DECISIONS_EVENTS, DECISIONS_COMMANDS, GOALS_COMMANDS, SAGAS_COMMANDS, TASKS_EVENTS, SCHEDULER_DELAYED},
     crdt=True,
 )

@@ -166,7 +166,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "architect-saga-coordinator",
         "sagas",
-        (SAGAS_COMMANDS, TASKS_EVENTS),
+        (SAGAS_COMMANDS,),
         keyed_by="saga_id",
         extra_config=COMPACTING_CHANGELOG,
     ),
@@ -180,7 +180,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "architect-consensus",
         "decisions",
-        (DECISIONS_COMMANDS, TASKS_EVENTS),
+        (DECISIONS_COMMANDS,),
         keyed_by="decision_id",
         extra_config=COMPACTING_CHANGELOG,
     ),

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared.bus.topics import TASKS_EVENTS
+from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_COMMANDS, TASKS_EVENTS
 from shared.events.catalogue.goals import Tier
 from shared.events.envelope import Payload
 from shared.events.spec import EventSpec
@@ -14,6 +14,10 @@ from shared.events.spec import EventSpec
 #: ``lock_conflict`` (v2 of TaskFailed and TaskAbandoned): the task waited too long for file leases another holds;
 #: nothing is wrong with the agent, so it is retried without counting against the agent's circuit breaker.
 ErrorClass = Literal["timeout", "rate_limit", "auth", "crash", "invalid", "budget", "lock_conflict"]
+#: The topics a task's creator may name in ``TaskCreated.reply_to`` (``shared/bus/replies.py``): the saga
+#: coordinator's and the consensus engine's command topics, so neither reads the whole task topic.
+ReplyTopic = Literal["architect.sagas.commands", "architect.decisions.commands"]
+REPLY_TOPICS: frozenset[str] = frozenset({SAGAS_COMMANDS, DECISIONS_COMMANDS})
 
 
 class TaskCreated(Payload):
@@ -27,6 +31,9 @@ class TaskCreated(Payload):
     depends_on: list[str] = Field(default_factory=list)
     timeout_s: float | None = None
     strategy: Literal["least_loaded", "priority", "auction", "drift_aware"] = "least_loaded"
+    #: Where the task's outcome (TaskSucceeded, TaskAbandoned) is also published, besides the task topic: the
+    #: command topic of the service that created the task. None: only on the task topic.
+    reply_to: ReplyTopic | None = None
 
 
 class TaskAssigned(Payload):
