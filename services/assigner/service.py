@@ -66,6 +66,11 @@ GROUP = "architect-assigner"
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
 ANCHORS_KEY = "anchors"
+TASK_PREFIX = "task/"
+#: A finished task's entry: ``{FINISHED_AT: time}`` under its task key (one record where a tombstone and a marker
+#: of its own were two).
+FINISHED_AT = "finished_at"
+#: Where finished markers were kept before; still read, and deleted when they expire.
 FINISHED_PREFIX = "finished/"
 
 
@@ -92,6 +97,7 @@ class Assigner:
         self._dirty_tasks: set[str] = set()
         # Finished (done or abandoned) task id -> when; kept finished_retention_s, in the state topic too.
         self.finished: dict[str, float] = {}
+        self._marked_apart: dict[str, float] = {}
         # ABA: the baseline examples the drift monitor chose for each drifting agent's next assignments.
         self.anchors: dict[str, list[str]] = {}
         self._anchors_dirty = False
@@ -123,11 +129,19 @@ class Assigner:
             else self._empty_registry()
         )
         self._saved_registry = self.registry if registry else None
-        self.tasks = {
-            key.removeprefix("task/"): TrackedTask.from_dict(value) for key, value in self.state.items("task/")
-        }
+        self.tasks, self.finished = {}, {}
+        for key, value in self.state.items(TASK_PREFIX):
+            task_id = key.removeprefix(TASK_PREFIX)
+            if FINISHED_AT in value:
+                self.finished[task_id] = float(value[FINISHED_AT])
+            else:
+                self.tasks[task_id] = TrackedTask.from_dict(value)
         self._dirty_tasks.clear()
-        self.finished = {key.removeprefix(FINISHED_PREFIX): float(at) for key, at in self.state.items(FINISHED_PREFIX)}
+        # Finished markers of their own key, as written before a task's entry became its marker.
+        self._marked_apart = {
+            key.removeprefix(FINISHED_PREFIX): float(at) for key, at in self.state.items(FINISHED_PREFIX)
+        }
+        self.finished.update(self._marked_apart)
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
 
@@ -145,14 +159,16 @@ class Assigner:
             self._anchors_dirty = False
         for task_id in self._dirty_tasks:
             task = self.tasks.get(task_id)
-            if task is None or task.state not in OPEN_STATES:
-                self.state.delete(f"task/{task_id}")
-                self.tasks.pop(task_id, None)
-                if task is not None and task_id not in self.finished:
-                    self.finished[task_id] = time.time()
-                    self.state.put(f"{FINISHED_PREFIX}{task_id}", self.finished[task_id])
-            else:
-                self.state.put(f"task/{task_id}", task.to_dict())
+            if task is not None and task.state in OPEN_STATES:
+                self.state.put(f"{TASK_PREFIX}{task_id}", task.to_dict())
+                continue
+            self.tasks.pop(task_id, None)
+            if task is None:
+                self.state.delete(f"{TASK_PREFIX}{task_id}")
+                continue
+            # One record: the finished task's entry becomes its marker, kept for ``finished_retention_s``.
+            at = self.finished.setdefault(task_id, time.time())
+            self.state.put(f"{TASK_PREFIX}{task_id}", {FINISHED_AT: at})
         self._dirty_tasks.clear()
         self.state.flush()
 
@@ -286,7 +302,9 @@ class Assigner:
     def on_TaskStarted(self, e: Envelope[Any]) -> bool:
         task = self.tasks.get(e.payload.task_id)
         if task is not None:
-            self._set(task.started(e.payload.attempt))
+            # In memory only: every rule treats a running attempt as an assigned one, so a restart that restores
+            # it as assigned changes nothing, and the state topic is spared a record per task.
+            self.tasks[task.task_id] = task.started(e.payload.attempt)
         return False
 
     def on_TaskSucceeded(self, e: Envelope[Any]) -> bool:
@@ -560,7 +578,8 @@ class Assigner:
         expired = [task_id for task_id, at in self.finished.items() if at < horizon]
         for task_id in expired:
             del self.finished[task_id]
-            self.state.delete(f"{FINISHED_PREFIX}{task_id}")
+            apart = self._marked_apart.pop(task_id, None) is not None
+            self.state.delete(f"{FINISHED_PREFIX if apart else TASK_PREFIX}{task_id}")
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def run(self) -> None:

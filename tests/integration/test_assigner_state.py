@@ -1,0 +1,90 @@
+"""The assigner's compacted state on the real broker: what a task leaves in it, and what a restart restores.
+
+A task runs through the real assigner and agent runtime. Its entry in ``architect.assigner.state`` is written
+when it is assigned and once more when it finishes, as its finished marker (one record, no tombstone and
+marker of its own); the attempt's start is not written. A second assigner restored from the topic knows the
+task as finished, so the same TaskCreated delivered again is not dispatched a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from services.assigner.service import FINISHED_AT, TASK_PREFIX, Assigner
+from shared.bus.producer import EventProducer
+from shared.bus.reader import read_to_end
+from shared.bus.topics import ASSIGNER_STATE, TASKS_EVENTS
+from shared.events.catalogue.tasks import TaskCreated
+from shared.events.codec import new_event
+from shared.events.envelope import Envelope
+from shared.settings import Settings
+from tests.conftest import unique
+from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_runtime
+from tests.integration.kafka_helpers import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+@contextmanager
+def running_assigner(settings: Settings) -> Iterator[Assigner]:
+    service = Assigner(settings)
+    thread = threading.Thread(target=service.run, name="assigner", daemon=True)
+    thread.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "the assigner did not stop within 60s"
+
+
+def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_it_again(
+    settings: Settings, producer: EventProducer
+) -> None:
+    tag = unique("assigner-state")
+    capability, goal_id = f"cap-{tag}", f"goal-{tag}"
+
+    def task(step: str) -> Envelope[Any]:
+        payload = TaskCreated(task_id=f"{goal_id}/{step}", goal_id=goal_id, operator=step, capability=capability)
+        return new_event(payload, producer="test", stream_id=goal_id, correlation_id=goal_id)
+
+    first, second = task("build"), task("test")
+    task_id = first.payload.task_id
+    tasks = EventTail(settings, [TASKS_EVENTS])
+    try:
+        with running_runtime(settings, fleet(f"rt-{tag}", echo_agent(f"worker-{tag}", capabilities=[capability]))):
+            with running_assigner(settings):
+                producer.publish(first)
+                producer.flush()
+                tasks.wait_for("TaskSucceeded", task_id=task_id, timeout=60)
+
+            written = [
+                (record.key.decode(), None if record.value is None else json.loads(record.value))
+                for record in read_to_end(settings, [ASSIGNER_STATE])
+                if record.key is not None and task_id in record.key.decode()
+            ]
+            assert {key for key, _ in written} == {f"{TASK_PREFIX}{task_id}"}, f"one key, no marker apart: {written}"
+            values = [value for _, value in written]
+            assert all(value is not None for value in values), "the entry is never deleted on finishing"
+            assert len(values) == 2, f"written when assigned, then when finished: {values}"
+            assert values[0]["state"] == "assigned", "the start is kept in memory only"
+            assert set(values[1]) == {FINISHED_AT}, "the last record is the finished marker"
+
+            with running_assigner(settings) as restored:
+                wait_for(lambda: task_id in restored.finished, timeout=60, message="the restored finished marker")
+                assert task_id not in restored.tasks
+                # Delivered again (e.g. an orchestrator re-emitting after a crash), then a new task of the same
+                # goal behind it in the same partition: once that one is done, the first was seen again.
+                producer.publish(first)
+                producer.publish(second)
+                producer.flush()
+                tasks.wait_for("TaskSucceeded", task_id=second.payload.task_id, timeout=60)
+        assert len(tasks.matching("TaskAssigned", task_id=task_id)) == 1, "a finished task is not dispatched again"
+    finally:
+        tasks.close()
