@@ -72,6 +72,7 @@ from shared.bus.topics import (
     BLACKBOARD_EVENTS,
     DRIFT_EVENTS,
 )
+from shared.events.catalogue.agents import AgentStopped
 from shared.events.catalogue.drift import AgentResetRequested, ConsolidationRequested
 from shared.events.catalogue.tasks import TaskFailed, TaskStarted
 from shared.events.catalogue.work import ExecuteTask, FindingPosted, TaskAnnounced
@@ -240,6 +241,7 @@ class AgentRuntime:
             self._settle(Completion.failed(key, "crash", error, int((self._clock() - running.started) * 1000)))
         for key in list(self._lease_waits):
             self._give_back(key)  # still queued in the ledger: it waits for its leases again after a restart
+        self._announce_stopped()
         self.state.flush()
         self.fleet_state.publish()
         self.producer.flush()
@@ -415,6 +417,15 @@ class AgentRuntime:
     def _local_holders(self, key: AssignmentKey, paths: tuple[str, ...]) -> dict[str, str]:
         """The paths another task of this runtime claims, with that task's id."""
         return {path: owner.task_id for path, owner in self._claims.others(key, paths).items()}
+
+    def _announce_stopped(self) -> None:
+        """Tell the assigner at once that these agents take no more work (not only when their heartbeats time
+        out): assignments sent meanwhile would wait for this runtime's return or for their timeout."""
+        for agent in self.agents.values():
+            stopped = AgentStopped(agent_id=agent.id, reason=f"runtime {self.runtime_id} stopped")
+            self.producer.publish(
+                new_event(stopped, producer=producer_name(agent.id), stream_id=agent.id, correlation_id=agent.id)
+            )
 
     def _heartbeat(self, agent: HostedAgent) -> None:
         waits = self._announced_waits.get(agent.id, 0)

@@ -32,6 +32,8 @@ class AgentView:
     last_heartbeat: float = 0.0
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     lease_waits: int = 0
+    #: When its runtime said it stopped (AgentStopped); it is alive again once heard from after that.
+    stopped_at: float | None = None
 
     @property
     def busy(self) -> int:
@@ -49,8 +51,9 @@ class AgentView:
         return self.busy / self.capacity if self.capacity > 0 else float("inf")
 
     def is_alive(self, now: float, heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S) -> bool:
-        """A heartbeat arrived within the timeout."""
-        return now - self.last_heartbeat <= heartbeat_timeout_s
+        """A heartbeat arrived within the timeout, and after the agent's runtime last said it stopped."""
+        heard_since = self.stopped_at is None or self.last_heartbeat > self.stopped_at
+        return heard_since and now - self.last_heartbeat <= heartbeat_timeout_s
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -65,6 +68,7 @@ class AgentView:
             "last_heartbeat": self.last_heartbeat,
             "breaker": self.breaker.to_dict(),
             "lease_waits": self.lease_waits,
+            "stopped_at": self.stopped_at,
         }
 
     @classmethod
@@ -81,4 +85,5 @@ class AgentView:
             last_heartbeat=float(data.get("last_heartbeat", 0.0)),
             breaker=CircuitBreaker.from_dict(data.get("breaker", {})),
             lease_waits=int(data.get("lease_waits", 0)),
+            stopped_at=None if data.get("stopped_at") is None else float(data["stopped_at"]),
         )

@@ -102,6 +102,14 @@ class AgentRegistry:
             )
         )
 
+    def stopped(self, agent_id: str, at: float) -> AgentRegistry:
+        """The agent's runtime stopped at ``at``: not alive until a heartbeat newer than that (an older one
+        arriving late does not revive it). Its load, stability and breaker are kept for when it comes back."""
+        agent = self.agents.get(agent_id)
+        if agent is None or (agent.stopped_at is not None and agent.stopped_at >= at):
+            return self
+        return self._with(replace(agent, stopped_at=at))
+
     def change_load(self, agent_id: str, delta: int) -> AgentRegistry:
         """Tasks taken (+) or finished (-) by the agent; in_flight never goes below zero."""
         agent = self.agents.get(agent_id)

@@ -256,6 +256,10 @@ class Assigner:
         # Tasks waiting for file leases hold no slot: more of them may free capacity.
         return not was_alive or (before is not None and p.lease_waits > before.lease_waits)
 
+    def on_AgentStopped(self, e: Envelope[Any]) -> bool:
+        self.registry = self.registry.stopped(e.payload.agent_id, e.occurred_at.timestamp())
+        return False
+
     def on_StabilityScored(self, e: Envelope[Any]) -> bool:
         """Drift-aware routing: the agent's stability (below the reset threshold it gets no work) and anchors."""
         p = e.payload

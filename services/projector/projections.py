@@ -227,6 +227,7 @@ PROJECTORS: dict[str, Projector] = {
         )
     ],
     "AgentDeregistered": lambda e: [_agent(e, status="deregistered")],
+    "AgentStopped": lambda e: [_agent(e, status="stopped", in_flight=0, lease_waits=0)],
     "AgentHeartbeat": lambda e: [
         _agent(
             e,

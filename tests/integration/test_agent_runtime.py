@@ -121,6 +121,8 @@ def test_the_runtime_process_registers_heartbeats_runs_work_and_drains_on_sigter
     assert process.returncode == 0, log
     assert "agent-runtime stopped" in log
     (succeeded,) = tail.wait_for("TaskSucceeded", task_id=task_id, timeout=5)
+    (stopped,) = tail.wait_for("AgentStopped", agent_id=agent_id, timeout=5)
+    assert stopped.occurred_at >= succeeded.occurred_at, "its agents are announced stopped after the drain"
     assert succeeded.payload.tokens_used == 321
     assert succeeded.payload.duration_ms >= 2000
     assert succeeded.payload.output["operator"] == "code"

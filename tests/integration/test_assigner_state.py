@@ -4,12 +4,16 @@ A task runs through the real assigner and agent runtime. Its entry in ``architec
 when it is assigned and once more when it finishes, as its finished marker (one record, no tombstone and
 marker of its own); the attempt's start is not written. A second assigner restored from the topic knows the
 task as finished, so the same TaskCreated delivered again is not dispatched a second time.
+
+An agent whose runtime stopped gets no more work at once (its runtime says so with AgentStopped), not only when
+its heartbeats time out.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +23,7 @@ import pytest
 from services.assigner.service import FINISHED_AT, TASK_PREFIX, Assigner
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
-from shared.bus.topics import ASSIGNER_STATE, TASKS_EVENTS
+from shared.bus.topics import AGENTS_EVENTS, ASSIGNER_STATE, TASKS_EVENTS
 from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import new_event
 from shared.events.envelope import Envelope
@@ -88,3 +92,48 @@ def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_
         assert len(tasks.matching("TaskAssigned", task_id=task_id)) == 1, "a finished task is not dispatched again"
     finally:
         tasks.close()
+
+
+def test_an_agent_whose_runtime_stopped_gets_no_work_though_its_last_heartbeat_is_recent(
+    settings: Settings, producer: EventProducer
+) -> None:
+    tag = unique("stopped")
+    capability, goal_id = f"cap-{tag}", f"goal-{tag}"
+    # Equal load: least-loaded routing breaks the tie by agent id, so it would pick the stopped "a-" agent.
+    stopping, staying = f"a-{tag}", f"b-{tag}"
+    created = new_event(
+        TaskCreated(task_id=f"{goal_id}/build", goal_id=goal_id, operator="build", capability=capability),
+        producer="test",
+        stream_id=goal_id,
+        correlation_id=goal_id,
+    )
+    tasks = EventTail(settings, [TASKS_EVENTS])
+    agents = EventTail(settings, [AGENTS_EVENTS])
+    try:
+        with (
+            running_assigner(settings) as assigner,
+            running_runtime(settings, fleet(f"rt-b-{tag}", echo_agent(staying, capabilities=[capability]))),
+        ):
+            with running_runtime(settings, fleet(f"rt-a-{tag}", echo_agent(stopping, capabilities=[capability]))):
+                wait_for(
+                    lambda: {a.agent_id for a in assigner.registry.alive(time.time())} >= {stopping, staying},
+                    timeout=60,
+                    message="both agents alive",
+                )
+                both_alive_at = time.time()
+            (stopped,) = agents.wait_for("AgentStopped", agent_id=stopping, timeout=30)
+            assert stopped.payload.reason == f"runtime rt-a-{tag} stopped"
+            wait_for(
+                lambda: not assigner.registry.is_alive(stopping, time.time()),
+                timeout=10,
+                message="the stopped agent taken out of routing",
+            )
+            producer.publish(created)
+            producer.flush()
+            (assigned,) = tasks.wait_for("TaskAssigned", task_id=created.payload.task_id, timeout=30)
+            tasks.wait_for("TaskSucceeded", task_id=created.payload.task_id, timeout=30)
+        assert assigned.occurred_at.timestamp() - both_alive_at < 15, "assigned within the heartbeat timeout"
+        assert assigned.payload.agent_id == staying
+    finally:
+        tasks.close()
+        agents.close()

@@ -52,6 +52,15 @@ class AgentHeartbeat(Payload):
     lease_waits: int = Field(default=0, ge=0)
 
 
+class AgentStopped(Payload):
+    """The runtime hosting the agent stopped (after draining its tasks): the assigner gives it no more work until
+    it is heard from again (a heartbeat sent after this, or a new registration), instead of until its heartbeat
+    times out."""
+
+    agent_id: str
+    reason: str = ""
+
+
 class BreakerStateChanged(Payload):
     agent_id: str
     state: BreakerState
@@ -65,6 +74,7 @@ SPECS: tuple[EventSpec, ...] = (
     EventSpec("AgentRegistered", 1, AgentRegistered, AGENTS_EVENTS, "event", "assigner", "An agent joined."),
     EventSpec("AgentDeregistered", 1, AgentDeregistered, AGENTS_EVENTS, "event", "assigner", "An agent left."),
     EventSpec("AgentHeartbeat", 2, AgentHeartbeat, AGENTS_EVENTS, "event", "agent-runtime", "An agent is alive."),
+    EventSpec("AgentStopped", 1, AgentStopped, AGENTS_EVENTS, "event", "agent-runtime", "An agent's runtime stopped."),
     EventSpec(
         "BreakerStateChanged",
         1,

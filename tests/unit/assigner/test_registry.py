@@ -75,6 +75,31 @@ def test_updates_about_unknown_agents_change_nothing():
     assert not agents.is_alive("ghost", NOW)
 
 
+def test_a_stopped_agent_gets_no_work_until_heard_from_after_its_stop():
+    agents = registry().record_failure("coder", NOW).change_load("coder", 1).stopped("coder", NOW + 1)
+    assert not agents.is_alive("coder", NOW + 1) and [a.agent_id for a in agents.alive(NOW + 1)] == ["boss"]
+    decision = route(task(), agents.views(), NOW + 1)
+    assert isinstance(decision, Assign) and decision.agent_id == "boss"
+    late = agents.heartbeat("coder", NOW + 0.5)
+    assert not late.is_alive("coder", NOW + 2), "a heartbeat sent before the stop, arriving late, does not revive it"
+    assert agents.heartbeat("coder", NOW + 3).is_alive("coder", NOW + 3), "one sent after the stop does"
+    coder = agents.get("coder")
+    assert (coder.in_flight, coder.breaker.consecutive_failures) == (1, 1), "load and breaker are kept"
+
+
+def test_a_runtime_registering_its_agents_again_brings_them_back_whichever_event_is_handled_first():
+    registered_first = registry().register("coder", {"code"}, NOW + 5, capacity=2).stopped("coder", NOW + 1)
+    assert registered_first.is_alive("coder", NOW + 6), "the stop of the runtime before the restart is older"
+    stopped_first = registry().stopped("coder", NOW + 1).register("coder", {"code"}, NOW + 5, capacity=2)
+    assert stopped_first.is_alive("coder", NOW + 6)
+
+
+def test_an_older_stop_changes_nothing_and_an_unknown_agent_is_ignored():
+    agents = registry().stopped("coder", NOW + 5)
+    assert agents.stopped("coder", NOW + 1) == agents
+    assert agents.stopped("ghost", NOW) == agents
+
+
 def test_deregister_removes_the_agent():
     agents = registry().deregister("coder")
     assert agents.get("coder") is None
@@ -128,6 +153,6 @@ def test_routing_works_on_registry_views():
 
 
 def test_round_trips_through_json():
-    agents = registry().record_failure("coder", NOW).set_stability("boss", 0.8)
+    agents = registry().record_failure("coder", NOW).set_stability("boss", 0.8).stopped("boss", NOW + 1)
     agents = AgentRegistry(agents.agents, heartbeat_timeout_s=20)
     assert AgentRegistry.from_dict(json.loads(json.dumps(agents.to_dict()))) == agents

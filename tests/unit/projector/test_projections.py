@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from services.projector.projections import TABLES, changes_for, fold, row_values
-from shared.events.catalogue.agents import AgentHeartbeat, AgentRegistered
+from shared.events.catalogue.agents import AgentHeartbeat, AgentRegistered, AgentStopped
 from shared.events.catalogue.goals import GoalPlanned, GoalSubmitted, PlannedTask
 from shared.events.catalogue.tasks import TaskAssigned, TaskCreated, TaskSucceeded
 from shared.events.codec import new_event
@@ -64,6 +64,16 @@ def test_agent_registration_and_heartbeat_update_the_same_row() -> None:
     ]
     row = fold(c for e in batch for c in changes_for(e))["agents"][("a1",)]
     assert row["capacity"] == 2 and row["in_flight"] == 1 and row["status"] == "alive"
+
+
+def test_a_stopped_agent_s_row_says_so_and_holds_no_work() -> None:
+    batch = [
+        event(AgentRegistered(agent_id="a1", capabilities=["code"], capacity=2), stream="a1"),
+        event(AgentHeartbeat(agent_id="a1", in_flight=1, lease_waits=1), stream="a1"),
+        event(AgentStopped(agent_id="a1", reason="runtime rt stopped"), stream="a1"),
+    ]
+    row = fold(c for e in batch for c in changes_for(e))["agents"][("a1",)]
+    assert (row["status"], row["in_flight"], row["lease_waits"], row["capacity"]) == ("stopped", 0, 0, 2)
 
 
 def test_commands_only_reach_the_event_log() -> None:
