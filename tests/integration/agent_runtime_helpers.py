@@ -13,13 +13,14 @@ from confluent_kafka import TopicPartition
 from services.agent_runtime.backends.contract import TaskRequest
 from services.agent_runtime.fleet_config import parse_fleet
 from services.agent_runtime.service import AgentRuntime
+from services.assigner.service import Assigner
 from shared.bus.reader import end_offsets, scan_consumer
 from shared.bus.record import Record
 from shared.events.catalogue.work import ExecuteTask
 from shared.events.codec import DecodeError, decode, new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
-from tests.integration.kafka_helpers import wait_for
+from tests.integration.kafka_helpers import in_thread, wait_for
 
 #: How many times the ``echo`` backend ran each (agent, task, attempt), across every runtime of the session.
 CALLS: Counter[tuple[str, str, int]] = Counter()
@@ -95,17 +96,19 @@ def echo_agent(agent_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @contextmanager
+def running_assigner(settings: Settings) -> Iterator[Assigner]:
+    """The real assigner run in a thread for the block, then stopped."""
+    service = Assigner(settings)
+    with in_thread(service, "the assigner"):
+        yield service
+
+
+@contextmanager
 def running_runtime(settings: Settings, fleet_config: Any) -> Iterator[AgentRuntime]:
     """An AgentRuntime run in a thread for the block, then stopped (drained) like on SIGTERM."""
     runtime = AgentRuntime(settings, fleet_config)
-    thread = threading.Thread(target=runtime.run, name=f"runtime-{runtime.runtime_id}", daemon=True)
-    thread.start()
-    try:
+    with in_thread(runtime, f"the agent runtime {runtime.runtime_id}"):
         yield runtime
-    finally:
-        runtime.stop()
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the agent runtime did not stop within 60s"
 
 
 def assignment(

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from confluent_kafka.admin import NewTopic
 
@@ -32,17 +33,30 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, message: str 
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
 
 
+class Runnable(Protocol):
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @contextmanager
-def running(loop: ConsumerLoop) -> Iterator[threading.Thread]:
-    """Run a consumer loop in a thread for the duration of the block, then stop it gracefully."""
-    thread = threading.Thread(target=loop.run, daemon=True)
+def in_thread(service: Runnable, name: str, stop_timeout_s: float = 60.0) -> Iterator[threading.Thread]:
+    """Run ``service.run`` in a thread for the duration of the block, then stop it and wait for it to end."""
+    thread = threading.Thread(target=service.run, name=name, daemon=True)
     thread.start()
     try:
         yield thread
     finally:
-        loop.stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "consumer loop did not stop within 30s"
+        service.stop()
+        thread.join(timeout=stop_timeout_s)
+        assert not thread.is_alive(), f"{name} did not stop within {stop_timeout_s:g}s"
+
+
+@contextmanager
+def running(loop: ConsumerLoop) -> Iterator[threading.Thread]:
+    """Run a consumer loop in a thread for the duration of the block, then stop it gracefully."""
+    with in_thread(loop, "consumer loop", stop_timeout_s=30.0) as thread:
+        yield thread
 
 
 def dead_letters_from(settings: Settings, group: str) -> list[DeadLetter]:

@@ -25,7 +25,7 @@ from shared.events.codec import encode, new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, fleet, running_runtime
+from tests.integration.agent_runtime_helpers import EventTail, fleet, running_assigner, running_runtime
 from tests.integration.kafka_helpers import dead_letters_from, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -46,15 +46,8 @@ def secured(settings: Settings) -> Settings:
 
 @pytest.fixture
 def assigner(secured: Settings) -> Iterator[Assigner]:
-    service = Assigner(secured)
-    thread = threading.Thread(target=service.run, name="assigner", daemon=True)
-    thread.start()
-    try:
+    with running_assigner(secured) as service:
         yield service
-    finally:
-        service.stop()
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the assigner did not stop within 60s"
 
 
 def forged(

@@ -12,15 +12,12 @@ its heartbeats time out.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from services.assigner.service import FINISHED_AT, TASK_PREFIX, Assigner
+from services.assigner.service import FINISHED_AT, TASK_PREFIX
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import AGENTS_EVENTS, ASSIGNER_STATE, TASKS_EVENTS
@@ -29,23 +26,10 @@ from shared.events.codec import new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_runtime
+from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_assigner, running_runtime
 from tests.integration.kafka_helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-@contextmanager
-def running_assigner(settings: Settings) -> Iterator[Assigner]:
-    service = Assigner(settings)
-    thread = threading.Thread(target=service.run, name="assigner", daemon=True)
-    thread.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the assigner did not stop within 60s"
 
 
 def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_it_again(

@@ -8,7 +8,6 @@ same event (same id and payload), and nothing else about any task is.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import decode, new_event
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_runtime
+from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_assigner, running_runtime
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -35,15 +34,8 @@ def refuse(request: TaskRequest) -> dict[str, Any]:
 
 @pytest.fixture
 def assigner(settings: Settings) -> Iterator[Assigner]:
-    service = Assigner(settings)
-    thread = threading.Thread(target=service.run, name="assigner", daemon=True)
-    thread.start()
-    try:
+    with running_assigner(settings) as service:
         yield service
-    finally:
-        service.stop()
-        thread.join(timeout=60)
-        assert not thread.is_alive(), "the assigner did not stop within 60s"
 
 
 def test_a_task_s_outcome_is_copied_to_the_reply_topic_it_names_and_only_there(
