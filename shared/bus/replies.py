@@ -3,7 +3,8 @@
 A task's creator may name one of its own command topics in ``TaskCreated.reply_to`` (the saga coordinator and
 the consensus engine do). When the assigner publishes that task's outcome (an accepted TaskSucceeded, or
 TaskAbandoned) on the task topic, it publishes the same event (same id) on the reply topic in the same
-transaction. The task topic stays the log of record: the projector and the stream readers skip the copies.
+transaction. The task topic stays the log of record: the projector skips the copies, and timelines read from
+Kafka (``architect streams replay``) drop them as duplicates by event id.
 """
 
 from __future__ import annotations
