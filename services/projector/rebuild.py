@@ -27,11 +27,17 @@ import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from services.projector.projections import TABLES
-from services.projector.store import PROJECTION, REBUILD_LOCK, prepare_batch, prepare_session, write_batch
+from services.projector.store import (
+    PROJECTION,
+    REBUILD_LOCK,
+    is_logged_here,
+    prepare_batch,
+    prepare_session,
+    write_batch,
+)
 from shared.bus.consumer import Delivery
 from shared.bus.reader import end_offsets, scan_consumer
 from shared.bus.record import Record
-from shared.bus.replies import is_reply_copy
 from shared.bus.topics import EVENT_TOPICS
 from shared.db.connection import connect
 from shared.db.schema import migrate
@@ -151,8 +157,8 @@ def _replay(
                     except DecodeError:
                         skipped += 1  # already dead-lettered by the live consumers when it first arrived
                         continue
-                    if is_reply_copy(record.topic, envelope.type):
-                        continue  # logged from the task topic, as the live projector does
+                    if not is_logged_here(record.topic, envelope.type):
+                        continue  # a copy of an event logged from its own topic
                     deliveries.append(Delivery(envelope, record))
                 prepared = prepare_batch(deliveries)
                 if in_flight is not None:

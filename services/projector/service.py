@@ -15,12 +15,11 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from services.projector.crdt_state_store import CrdtStateStore
 from services.projector.dead_letter_store import DeadLetterStore
-from services.projector.store import ProjectorStore
+from services.projector.store import ProjectorStore, is_logged_here
 from shared import tracing
 from shared.bus.consumer import ConsumerLoop, Delivery, RawConsumerLoop
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
-from shared.bus.replies import is_reply_copy
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
 from shared.settings import Settings
 
@@ -40,12 +39,6 @@ def seek_to_stored(
         return partitions
 
     return on_assign
-
-
-def is_logged_here(topic: str, event_type: str) -> bool:
-    """Every event is logged from the topic it belongs to; a task outcome copied to its creator's command topic
-    (``shared/bus/replies.py``) is logged from the task topic, so the copy is skipped (its offset still stored)."""
-    return not is_reply_copy(topic, event_type)
 
 
 class Projector:

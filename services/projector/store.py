@@ -14,6 +14,7 @@ import psycopg
 from services.projector.projections import LATEST_COLUMNS, TABLES, changes_for, fold, row_values
 from shared.bus.consumer import Delivery, Rewind
 from shared.bus.record import Record
+from shared.bus.replies import is_reply_copy
 from shared.db.connection import connect
 from shared.events.codec import encode
 
@@ -94,6 +95,13 @@ def stored_positions(conn: psycopg.Connection, projection: str = PROJECTION) -> 
         "SELECT topic, partition, next_offset FROM projector_offsets WHERE projection = %s", (projection,)
     ).fetchall()
     return {(topic, partition): offset for topic, partition, offset in rows}
+
+
+def is_logged_here(topic: str, event_type: str) -> bool:
+    """Every event is logged from the topic it belongs to; a task outcome copied to its creator's command topic
+    (``shared/bus/replies.py``) is logged from the task topic, so the copy is skipped (its offset still stored).
+    The live projector skips copies by their type header, the rebuild after decoding."""
+    return not is_reply_copy(topic, event_type)
 
 
 class PreparedBatch(NamedTuple):

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.assigner.task_book import TrackedTask
-from services.projector.service import is_logged_here
+from services.projector.store import is_logged_here
 from shared.bus.replies import REPLY_TYPES, is_reply_copy, reply_topic
 from shared.bus.topics import DECISIONS_COMMANDS, GOALS_COMMANDS, SAGAS_COMMANDS, TASKS_EVENTS
 from shared.events.catalogue import CATALOGUE
