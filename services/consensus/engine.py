@@ -155,7 +155,7 @@ def decide(stored: Mapping[str, Any] | None, event: Envelope[Any], now: float, o
     if stored is None:
         if event.type in DECISION_COMMANDS:
             raise RejectRecord("unknown_decision", f"{event.type} for decision {event.stream_id!r}, which is unknown")
-        return EngineStep(None)  # not a decision's task (e.g. a goal's or a saga's)
+        return EngineStep(None)  # the task of no decision held here
     decision = Decision.from_dict(stored["decision"])
     out = _Out(event, decision.request.decision_id)
     p = event.payload

@@ -22,7 +22,8 @@ from shared.events.scheduling_client import schedule
 
 #: Key of a record's events not yet acknowledged by Kafka (with the id of the input that caused them).
 PENDING = "pending"
-#: Task events the engine reacts to; the rest of the (busy) task topic is skipped before any lookup.
+#: Task events the engine reacts to (voters' outcomes, copied to its command topic); others are skipped before any
+#: lookup.
 TASK_RESULTS = frozenset({"TaskSucceeded"})
 
 Publish = Callable[[Envelope[Any]], Awaitable[None]]
@@ -49,7 +50,7 @@ class DecisionHandler:
         decision_id = event.stream_id
         stored: Mapping[str, Any] | None = self.table.get(decision_id)
         if stored is None and event.type.startswith("Task"):
-            return  # not a decision's task (e.g. a goal's or a saga's)
+            return  # the task of no decision held here
         if stored is not None and stored.get(PENDING):
             cause = stored[PENDING]["cause"]
             stored = await self._pay_debt(decision_id, stored)

@@ -29,7 +29,8 @@ from shared.events.scheduling_client import schedule
 PRODUCER = "saga-coordinator"
 #: Key of a record's events not yet known to be acknowledged by Kafka (with the id of the input that caused them).
 PENDING = "pending"
-#: Task events the coordinator reacts to; the rest of the (busy) task topic is skipped before any lookup.
+#: Task events the coordinator reacts to (step outcomes, copied to its command topic); others are skipped before
+#: any lookup.
 TASK_RESULTS = frozenset({"TaskSucceeded", "TaskAbandoned"})
 #: Sagas whose deliveries are followed in memory; beyond this the oldest are forgotten (their debt is re-sent).
 TRACKED_SAGAS = 100_000
@@ -88,7 +89,7 @@ class SagaHandler:
         saga_id = event.stream_id
         stored: Mapping[str, Any] | None = self.table.get(saga_id)
         if stored is None and event.type.startswith("Task"):
-            return  # not a saga's task (e.g. a goal's)
+            return  # the task of no saga held here
         owed: list[str] = []
         if stored is not None and stored.get(PENDING):
             debt = stored[PENDING]
