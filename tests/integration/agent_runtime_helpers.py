@@ -16,6 +16,7 @@ from services.agent_runtime.service import AgentRuntime
 from services.assigner.service import Assigner
 from shared.bus.reader import end_offsets, scan_consumer
 from shared.bus.record import Record
+from shared.events.catalogue.tasks import ReplyTopic, TaskCreated
 from shared.events.catalogue.work import ExecuteTask
 from shared.events.codec import DecodeError, decode, new_event
 from shared.events.envelope import Envelope
@@ -109,6 +110,14 @@ def running_runtime(settings: Settings, fleet_config: Any) -> Iterator[AgentRunt
     runtime = AgentRuntime(settings, fleet_config)
     with in_thread(runtime, f"the agent runtime {runtime.runtime_id}"):
         yield runtime
+
+
+def task_created(goal_id: str, step: str, capability: str, *, reply_to: ReplyTopic | None = None) -> Envelope[Any]:
+    """A TaskCreated as the orchestrator publishes it (task ``goal_id/step``, keyed by the goal)."""
+    created = TaskCreated(
+        task_id=f"{goal_id}/{step}", goal_id=goal_id, operator=step, capability=capability, reply_to=reply_to
+    )
+    return new_event(created, producer="test-orchestrator", stream_id=goal_id, correlation_id=goal_id)
 
 
 def assignment(

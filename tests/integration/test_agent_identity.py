@@ -20,12 +20,12 @@ from services.assigner.service import GROUP, Assigner
 from shared.agent_identity import SIGNATURE_HEADER, agent_token, producer_name, sign
 from shared.bus.producer import EventProducer
 from shared.bus.topics import AGENTS_REPORTS, EVENT_TOPICS, TASKS_EVENTS
-from shared.events.catalogue.tasks import TaskCreated, TaskSucceeded
+from shared.events.catalogue.tasks import TaskSucceeded
 from shared.events.codec import encode, new_event
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, fleet, running_assigner, running_runtime
+from tests.integration.agent_runtime_helpers import EventTail, fleet, running_assigner, running_runtime, task_created
 from tests.integration.kafka_helpers import dead_letters_from, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -80,10 +80,7 @@ def test_forged_reports_are_dead_lettered_and_only_the_holders_result_completes_
     }
     try:
         with running_runtime(secured, fleet(f"rt-{tag}", alice_agent)):
-            created = TaskCreated(task_id=task_id, goal_id=goal_id, operator="build", capability=capability)
-            producer.publish(
-                new_event(created, producer="test-orchestrator", stream_id=goal_id, correlation_id=goal_id)
-            )
+            producer.publish(task_created(goal_id, "build", capability))
             producer.flush()
             (assigned,) = tasks.wait_for("TaskAssigned", task_id=task_id, timeout=60)
             assert assigned.payload.agent_id == alice

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
 import pytest
 
@@ -21,12 +20,16 @@ from services.assigner.service import FINISHED_AT, TASK_PREFIX
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import AGENTS_EVENTS, ASSIGNER_STATE, TASKS_EVENTS
-from shared.events.catalogue.tasks import TaskCreated
-from shared.events.codec import new_event
-from shared.events.envelope import Envelope
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_assigner, running_runtime
+from tests.integration.agent_runtime_helpers import (
+    EventTail,
+    echo_agent,
+    fleet,
+    running_assigner,
+    running_runtime,
+    task_created,
+)
 from tests.integration.kafka_helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -37,12 +40,7 @@ def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_
 ) -> None:
     tag = unique("assigner-state")
     capability, goal_id = f"cap-{tag}", f"goal-{tag}"
-
-    def task(step: str) -> Envelope[Any]:
-        payload = TaskCreated(task_id=f"{goal_id}/{step}", goal_id=goal_id, operator=step, capability=capability)
-        return new_event(payload, producer="test", stream_id=goal_id, correlation_id=goal_id)
-
-    first, second = task("build"), task("test")
+    first, second = task_created(goal_id, "build", capability), task_created(goal_id, "test", capability)
     task_id = first.payload.task_id
     tasks = EventTail(settings, [TASKS_EVENTS])
     try:
@@ -85,12 +83,7 @@ def test_an_agent_whose_runtime_stopped_gets_no_work_though_its_last_heartbeat_i
     capability, goal_id = f"cap-{tag}", f"goal-{tag}"
     # Equal load: least-loaded routing breaks the tie by agent id, so it would pick the stopped "a-" agent.
     stopping, staying = f"a-{tag}", f"b-{tag}"
-    created = new_event(
-        TaskCreated(task_id=f"{goal_id}/build", goal_id=goal_id, operator="build", capability=capability),
-        producer="test",
-        stream_id=goal_id,
-        correlation_id=goal_id,
-    )
+    created = task_created(goal_id, "build", capability)
     tasks = EventTail(settings, [TASKS_EVENTS])
     agents = EventTail(settings, [AGENTS_EVENTS])
     try:

@@ -18,11 +18,17 @@ from services.assigner.service import Assigner
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_COMMANDS, TASKS_EVENTS
-from shared.events.catalogue.tasks import TaskCreated
-from shared.events.codec import decode, new_event
+from shared.events.codec import decode
 from shared.settings import Settings
 from tests.conftest import unique
-from tests.integration.agent_runtime_helpers import EventTail, echo_agent, fleet, running_assigner, running_runtime
+from tests.integration.agent_runtime_helpers import (
+    EventTail,
+    echo_agent,
+    fleet,
+    running_assigner,
+    running_runtime,
+    task_created,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -53,29 +59,19 @@ def test_a_task_s_outcome_is_copied_to_the_reply_topic_it_names_and_only_there(
     ]
     saga_id, decision_id, goal_id = f"saga-{tag}", f"decision-{tag}", f"goal-{tag}"
     tasks = {
-        "saga step": TaskCreated(
-            task_id=f"{saga_id}/charge", goal_id=saga_id, operator="charge", capability=works, reply_to=SAGAS_COMMANDS
-        ),
-        "ballot": TaskCreated(
-            task_id=f"{decision_id}/vote",
-            goal_id=decision_id,
-            operator="vote",
-            capability=refuses,
-            reply_to=DECISIONS_COMMANDS,
-        ),
-        "goal task": TaskCreated(task_id=f"{goal_id}/build", goal_id=goal_id, operator="build", capability=works),
+        "saga step": task_created(saga_id, "charge", works, reply_to=SAGAS_COMMANDS),
+        "ballot": task_created(decision_id, "vote", refuses, reply_to=DECISIONS_COMMANDS),
+        "goal task": task_created(goal_id, "build", works),
     }
     facts = EventTail(settings, [TASKS_EVENTS])
     try:
         with running_runtime(settings, fleet(f"rt-{tag}", *agents)):
             for created in tasks.values():
-                producer.publish(
-                    new_event(created, producer="test", stream_id=created.goal_id, correlation_id=created.goal_id)
-                )
+                producer.publish(created)
             producer.flush()
-            (succeeded,) = facts.wait_for("TaskSucceeded", task_id=tasks["saga step"].task_id, timeout=60)
-            (abandoned,) = facts.wait_for("TaskAbandoned", task_id=tasks["ballot"].task_id, timeout=60)
-            (plain,) = facts.wait_for("TaskSucceeded", task_id=tasks["goal task"].task_id, timeout=60)
+            (succeeded,) = facts.wait_for("TaskSucceeded", task_id=tasks["saga step"].payload.task_id, timeout=60)
+            (abandoned,) = facts.wait_for("TaskAbandoned", task_id=tasks["ballot"].payload.task_id, timeout=60)
+            (plain,) = facts.wait_for("TaskSucceeded", task_id=tasks["goal task"].payload.task_id, timeout=60)
     finally:
         facts.close()
 
