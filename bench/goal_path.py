@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import confluent_kafka
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.assignment_latency import LatencyResult, measure_assignment_latency
 from bench.goal_path_stack import FLEET_SIZE, TASKS_PER_GOAL, goal_path_stack, say
 from bench.goal_throughput import ThroughputResult, measure_throughput
+from bench.machine import describe_machine
 from shared.bus.client_config import kafka_config
 from shared.settings import Settings
 
@@ -92,12 +91,13 @@ def report(
     tput_verdict = "met" if throughput.tasks_per_s >= THROUGHPUT_TARGET else "NOT met"
     p99_verdict = "met" if latency.p99_ms < P99_TARGET_MS else "NOT met"
     backbone = backbone_ceiling_lines()
+    machine = describe_machine()
     lines = [
         "# Goal-path benchmarks (issue 3)",
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
-        f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}; Python "
-        f"{platform.python_version()}, librdkafka {confluent_kafka.libversion()[0]}",
+        f"- machine: {machine.nproc} cores, {machine.cpu_model}; Python {machine.python_version}, librdkafka "
+        f"{machine.librdkafka_version}",
         f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), the stack's own "
         "included (it keeps both cores busy); whatever else ran on the machine took its share of the same cores.",
         f"- stack: one KRaft broker of its own, embedded Postgres and the services {', '.join(services)}; the "
