@@ -97,7 +97,7 @@ class Assigner:
         self._dirty_tasks: set[str] = set()
         # Finished (done or abandoned) task id -> when; kept finished_retention_s, in the state topic too.
         self.finished: dict[str, float] = {}
-        self._marked_apart: dict[str, float] = {}
+        self._marked_apart: set[str] = set()
         # ABA: the baseline examples the drift monitor chose for each drifting agent's next assignments.
         self.anchors: dict[str, list[str]] = {}
         self._anchors_dirty = False
@@ -138,10 +138,9 @@ class Assigner:
                 self.tasks[task_id] = TrackedTask.from_dict(value)
         self._dirty_tasks.clear()
         # Finished markers of their own key, as written before a task's entry became its marker.
-        self._marked_apart = {
-            key.removeprefix(FINISHED_PREFIX): float(at) for key, at in self.state.items(FINISHED_PREFIX)
-        }
-        self.finished.update(self._marked_apart)
+        marked_apart = {key.removeprefix(FINISHED_PREFIX): float(at) for key, at in self.state.items(FINISHED_PREFIX)}
+        self.finished.update(marked_apart)
+        self._marked_apart = set(marked_apart)
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
 
@@ -582,7 +581,8 @@ class Assigner:
         expired = [task_id for task_id, at in self.finished.items() if at < horizon]
         for task_id in expired:
             del self.finished[task_id]
-            apart = self._marked_apart.pop(task_id, None) is not None
+            apart = task_id in self._marked_apart
+            self._marked_apart.discard(task_id)
             self.state.delete(f"{FINISHED_PREFIX if apart else TASK_PREFIX}{task_id}")
 
     # -- lifecycle --------------------------------------------------------------------------------------------
