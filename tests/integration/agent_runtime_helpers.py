@@ -14,6 +14,7 @@ from services.agent_runtime.backends.contract import TaskRequest
 from services.agent_runtime.fleet_config import parse_fleet
 from services.agent_runtime.service import AgentRuntime
 from services.assigner.service import Assigner
+from services.assigner.settings import AssignerSettings
 from shared.bus.reader import end_offsets, scan_consumer
 from shared.bus.record import Record
 from shared.events.catalogue.tasks import ReplyTopic, TaskCreated
@@ -97,9 +98,9 @@ def echo_agent(agent_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def running_assigner(settings: Settings) -> Iterator[Assigner]:
+def running_assigner(settings: Settings, options: AssignerSettings | None = None) -> Iterator[Assigner]:
     """The real assigner run in a thread for the block, then stopped."""
-    service = Assigner(settings)
+    service = Assigner(settings, options)
     with in_thread(service, "the assigner"):
         yield service
 

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from services.assigner.service import FINISHED_AT, TASK_PREFIX
+from services.assigner.settings import AssignerSettings
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
 from shared.bus.topics import AGENTS_EVENTS, ASSIGNER_STATE, TASKS_EVENTS
@@ -114,3 +115,26 @@ def test_an_agent_whose_runtime_stopped_gets_no_work_though_its_last_heartbeat_i
     finally:
         tasks.close()
         agents.close()
+
+
+def test_a_finished_marker_of_its_own_key_is_still_known_and_expires_under_that_key(
+    settings: Settings, producer: EventProducer
+) -> None:
+    """Markers written before a finished task's entry became its marker (``finished/<task id>``, the time alone)."""
+    task_id = f"goal-{unique('legacy')}/build"
+    producer.publish_raw(ASSIGNER_STATE, f"finished/{task_id}".encode(), json.dumps(time.time() - 5).encode())
+    producer.flush()
+
+    def written() -> list[tuple[str, bytes | None]]:
+        return [
+            (record.key.decode(), record.value)
+            for record in read_to_end(settings, [ASSIGNER_STATE])
+            if record.key is not None and task_id in record.key.decode()
+        ]
+
+    with running_assigner(settings, AssignerSettings(finished_retention_s=10.0)) as service:
+        wait_for(lambda: task_id in service.finished, timeout=5, message="the marker restored as finished")
+        assert task_id not in service.tasks
+        wait_for(lambda: len(written()) == 2, timeout=30, message="the expired marker's tombstone")
+        assert task_id not in service.finished
+    assert written()[-1] == (f"finished/{task_id}", None), "deleted under the key it was kept under, not task/"
