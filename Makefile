@@ -69,11 +69,11 @@ kafka: fetch
 	$(PY) -m shared.infra kafka start
 
 kafka-cluster: fetch
-	$(PY) -m shared.infra kafka start --name cluster --nodes 3 --port 39092
+	$(PY) -m shared.infra kafka start --name cluster --nodes 3 --port 19392
 
 kafka-stop: install
 	$(PY) -m shared.infra kafka stop
-	-$(PY) -m shared.infra kafka stop --name cluster --nodes 3 --port 39092
+	-$(PY) -m shared.infra kafka stop --name cluster --nodes 3 --port 19392
 
 postgres: install
 	$(PY) -m shared.infra postgres start

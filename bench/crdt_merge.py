@@ -32,7 +32,7 @@ from shared.infra.kafka_broker import LocalKafka
 from shared.settings import Settings
 
 REPLICAS = 5
-KAFKA_NAME, KAFKA_PORT = "bench-crdt", 39992
+KAFKA_NAME, KAFKA_PORT = "bench-crdt", 19592
 
 
 def say(message: str) -> None:

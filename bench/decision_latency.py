@@ -48,7 +48,7 @@ from shared.infra.stack import LocalStack
 from shared.settings import Settings
 
 TIERS = ("operational", "tactical", "strategic")
-KAFKA_NAME, KAFKA_PORT = "bench-consensus", 39892
+KAFKA_NAME, KAFKA_PORT = "bench-consensus", 19692
 
 
 def say(message: str) -> None:

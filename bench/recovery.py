@@ -2,7 +2,7 @@
 
     python -m bench.recovery [--rounds 2] [--down 2] [--services drift_monitor] [--warmup 20] [--no-write]
 
-The stack (``bench.goal_path_stack`` on a broker of its own, "bench-recovery" on 127.0.0.1:39201): scheduler,
+The stack (``bench.goal_path_stack`` on a broker of its own, "bench-recovery" on 127.0.0.1:19792): scheduler,
 assigner, orchestrator, saga coordinator, consensus, projector, an agent runtime with 20 zero-latency agents
 and the drift monitor. ``bench.workload`` sends 2 goals/s (5 tasks each), 1 six-step saga/s and 1 decision/s;
 the orchestrator's worker timeout is 10 s, so the scheduler fires a task timeout check about 10 s after every
@@ -42,7 +42,7 @@ from shared.infra.stack import ServiceSpec
 RESULTS = Path(__file__).resolve().parent / "results" / "recovery.md"
 ANALYSIS_HEADING = "## Reading"
 KAFKA_NAME = "bench-recovery"
-KAFKA_PORT = 39201
+KAFKA_PORT = 19792
 DATABASE = "bench_recovery"
 PROJECTOR = "projector"
 SERVICES = (

@@ -2,7 +2,7 @@
 
     python -m bench.saga_throughput [--seconds 60] [--in-flight 50] [--no-write]
 
-The stack of ``bench.goal_path_stack`` on a broker of its own ("bench-sagas" on 127.0.0.1:39201, clean storage)
+The stack of ``bench.goal_path_stack`` on a broker of its own ("bench-sagas" on 127.0.0.1:19792, clean storage)
 with the saga definitions of ``bench/sagas``: ``bench_six_steps`` runs six no-op steps one after another, each a
 task the assigner gives to one of 20 scripted agents of zero latency (``bench/fleets/zero_latency.yaml``).
 
@@ -35,7 +35,7 @@ from shared.events.codec import new_event
 RESULTS = Path(__file__).resolve().parent / "results" / "sagas.md"
 ANALYSIS_HEADING = "## Reading"
 KAFKA_NAME = "bench-sagas"
-KAFKA_PORT = 39201
+KAFKA_PORT = 19792
 DATABASE = "bench_sagas"
 TERMINAL = ("SagaCompleted", "SagaCompensated", "SagaFailed")
 WARM_UP_S = 10.0

@@ -16,11 +16,12 @@ import pytest
 
 from shared.infra import postgres_server
 from shared.infra.kafka_broker import LocalKafka
+from tests.ports import SESSION_KAFKA_DEFAULT
 
 KEEP_INFRA_ENV = "ARCHITECT_KEEP_INFRA"
 #: A session may use a broker of its own (e.g. to run the end-to-end suite beside another test session).
 TEST_KAFKA_NAME = os.environ.get("ARCHITECT_TEST_KAFKA_NAME", "test")
-TEST_KAFKA_PORT = int(os.environ.get("ARCHITECT_TEST_KAFKA_PORT", "29092"))  # controller on port + 1
+TEST_KAFKA_PORT = int(os.environ.get("ARCHITECT_TEST_KAFKA_PORT", SESSION_KAFKA_DEFAULT))  # controller on port + 1
 #: ... and an embedded Postgres of its own (its data directory is <cache>/postgres/<name>).
 TEST_POSTGRES_NAME = os.environ.get("ARCHITECT_TEST_POSTGRES_NAME", "test")
 TEST_DATABASE_PREFIX = "architect_test"

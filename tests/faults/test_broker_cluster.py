@@ -20,10 +20,10 @@ from tests.faults.harness import FaultStack, start_fault_stack, stop_fault_stack
 from tests.faults.invariants import check_all
 from tests.faults.workload import wait_until
 from tests.infra_fixtures import TEST_KAFKA_NAME, TEST_KAFKA_PORT
+from tests.ports import FAULT_CLUSTER_OFFSET
 
 pytestmark = pytest.mark.integration
-CLUSTER_PORT = TEST_KAFKA_PORT + 700  # nodes on +700..+705: clear of the session broker and of the fixed ports of
-# tests/integration/test_local_kafka.py (29192, 29292, 39192..39197)
+CLUSTER_PORT = TEST_KAFKA_PORT + FAULT_CLUSTER_OFFSET  # see tests/ports.py
 KILLED_NODE = 1
 
 

@@ -5,7 +5,7 @@ BFT decision; a round whose voters stay silent is closed by its deadline through
 debate that does not converge escalates and a human resolves it.
 
 The services use fixed consumer group ids: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=consensus ARCHITECT_TEST_KAFKA_PORT=39792``.
+``ARCHITECT_TEST_KAFKA_NAME=consensus ARCHITECT_TEST_KAFKA_PORT=25792``.
 """
 
 from __future__ import annotations

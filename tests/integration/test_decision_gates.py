@@ -4,7 +4,7 @@ before deploying runs up to its deploy step, which is held while the orchestrato
 "yes" releases the deploy and the goal completes, "no" fails the goal and nothing is deployed.
 
 The services use fixed consumer group ids: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=39501``.
+``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=25501``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and the scheduler running too, a task waiting for a file holds no slot of its ag
 meanwhile), and one that waits past the lease-wait limit is given back (``lock_conflict``), retried and done.
 
 The lock manager uses a fixed consumer group id: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=39501``.
+``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=25501``.
 """
 
 from __future__ import annotations

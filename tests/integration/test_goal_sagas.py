@@ -6,7 +6,7 @@ executed steps are undone in reverse order, and the read model (projector runnin
 the reason. Agents record every execution in a file, so what ran is counted.
 
 The services use fixed consumer group ids: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=goalsagas ARCHITECT_TEST_KAFKA_PORT=39201``.
+``ARCHITECT_TEST_KAFKA_NAME=goalsagas ARCHITECT_TEST_KAFKA_PORT=25201``.
 """
 
 from __future__ import annotations

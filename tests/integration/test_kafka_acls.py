@@ -48,11 +48,11 @@ from shared.infra.kafka_broker import LocalKafka, _java
 from shared.infra.kafka_jars import DEPLOY_DIR
 from shared.settings import Settings
 from tests.infra_fixtures import TEST_KAFKA_NAME, TEST_KAFKA_PORT
+from tests.ports import ACL_KAFKA_OFFSET
 
 pytestmark = pytest.mark.integration
-#: Plaintext (super user) on +800, controller on +801, SASL/SCRAM on +802: clear of the session broker, the fault
-#: suite's cluster (+700..+705) and tests/integration/test_local_kafka.py's fixed ports.
-ACL_PORT = TEST_KAFKA_PORT + 800
+#: Plaintext (super user) on the base port, controller on +1, SASL/SCRAM on +2 (see tests/ports.py).
+ACL_PORT = TEST_KAFKA_PORT + ACL_KAFKA_OFFSET
 SASL_PORT = ACL_PORT + 2
 PREFIX = "User:architect-"
 #: Services whose printed commands go through Kafka's AclCommand (every resource type and pattern among them).

@@ -13,12 +13,13 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from shared.infra.kafka_broker import KafkaStartError, LocalKafka
+from tests.ports import LOCAL_KAFKA_CLUSTER, LOCAL_KAFKA_SINGLE, LOCAL_KAFKA_STOP
 
 pytestmark = pytest.mark.integration
 
-SINGLE_PORT = 29192  # the session broker of tests/infra_fixtures.py uses 29092/29093
-STOP_PORT = 29292
-CLUSTER_PORT = 39192  # nodes on 39192/39194/39196 (+1 for controllers); `make kafka-cluster` uses 39092
+SINGLE_PORT = LOCAL_KAFKA_SINGLE
+STOP_PORT = LOCAL_KAFKA_STOP
+CLUSTER_PORT = LOCAL_KAFKA_CLUSTER
 QUIET = {"log_level": 0}  # refused connections to a killed node are expected here
 
 

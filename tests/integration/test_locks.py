@@ -4,7 +4,7 @@ asking for the same file at the same instant never both get it; replicas updatin
 session set concurrently converge.
 
 The lock manager uses a fixed consumer group id: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=consensus ARCHITECT_TEST_KAFKA_PORT=39792``.
+``ARCHITECT_TEST_KAFKA_NAME=consensus ARCHITECT_TEST_KAFKA_PORT=25792``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ twice, and a running saga aborted by hand (``architect sagas abort``) ends compe
 record every execution in a file, so "ran once" is counted, not inferred.
 
 The services use fixed consumer group ids: run this module on a broker of its own, e.g.
-``ARCHITECT_TEST_KAFKA_NAME=saga ARCHITECT_TEST_KAFKA_PORT=39592``.
+``ARCHITECT_TEST_KAFKA_NAME=saga ARCHITECT_TEST_KAFKA_PORT=25592``.
 """
 
 from __future__ import annotations

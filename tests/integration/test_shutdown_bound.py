@@ -17,10 +17,11 @@ from shared.bus.shutdown_deadline import EXIT_CODE_SHUTDOWN_TIMEOUT
 from shared.infra.kafka_broker import LocalKafka
 from shared.settings import Settings
 from tests.integration.kafka_helpers import wait_for
+from tests.ports import SHUTDOWN_BOUND_KAFKA, SHUTDOWN_BOUND_METRICS
 
 pytestmark = pytest.mark.integration
 
-METRICS_PORT = 39195
+METRICS_PORT = SHUTDOWN_BOUND_METRICS
 
 
 def ready() -> bool:
@@ -32,7 +33,7 @@ def ready() -> bool:
 
 @pytest.mark.timeout(240)
 def test_an_orchestrator_whose_broker_died_still_stops_after_sigterm(tmp_path: Path) -> None:
-    kafka = LocalKafka("shutdown-bound", 39292)  # a broker of its own: this test kills it
+    kafka = LocalKafka("shutdown-bound", SHUTDOWN_BOUND_KAFKA)  # a broker of its own: this test kills it
     bootstrap = kafka.start(clean=True)
     try:
         ensure_topics(Settings(kafka_bootstrap_servers=bootstrap, topic_partitions=1))

@@ -27,6 +27,7 @@ from shared.events.codec import decode, new_event
 from shared.infra.kafka_broker import LocalKafka
 from shared.settings import Settings
 from tests.integration.kafka_helpers import create_topic, wait_for
+from tests.ports import TRANSACTIONAL_RESTART_KAFKA
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ def publish(producer: EventProducer, topic: str, number: int) -> str:
 
 @pytest.mark.timeout(300)
 def test_a_transactional_loop_resumes_by_itself_after_a_broker_restart(tmp_path: Path) -> None:
-    kafka = LocalKafka("txn-restart", 39294)  # a broker of its own: this test restarts it
+    kafka = LocalKafka("txn-restart", TRANSACTIONAL_RESTART_KAFKA)  # a broker of its own: this test restarts it
     bootstrap = kafka.start(clean=True)
     process: subprocess.Popen[bytes] | None = None
     try:
