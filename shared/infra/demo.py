@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from rich.console import Console
@@ -37,6 +38,9 @@ from shared.infra.demo_view import (
 from shared.infra.environment import LocalEnvironment, bring_up
 from shared.infra.stack import LocalStack, ServiceFailed, full_stack, interrupt
 
+if TYPE_CHECKING:
+    import psycopg
+
 GATEWAY_PORT = int(os.environ.get("ARCHITECT_DEMO_GATEWAY_PORT", "8080"))
 DEMO_DATABASE = "architect_demo"
 #: A broker of the demo's own, started empty and stopped at the end, so every run tells the same story.
@@ -44,6 +48,8 @@ DEMO_KAFKA_NAME = "demo"
 DEMO_KAFKA_PORT = 19292
 APPROVER = "demo-lead"
 DEADLINE_S = float(os.environ.get("ARCHITECT_DEMO_TIMEOUT_S", "300"))
+#: Longest wait for the agents' heartbeats after the last goal ends (the demo fleet beats every 3 s).
+SETTLE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -170,9 +176,21 @@ def follow(env: LocalEnvironment, stack: LocalStack, goal_ids: list[str], starte
                     time.sleep(2)  # let the gate be seen waiting
                     approve_with_cli(env, *gate)
                     approved.add(gate)
-            if snapshot.all_finished(len(goal_ids)) or time.monotonic() > deadline:
+            if snapshot.all_finished(len(goal_ids)):
+                return settled(conn, goal_ids, snapshot)
+            if time.monotonic() > deadline:
                 return snapshot
             time.sleep(1)
+
+
+def settled(conn: psycopg.Connection, goal_ids: list[str], snapshot: Snapshot) -> Snapshot:
+    """The snapshot once the agents' next heartbeats have reached the read model (their running counts come
+    from heartbeats, so right after the last goal ends an agent can still show the task it just finished)."""
+    deadline = time.monotonic() + SETTLE_S
+    while any(agent.in_flight for agent in snapshot.agents) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        snapshot = read_snapshot(conn, goal_ids)
+    return snapshot
 
 
 def approve_with_cli(env: LocalEnvironment, goal_id: str, task_id: str) -> None:
