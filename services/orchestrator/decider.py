@@ -502,13 +502,14 @@ def _cancel(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decisi
     return Decision(record.with_(progress=progress, status="cancelled"), emit.out)
 
 
+#: TaskStarted is not among them: it always follows its attempt's TaskAssigned on the goal's partition and changes
+#: nothing decided here (the timeout clock starts at assignment), so the stream skips it by header, undecoded.
 _HANDLERS: dict[str, Callable[[GoalRecord | None, Envelope[Any], Context], Decision]] = {
     "SubmitGoal": _submit,
     "CancelGoal": _cancel,
     "ApproveGate": _gate(approve=True),
     "RejectGate": _gate(approve=False),
     "TaskAssigned": _assigned,
-    "TaskStarted": _on_task(lambda pr, step, ev, c: pr.start(step, ev.payload.attempt, c.now)),
     "TaskSucceeded": _succeeded,
     "TaskFailed": _on_task(lambda pr, step, ev, c: pr.fail(step, ev.payload.attempt, c.now, final=False)),
     "TaskAbandoned": _abandoned,

@@ -22,7 +22,7 @@ TaskState = Literal[
     "pending",
     "released",
     "assigned",
-    "running",
+    "running",  # an agent had begun it: kept by versions that followed TaskStarted, treated as "assigned"
     "succeeded",
     "failed",
     "awaiting_approval",
@@ -55,8 +55,8 @@ class TaskProgress:
     attempt: int = 1
     agent_id: str | None = None
     since: float | None = None
-    """When the current attempt was assigned (or started, if the assignment was not seen): the timeout
-    clock. Counting from assignment means an agent that sits on a task still times out."""
+    """When the current attempt was assigned: the timeout clock. Counting from assignment means an agent that
+    sits on a task still times out."""
     updated_at: float | None = None
 
     @property
@@ -230,14 +230,6 @@ class GoalProgress:
         if not (fresh or newer):
             return self
         return self._update(step_id, state="assigned", attempt=attempt, agent_id=agent_id, since=now, updated_at=now)
-
-    def start(self, step_id: str, attempt: int, now: float) -> GoalProgress:
-        """The agent began `attempt` of the step."""
-        task = self.task(step_id)
-        if task.state not in ("released", "assigned") or attempt < task.attempt:
-            return self
-        since = task.since if task.state == "assigned" and attempt == task.attempt else now
-        return self._update(step_id, state="running", attempt=attempt, since=since, updated_at=now)
 
     def succeed(self, step_id: str, attempt: int, now: float) -> GoalProgress:
         """An attempt of the step succeeded (a late success of an earlier attempt counts too)."""

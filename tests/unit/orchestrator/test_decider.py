@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.orchestrator.decider import Context, Decision, Delayed, decide
+from services.orchestrator.decider import Context, Decision, Delayed, decide, handled_types
 from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.htn import builtin_domain
 from shared.bus.consumer import RejectRecord
@@ -42,9 +42,6 @@ def created(decision: Decision) -> list[str]:
 
 def run_task(record: GoalRecord, task_id: str, c: Context, attempt: int = 1) -> Decision:
     decision = decide(record, cmd(TaskAssigned(task_id=task_id, goal_id="g1", agent_id="a1", attempt=attempt)), c)
-    decision = decide(
-        decision.record, cmd(TaskStarted(task_id=task_id, goal_id="g1", agent_id="a1", attempt=attempt)), c
-    )
     return decide(decision.record, cmd(TaskSucceeded(task_id=task_id, goal_id="g1", agent_id="a1", attempt=attempt)), c)
 
 
@@ -92,6 +89,18 @@ def test_an_assignment_schedules_the_tier_timeout_check_instead_of_sleeping() ->
     [delayed] = assigned.emit
     assert isinstance(delayed, Delayed) and delayed.delay_s == 1800
     assert delayed.event.type == "TaskTimeoutElapsed"
+
+
+def test_task_started_is_not_followed_and_changes_nothing() -> None:
+    c = ctx()
+    decision = decide(None, cmd(SubmitGoal(goal_id="g1", goal_type="fix_bug")), c)
+    task_id = created(decision)[0]
+    assigned = decide(decision.record, cmd(TaskAssigned(task_id=task_id, goal_id="g1", agent_id="a1")), c).record
+    started = decide(assigned, cmd(TaskStarted(task_id=task_id, goal_id="g1", agent_id="a1")), c)
+    assert "TaskStarted" not in set(handled_types())
+    assert started.record is assigned and started.emit == []
+    elapsed = cmd(TaskTimeoutElapsed(task_id=task_id, goal_id="g1", attempt=1))
+    assert types(decide(started.record, elapsed, c)) == ["TaskTimedOut"]  # the clock runs from the assignment
 
 
 def test_a_timeout_check_for_a_running_attempt_times_it_out_and_a_finished_one_is_ignored() -> None:

@@ -28,7 +28,7 @@ def fresh() -> GoalProgress:
 
 
 def done(progress: GoalProgress, step: str, now: float = 0.0) -> GoalProgress:
-    progress = progress.release(step, now).assign(step, "agent-1", 1, now).start(step, 1, now)
+    progress = progress.release(step, now).assign(step, "agent-1", 1, now)
     return progress.succeed(step, 1, now)
 
 
@@ -36,7 +36,7 @@ def running(step: str, upstream: tuple[str, ...] = ("design",)) -> GoalProgress:
     progress = fresh()
     for earlier in upstream:
         progress = done(progress, earlier)
-    return progress.release(step, 0).assign(step, "agent-1", 1, 10).start(step, 1, 11)
+    return progress.release(step, 0).assign(step, "agent-1", 1, 10)
 
 
 def test_a_new_goal_has_every_task_pending_and_is_running():
@@ -80,14 +80,15 @@ def test_assign_records_agent_attempt_and_starts_the_timeout_clock():
     assert (task.state, task.agent_id, task.attempt, task.since) == ("assigned", "agent-7", 1, 5.0)
 
 
-def test_start_keeps_the_assignment_time_as_timeout_clock():
-    task = running("code").task("code")
-    assert (task.state, task.since) == ("running", 10)
-
-
-def test_start_without_a_seen_assignment_starts_the_clock_itself():
-    task = done(fresh(), "design").release("code", 0).start("code", 1, 7.0).task("code")
-    assert (task.state, task.since) == ("running", 7.0)
+def test_a_task_kept_as_running_by_an_earlier_version_still_finishes_and_times_out():
+    stored = running("code").to_dict()
+    for task in stored["tasks"]:
+        if task["step_id"] == "code":
+            task["state"] = "running"
+    progress = GoalProgress.from_dict(stored)
+    assert progress.task("code").state == "running"
+    assert progress.succeed("code", 1, 20).task("code").state == "succeeded"
+    assert progress.time_out("code", 1, 20, final=False).task("code").state == "released"
 
 
 def test_success_finishes_the_task():
@@ -98,7 +99,6 @@ def test_duplicate_results_change_nothing():
     progress = running("code")
     succeeded = progress.succeed("code", 1, 20)
     assert succeeded.succeed("code", 1, 21) == succeeded
-    assert succeeded.start("code", 1, 22) == succeeded
     assert succeeded.assign("code", "agent-2", 1, 23) == succeeded
 
 
@@ -245,9 +245,7 @@ def test_round_trips_through_json():
 
 STEPS = [task.step_id for task in PLAN.tasks]
 events = st.tuples(
-    st.sampled_from(
-        ["release", "request_approval", "approve", "reject", "assign", "start", "succeed", "fail", "time_out"]
-    ),
+    st.sampled_from(["release", "request_approval", "approve", "reject", "assign", "succeed", "fail", "time_out"]),
     st.sampled_from(STEPS),
     st.integers(min_value=1, max_value=3),
     st.booleans(),
@@ -260,8 +258,8 @@ def apply(progress: GoalProgress, event: tuple[str, str, int, bool], now: float)
         return getattr(progress, kind)(step, now)
     if kind == "assign":
         return progress.assign(step, "agent", attempt, now)
-    if kind in ("start", "succeed"):
-        return getattr(progress, kind)(step, attempt, now)
+    if kind == "succeed":
+        return progress.succeed(step, attempt, now)
     return getattr(progress, kind)(step, attempt, now, final=final)
 
 
