@@ -105,6 +105,7 @@ def measure_assignment_latency(
             in_window = {k: watch.tasks[k] for k in in_window}
     finally:
         watch.close()
+        submitter.close()
     created_in_window = [
         t for t in watch.tasks.values() if t.created is not None and window_start <= t.created < window_end
     ]

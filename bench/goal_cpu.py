@@ -135,6 +135,7 @@ def measure_cpu_per_task(
         records_after = records_per_topic(stack.settings)
     finally:
         watch.close()
+        submitter.close()
     records = {name: count - records_before.get(name, 0) for name, count in records_after.items()}
     return CpuPerTask(goals * TASKS_PER_GOAL, after.at - before.at, _delta(before, after), idle_cores, records)
 

@@ -227,6 +227,12 @@ class GoalSubmitter:
     def flush(self) -> None:
         self._producer.flush(30)
 
+    def close(self) -> None:
+        """Flush, then let go of the Kafka client, so it does not keep reconnecting (and logging so) after the
+        benchmark stops the broker."""
+        self._producer.close(30)
+        del self._producer
+
 
 @dataclass
 class TaskTimes:

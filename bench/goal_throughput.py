@@ -132,6 +132,7 @@ def measure_throughput(
             watch.poll(0.1)
     finally:
         watch.close()
+        submitter.close()
     assert cpu_before is not None
     per_second = [0] * seconds
     to_assign, to_succeed = [], []
