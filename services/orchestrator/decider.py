@@ -26,6 +26,7 @@ from services.orchestrator.htn import (
     validate_agent_plan,
 )
 from services.orchestrator.tier_timeouts import TierTimeouts
+from services.orchestrator.timeout_checks import TimeoutCheck, first_deadline, needs_new_check
 from shared.bus.consumer import RejectRecord
 from shared.events.catalogue.goals import (
     ApprovalGranted,
@@ -360,7 +361,8 @@ def _on_task(
 
 
 def _assigned(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
-    """The timeout clock of an attempt starts at assignment; its check is scheduled, never slept on."""
+    """The timeout clock of an attempt starts at assignment; its check is scheduled, never slept on (one check
+    pending per goal, see ``timeout_checks``)."""
     assert record is not None
     step = record.step_of(e.payload.task_id)
     if step is None or record.progress is None or record.plan is None:
@@ -369,11 +371,20 @@ def _assigned(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Deci
     if progress == record.progress:
         return Decision(record)
     emit = _Emitter(e, record.goal_id)
-    limit = ctx.timeouts.for_tier(record.plan.task(step).tier)
-    if limit is not None:
-        check = TaskTimeoutElapsed(task_id=e.payload.task_id, goal_id=record.goal_id, attempt=e.payload.attempt)
-        emit.later(check, f"timeout:{e.payload.attempt}", limit)
-    return Decision(record.with_(progress=progress), emit.out)
+    return Decision(_check_first_deadline(record.with_(progress=progress), emit, ctx), emit.out)
+
+
+def _check_first_deadline(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
+    """Schedule a timeout check for the goal's first deadline, unless the pending check is due no later."""
+    assert record.progress is not None
+    first = first_deadline(record.progress, ctx.timeouts)
+    if first is None or not needs_new_check(record.timeout_check, first[1]):
+        return record
+    task, deadline = first
+    task_id = record.task_id(task.step_id)
+    check = TaskTimeoutElapsed(task_id=task_id, goal_id=record.goal_id, attempt=task.attempt)
+    emit.later(check, f"timeout:{task_id}:{task.attempt}", max(deadline - ctx.now, 0.0))
+    return record.with_(timeout_check=TimeoutCheck(task_id, task.attempt, deadline))
 
 
 def _succeeded(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
@@ -443,21 +454,23 @@ def _abandoned(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Dec
 
 
 def _timeout_elapsed(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
+    """A timeout check fired: every working task past its tier timeout times out (each is retried as the
+    assigner decides); the goal's pending check then schedules the next (``timeout_checks``)."""
     assert record is not None
-    step = record.step_of(e.payload.task_id)
-    if step is None or record.progress is None or record.plan is None:
+    if record.progress is None or record.plan is None:
         return Decision(record)
-    task = record.progress.task(step)
-    if task.state not in ("assigned", "running") or task.attempt != e.payload.attempt:
-        return Decision(record)  # it finished or moved on to another attempt in time
-    limit = ctx.timeouts.for_tier(task.tier) or 0.0
     emit = _Emitter(e, record.goal_id)
-    emit(
-        TaskTimedOut(task_id=e.payload.task_id, goal_id=record.goal_id, attempt=task.attempt, timeout_s=limit),
-        "timed-out",
-    )
-    progress = record.progress.time_out(step, task.attempt, ctx.now, final=False)
-    return Decision(record.with_(progress=progress), emit.out)
+    progress = record.progress
+    for task in progress.overdue(ctx.now, ctx.timeouts):
+        task_id, limit = record.task_id(task.step_id), ctx.timeouts.for_tier(task.tier) or 0.0
+        timed_out = TaskTimedOut(task_id=task_id, goal_id=record.goal_id, attempt=task.attempt, timeout_s=limit)
+        emit(timed_out, f"timed-out:{task_id}:{task.attempt}")
+        progress = progress.time_out(task.step_id, task.attempt, ctx.now, final=False)
+    after = record.with_(progress=progress)
+    pending = record.timeout_check
+    if pending is None or pending.is_for(e.payload.task_id, e.payload.attempt):
+        after = _check_first_deadline(after.with_(timeout_check=None), emit, ctx)
+    return Decision(record if after == record else after, emit.out)
 
 
 def _gate(approve: bool) -> Callable[[GoalRecord | None, Envelope[Any], Context], Decision]:

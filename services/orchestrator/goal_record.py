@@ -8,6 +8,7 @@ from typing import Any
 
 from services.orchestrator.goal_progress import GoalProgress
 from services.orchestrator.htn import Plan
+from services.orchestrator.timeout_checks import TimeoutCheck
 
 DECOMPOSE_OPERATOR = "decompose"
 PLANNING_CAPABILITY = "planning"
@@ -27,6 +28,9 @@ class GoalRecord:
     progress: GoalProgress | None = None
     planner_attempts: int = 0
     excluded_methods: tuple[str, ...] = ()
+    timeout_check: TimeoutCheck | None = None
+    """The goal's pending timeout check (see ``timeout_checks``); None when none is pending, or in records
+    kept by versions that scheduled a check per attempt."""
 
     @property
     def finished(self) -> bool:
@@ -61,6 +65,7 @@ class GoalRecord:
             "progress": self.progress.to_dict() if self.progress else None,
             "planner_attempts": self.planner_attempts,
             "excluded_methods": list(self.excluded_methods),
+            "timeout_check": self.timeout_check.to_dict() if self.timeout_check else None,
         }
 
     @classmethod
@@ -76,4 +81,5 @@ class GoalRecord:
             progress=GoalProgress.from_dict(data["progress"]) if data.get("progress") else None,
             planner_attempts=int(data.get("planner_attempts", 0)),
             excluded_methods=tuple(data.get("excluded_methods", ())),
+            timeout_check=TimeoutCheck.from_dict(data["timeout_check"]) if data.get("timeout_check") else None,
         )

@@ -100,7 +100,7 @@ def test_task_started_is_not_followed_and_changes_nothing() -> None:
     assert "TaskStarted" not in set(handled_types())
     assert started.record is assigned and started.emit == []
     elapsed = cmd(TaskTimeoutElapsed(task_id=task_id, goal_id="g1", attempt=1))
-    assert types(decide(started.record, elapsed, c)) == ["TaskTimedOut"]  # the clock runs from the assignment
+    assert types(decide(started.record, elapsed, ctx(now=100.0 + 1800))) == ["TaskTimedOut"]  # from the assignment
 
 
 def test_a_timeout_check_for_a_running_attempt_times_it_out_and_a_finished_one_is_ignored() -> None:
@@ -109,9 +109,9 @@ def test_a_timeout_check_for_a_running_attempt_times_it_out_and_a_finished_one_i
     task_id = created(decision)[0]
     record = decide(decision.record, cmd(TaskAssigned(task_id=task_id, goal_id="g1", agent_id="a1")), c).record
     elapsed = cmd(TaskTimeoutElapsed(task_id=task_id, goal_id="g1", attempt=1))
-    assert types(decide(record, elapsed, c)) == ["TaskTimedOut"]
+    assert types(decide(record, elapsed, ctx(now=100.0 + 1800))) == ["TaskTimedOut"]
     done = decide(record, cmd(TaskSucceeded(task_id=task_id, goal_id="g1", agent_id="a1")), c).record
-    assert decide(done, elapsed, c).emit == []
+    assert decide(done, elapsed, ctx(now=100.0 + 1800)).emit == []
 
 
 def test_an_unknown_goal_type_asks_a_planner_agent_and_a_bad_plan_is_rejected_with_reasons() -> None:
