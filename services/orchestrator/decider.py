@@ -26,7 +26,7 @@ from services.orchestrator.htn import (
     validate_agent_plan,
 )
 from services.orchestrator.tier_timeouts import TierTimeouts
-from services.orchestrator.timeout_checks import TimeoutCheck, first_deadline, needs_new_check
+from services.orchestrator.timeout_checks import TimeoutCheck, check_delay, first_deadline, needs_new_check
 from shared.bus.consumer import RejectRecord
 from shared.events.catalogue.goals import (
     ApprovalGranted,
@@ -368,9 +368,10 @@ def _assigned(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Deci
     if step is None or record.progress is None or record.plan is None:
         return Decision(record)
     progress = record.progress.assign(step, e.payload.agent_id, e.payload.attempt, ctx.now)
-    if progress == record.progress:
-        return Decision(record)
     emit = _Emitter(e, record.goal_id)
+    if progress == record.progress:
+        _schedule_pending_again(record, emit, ctx)
+        return Decision(record, emit.out)
     return Decision(_check_first_deadline(record.with_(progress=progress), emit, ctx), emit.out)
 
 
@@ -378,13 +379,25 @@ def _check_first_deadline(record: GoalRecord, emit: _Emitter, ctx: Context) -> G
     """Schedule a timeout check for the goal's first deadline, unless the pending check is due no later."""
     assert record.progress is not None
     first = first_deadline(record.progress, ctx.timeouts)
-    if first is None or not needs_new_check(record.timeout_check, first[1]):
+    if first is None or not needs_new_check(record.timeout_check, first[1], ctx.now):
         return record
     task, deadline = first
-    task_id = record.task_id(task.step_id)
-    check = TaskTimeoutElapsed(task_id=task_id, goal_id=record.goal_id, attempt=task.attempt)
-    emit.later(check, f"timeout:{task_id}:{task.attempt}", max(deadline - ctx.now, 0.0))
-    return record.with_(timeout_check=TimeoutCheck(task_id, task.attempt, deadline))
+    pending = TimeoutCheck(record.task_id(task.step_id), task.attempt, deadline, str(emit.cause.event_id))
+    _schedule(record, pending, emit, ctx)
+    return record.with_(timeout_check=pending)
+
+
+def _schedule_pending_again(record: GoalRecord, emit: _Emitter, ctx: Context) -> None:
+    """An event delivered again whose first handling scheduled the pending check schedules it again: the record
+    may have been saved while the check was lost. Same id, so the scheduler keeps one timer."""
+    pending = record.timeout_check
+    if pending is not None and pending.scheduled_by == str(emit.cause.event_id):
+        _schedule(record, pending, emit, ctx)
+
+
+def _schedule(record: GoalRecord, check: TimeoutCheck, emit: _Emitter, ctx: Context) -> None:
+    elapsed = TaskTimeoutElapsed(task_id=check.task_id, goal_id=record.goal_id, attempt=check.attempt)
+    emit.later(elapsed, f"timeout:{check.task_id}:{check.attempt}", check_delay(check.due, ctx.now))
 
 
 def _succeeded(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decision:
@@ -460,6 +473,10 @@ def _timeout_elapsed(record: GoalRecord | None, e: Envelope[Any], ctx: Context) 
     if record.progress is None or record.plan is None:
         return Decision(record)
     emit = _Emitter(e, record.goal_id)
+    pending = record.timeout_check
+    if pending is not None and pending.scheduled_by == str(e.event_id):  # handled before: it swept already
+        _schedule_pending_again(record, emit, ctx)
+        return Decision(record, emit.out)
     progress = record.progress
     for task in progress.overdue(ctx.now, ctx.timeouts):
         task_id, limit = record.task_id(task.step_id), ctx.timeouts.for_tier(task.tier) or 0.0
@@ -467,7 +484,6 @@ def _timeout_elapsed(record: GoalRecord | None, e: Envelope[Any], ctx: Context) 
         emit(timed_out, f"timed-out:{task_id}:{task.attempt}")
         progress = progress.time_out(task.step_id, task.attempt, ctx.now, final=False)
     after = record.with_(progress=progress)
-    pending = record.timeout_check
     if pending is None or pending.is_for(e.payload.task_id, e.payload.attempt):
         after = _check_first_deadline(after.with_(timeout_check=None), emit, ctx)
     return Decision(record if after == record else after, emit.out)
