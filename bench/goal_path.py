@@ -165,6 +165,7 @@ def wait_until_quiet(stack: GoalPathStack, *, at_least_s: float = 20.0, at_most_
     time.sleep(at_least_s)
     busy = float("inf")
     while time.monotonic() - started < at_most_s:
+        stack.check()  # a service that died is not quiet: fail here, not in the measurement
         before = CpuSample.take(processes)
         time.sleep(2.0)
         busy = sum(cpu_shares(before, CpuSample.take(processes)).values())

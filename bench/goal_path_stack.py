@@ -328,7 +328,8 @@ def cpu_shares(before: CpuSample, after: CpuSample) -> dict[str, float]:
     shares: dict[str, float] = {}
     for name, spent in before.seconds.items():
         group = "postgres" if name.startswith("postgres-") else name  # backends summed
-        shares[group] = shares.get(group, 0.0) + (after.seconds.get(name, spent) - spent) / elapsed
+        # A process gone or unreadable in one sample reads 0.0 there: count it as idle, never as negative.
+        shares[group] = shares.get(group, 0.0) + max(after.seconds.get(name, spent) - spent, 0.0) / elapsed
     return shares
 
 

@@ -28,6 +28,14 @@ def test_cpu_shares_are_cores_and_sum_postgres_backends() -> None:
     assert abs(shares["postgres"] - 0.2) < 1e-9
 
 
+def test_a_process_unreadable_in_the_second_sample_counts_as_idle_not_negative() -> None:
+    before = CpuSample(at=10.0, seconds={"assigner": 3.0, "postgres-0": 0.5})
+    after = CpuSample(at=12.0, seconds={"assigner": 0.0, "postgres-0": 0.7})  # 0.0: psutil could not read it
+    shares = cpu_shares(before, after)
+    assert shares["assigner"] == 0.0
+    assert abs(shares["postgres"] - 0.1) < 1e-9
+
+
 def test_cpu_ms_per_task_divides_by_the_rate() -> None:
     result = ThroughputResult(
         seconds=60,
