@@ -83,10 +83,24 @@ class EndToEnd:
         return self.wait_until(f"goal {goal_id} to finish", finished, timeout_s)
 
     def wait_completed(self, goal_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The completed goal's read-model row, once this test's tap has read the goal's events too."""
         row = self.wait_finished(goal_id, timeout_s)
         assert row["status"] == "completed", f"goal {goal_id} ended {row['status']}: {row['reason']}"
         assert row["tasks_total"] and row["tasks_succeeded"] == row["tasks_total"], row
+        self.wait_tap_caught_up(goal_id, row["tasks_succeeded"])
         return row
+
+    def wait_tap_caught_up(self, goal_id: str, tasks_succeeded: int, timeout_s: float = 30.0) -> None:
+        """The read model can show a goal completed before the tap has read its last events (the projector and
+        the tap consume on their own). Wait for its GoalCompleted and its tasks' successes in the tap: each is the
+        goal's last event on its topic partition, so the goal's events before them have been read too."""
+
+        def caught_up() -> bool | None:
+            done = self.tap.events(goal_id=goal_id, types=("GoalCompleted",))
+            succeeded = self.tap.events(goal_id=goal_id, types=("TaskSucceeded",))
+            return (bool(done) and len({e.payload.task_id for e in succeeded}) >= tasks_succeeded) or None
+
+        self.wait_until(f"the tap to read goal {goal_id}'s completion and task successes", caught_up, timeout_s)
 
     def wait_event(
         self,
