@@ -387,12 +387,14 @@ def _check_first_deadline(record: GoalRecord, emit: _Emitter, ctx: Context) -> G
     return record.with_(timeout_check=pending)
 
 
-def _schedule_pending_again(record: GoalRecord, emit: _Emitter, ctx: Context) -> None:
+def _schedule_pending_again(record: GoalRecord, emit: _Emitter, ctx: Context) -> bool:
     """An event delivered again whose first handling scheduled the pending check schedules it again: the record
-    may have been saved while the check was lost. Same id, so the scheduler keeps one timer."""
+    may have been saved while the check was lost. Same id, so the scheduler keeps one timer. True if it did."""
     pending = record.timeout_check
-    if pending is not None and pending.scheduled_by == str(emit.cause.event_id):
-        _schedule(record, pending, emit, ctx)
+    if pending is None or pending.scheduled_by != str(emit.cause.event_id):
+        return False
+    _schedule(record, pending, emit, ctx)
+    return True
 
 
 def _schedule(record: GoalRecord, check: TimeoutCheck, emit: _Emitter, ctx: Context) -> None:
@@ -473,9 +475,7 @@ def _timeout_elapsed(record: GoalRecord | None, e: Envelope[Any], ctx: Context) 
     if record.progress is None or record.plan is None:
         return Decision(record)
     emit = _Emitter(e, record.goal_id)
-    pending = record.timeout_check
-    if pending is not None and pending.scheduled_by == str(e.event_id):  # handled before: it swept already
-        _schedule_pending_again(record, emit, ctx)
+    if _schedule_pending_again(record, emit, ctx):  # handled before: it swept already
         return Decision(record, emit.out)
     progress = record.progress
     for task in progress.overdue(ctx.now, ctx.timeouts):
@@ -484,9 +484,10 @@ def _timeout_elapsed(record: GoalRecord | None, e: Envelope[Any], ctx: Context) 
         emit(timed_out, f"timed-out:{task_id}:{task.attempt}")
         progress = progress.time_out(task.step_id, task.attempt, ctx.now, final=False)
     after = record.with_(progress=progress)
+    pending = record.timeout_check
     if pending is None or pending.is_for(e.payload.task_id, e.payload.attempt):
         after = _check_first_deadline(after.with_(timeout_check=None), emit, ctx)
-    return Decision(record if after == record else after, emit.out)
+    return Decision(after, emit.out)
 
 
 def _gate(approve: bool) -> Callable[[GoalRecord | None, Envelope[Any], Context], Decision]:

@@ -10,7 +10,7 @@ work that is done is done).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -168,16 +168,17 @@ class GoalProgress:
             task.step_id for task in self.tasks if task.state == "pending" and task.needs_approval and self._ready(task)
         )
 
-    def overdue(self, now: float, timeouts: TierTimeouts) -> tuple[TaskProgress, ...]:
-        """Assigned or running tasks whose tier timeout has elapsed at `now` (approvals never are)."""
-        overdue: list[TaskProgress] = []
+    def timed(self, timeouts: TierTimeouts) -> Iterator[tuple[TaskProgress, float, float]]:
+        """Assigned or running tasks whose tier has a timeout (approvals have none), each with the time its clock
+        started and that timeout."""
         for task in self.tasks:
             limit = timeouts.for_tier(task.tier)
-            if task.state not in ("assigned", "running") or task.since is None or limit is None:
-                continue
-            if now - task.since >= limit:
-                overdue.append(task)
-        return tuple(overdue)
+            if task.state in ("assigned", "running") and task.since is not None and limit is not None:
+                yield task, task.since, limit
+
+    def overdue(self, now: float, timeouts: TierTimeouts) -> tuple[TaskProgress, ...]:
+        """Assigned or running tasks whose tier timeout has elapsed at `now` (approvals never are)."""
+        return tuple(task for task, since, limit in self.timed(timeouts) if now - since >= limit)
 
     def counts(self) -> dict[str, int]:
         """How many tasks are in each state (states with none are left out)."""

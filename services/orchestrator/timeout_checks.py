@@ -59,15 +59,8 @@ class TimeoutCheck:
 
 def first_deadline(progress: GoalProgress, timeouts: TierTimeouts) -> tuple[TaskProgress, float] | None:
     """The working task whose tier timeout ends first, and when (None: no working task has a timeout)."""
-    first: tuple[TaskProgress, float] | None = None
-    for task in progress.tasks:
-        limit = timeouts.for_tier(task.tier)
-        if task.state not in ("assigned", "running") or task.since is None or limit is None:
-            continue
-        deadline = task.since + limit
-        if first is None or deadline < first[1]:
-            first = (task, deadline)
-    return first
+    deadlines = ((task, since + limit) for task, since, limit in progress.timed(timeouts))
+    return min(deadlines, key=lambda deadline: deadline[1], default=None)
 
 
 def needs_new_check(pending: TimeoutCheck | None, deadline: float, now: float) -> bool:
