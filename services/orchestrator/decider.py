@@ -528,6 +528,10 @@ def _cancel(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decisi
     assert record is not None
     emit = _Emitter(e, record.goal_id)
     emit(GoalCancelled(goal_id=record.goal_id, reason=e.payload.reason), "cancelled")
+    if record.plan is not None and record.progress is not None:
+        for name in saga_groups.running(record.plan, record.progress):
+            abort = saga_groups.abort_command(record.goal_id, record.revision, name, e.payload.reason)
+            emit(abort, f"abort-saga:{record.revision}:{name}", stream_id=abort.saga_id)
     progress = record.progress.cancel(ctx.now) if record.progress else None
     return Decision(record.with_(progress=progress, status="cancelled"), emit.out)
 

@@ -7,6 +7,10 @@ outcome: completed, and every step of the group succeeded; compensated or failed
 saga undid what it had done. Saga events are keyed by saga id, so the orchestrator relays their end onto the
 goal's partition as ``GoalSagaEnded`` (``relay``).
 
+Cancelling the goal aborts each of its sagas still running (``AbortSaga``, keyed by the saga like the StartSaga
+before it, so the coordinator always reads the start first): no further step starts and the executed steps are
+undone in reverse order.
+
 Pure: plans, progress and envelopes in, commands and envelopes out.
 """
 
@@ -20,7 +24,7 @@ from services.orchestrator.goal_progress import GoalProgress
 from services.orchestrator.htn import Domain, Plan
 from services.orchestrator.tier_timeouts import TierTimeouts
 from shared.events.catalogue.goals import GoalSagaEnded
-from shared.events.catalogue.sagas import StartSaga
+from shared.events.catalogue.sagas import AbortSaga, StartSaga
 from shared.events.codec import caused_by
 from shared.events.envelope import Envelope
 
@@ -28,6 +32,7 @@ PRODUCER = "orchestrator"
 _MARK = "/saga/"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 _TAIL = re.compile(r"^r(\d+)/([a-z][a-z0-9_]*)$")
+CANCELLED = "goal cancelled"
 ENDINGS = {"SagaCompleted": "completed", "SagaCompensated": "compensated", "SagaFailed": "failed"}
 
 
@@ -89,6 +94,22 @@ def startable(plan: Plan, progress: GoalProgress) -> list[str]:
         if all(progress.task(d).state == "succeeded" for d in outside):
             ready.append(name)
     return ready
+
+
+def running(plan: Plan, progress: GoalProgress) -> list[str]:
+    """The sagas started and not yet ended: every step handed to the saga coordinator, none settled since."""
+    return [name for name, steps in groups(plan).items() if all(progress.task(s).state == "released" for s in steps)]
+
+
+def abort_reason(cancel_reason: str) -> str:
+    return f"{CANCELLED}: {cancel_reason}" if cancel_reason else CANCELLED
+
+
+def abort_command(goal_id: str, revision: int, name: str, cancel_reason: str) -> AbortSaga:
+    """Stop saga ``name`` of a cancelled goal (it ends compensated with the cancellation's reason)."""
+    return AbortSaga(
+        saga_id=saga_id(goal_id, revision, name), reason=abort_reason(cancel_reason), requested_by=PRODUCER
+    )
 
 
 def saga_id(goal_id: str, revision: int, name: str) -> str:

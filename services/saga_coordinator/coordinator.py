@@ -10,9 +10,10 @@ changes nothing and emits nothing. A command that can never apply (a report for 
 command, a step that does not exist, a saga nobody started) raises ``RejectRecord``: it is dead-lettered.
 
 A saga the orchestrator started for a goal's steps (its id names the goal) is also announced on the goal's
-partition (``GoalSagaStarted``), so that cancelling the goal can abort it (``goal_sagas``). ``AbortSaga``
-stops a saga (``SagaAborted``): an attempt in flight is awaited up to ``ABORT_GRACE_SECONDS``, then the
-executed steps are compensated in reverse order and the saga ends compensated with the abort's reason.
+partition (``GoalSagaStarted``), for the goal's timeline. ``AbortSaga`` (from the orchestrator when the goal is
+cancelled, or by hand) stops a saga (``SagaAborted``): an attempt in flight is awaited up to
+``ABORT_GRACE_SECONDS``, then the executed steps are compensated in reverse order and the saga ends compensated
+with the abort's reason.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ the outcomes of the saga's step tasks, which the assigner copies there (``TaskCr
 ``shared/bus/replies.py``) so that the coordinator need not read the whole task topic. It asks the pure
 ``coordinator.decide`` what follows, stores the saga's new record and publishes what follows
 (``handler.SagaHandler``) without waiting for each acknowledgement (faust flushes before it commits). Records
-of types it ignores are skipped by their ``architect-type`` header, undecoded. A second agent follows goal
-events (keyed by goal id, co-partitioned with the ``goal_sagas`` table) to abort a cancelled goal's sagas
-(``goal_sagas``).
+of types it ignores are skipped by their ``architect-type`` header, undecoded. A cancelled goal's sagas are
+aborted by ``AbortSaga`` commands from the orchestrator, which started them (``orchestrator.saga_groups``).
 
 A step is a task for an agent (TaskCreated with the saga id as goal id, so the assigner and the agent runtime
 execute it; the orchestrator ignores tasks of goals it does not know) or a command answered with
@@ -25,14 +24,13 @@ from typing import Any
 import faust
 
 from services.saga_coordinator.coordinator import HANDLED_TYPES
-from services.saga_coordinator.goal_sagas import GOAL_TYPES, decide_goal
 from services.saga_coordinator.handler import Delivery, SagaHandler
 from services.saga_coordinator.settings import SagaSettings
 from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.topics import GOALS_EVENTS, SAGAS_COMMANDS
+from shared.bus.topics import SAGAS_COMMANDS
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
@@ -45,8 +43,6 @@ JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 #: The topics the sagas table follows (it must have their partition count): saga commands, and the outcomes of
 #: step tasks the assigner copies there.
 SAGA_SOURCES = (SAGAS_COMMANDS,)
-#: The topics the goal_sagas table follows: goal events, where GoalSagaStarted and GoalCancelled meet.
-GOAL_SOURCES = (GOALS_EVENTS,)
 #: What the sagas agent acts on: saga commands and the task results of saga steps.
 SAGA_INPUT_TYPES = HANDLED_TYPES
 
@@ -62,13 +58,6 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
         schema=JSON_SCHEMA,
         extra_topic_configs=COMPACTING_CHANGELOG,
     )
-    goal_sagas = app.Table(
-        "goal_sagas",
-        default=None,
-        partitions=table_partitions(settings, APP_ID, "goal_sagas", GOAL_SOURCES),
-        schema=JSON_SCHEMA,
-        extra_topic_configs=COMPACTING_CHANGELOG,
-    )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")
 
@@ -78,30 +67,10 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
 
     on_event = SagaHandler(sagas, send, definitions)
 
-    async def on_goal_event(event: Envelope[Any]) -> None:
-        goal_id = event.stream_id
-        stored = goal_sagas.get(goal_id)
-        decision = decide_goal(stored, event)
-        for out in decision.emit:
-            await publisher.publish(out)
-        if decision.record is None:
-            if stored is not None:
-                del goal_sagas[goal_id]
-        elif decision.record != stored:
-            goal_sagas[goal_id] = decision.record
-
     @app.agent(raw_topic(app, *SAGA_SOURCES), name="sagas", concurrency=1)
     async def follow_sagas(stream: faust.StreamT) -> None:
         inputs = envelopes(
             stream, on_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=SAGA_INPUT_TYPES
-        )
-        async for _ in inputs:
-            pass
-
-    @app.agent(raw_topic(app, *GOAL_SOURCES), name="goals", concurrency=1)
-    async def follow_goals(stream: faust.StreamT) -> None:
-        inputs = envelopes(
-            stream, on_goal_event, group=APP_ID, settings=settings, dead_letters=dead_letters, types=GOAL_TYPES
         )
         async for _ in inputs:
             pass

@@ -108,7 +108,7 @@ _ORCHESTRATOR = _faust(
 _SAGA_COORDINATOR = _faust(
     "saga-coordinator",
     "architect-saga-coordinator",
-    reads={SAGAS_COMMANDS, GOALS_EVENTS},
+    reads={SAGAS_COMMANDS},
     writes={SAGAS_EVENTS, SAGAS_COMMANDS, GOALS_EVENTS, TASKS_EVENTS, SCHEDULER_DELAYED},
 )
 _CONSENSUS = _faust(

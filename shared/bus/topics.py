@@ -171,13 +171,6 @@ TABLES: tuple[TableSpec, ...] = (
         extra_config=COMPACTING_CHANGELOG,
     ),
     TableSpec(
-        "architect-saga-coordinator",
-        "goal_sagas",
-        (GOALS_EVENTS,),
-        keyed_by="goal_id",
-        extra_config=COMPACTING_CHANGELOG,
-    ),
-    TableSpec(
         "architect-consensus",
         "decisions",
         (DECISIONS_COMMANDS,),

@@ -135,7 +135,7 @@ class GoalSagaEnded(Payload):
 
 class GoalSagaStarted(Payload):
     """The saga coordinator started a saga for a group of a goal's steps (announced on the goal's partition, so
-    the coordinator can find the goal's running sagas when the goal is cancelled)."""
+    the goal's timeline shows it; the orchestrator, which started it, aborts it if the goal is cancelled)."""
 
     goal_id: str
     saga_id: str

@@ -11,8 +11,9 @@ from services.orchestrator import saga_groups
 from services.orchestrator.decider import Context, Decision, Delayed, decide
 from services.orchestrator.htn import InvalidDomain, Plan, PlannedTask
 from services.orchestrator.htn.domain_file import load_domain_text
+from services.saga_coordinator.coordinator import decide as coordinator_decide
 from services.saga_coordinator.definitions import parse_definition
-from shared.events.catalogue.goals import GoalSagaEnded, SubmitGoal
+from shared.events.catalogue.goals import CancelGoal, GoalSagaEnded, SubmitGoal
 from shared.events.catalogue.sagas import SagaCompensated, SagaCompleted, SagaStarted
 from shared.events.catalogue.tasks import TaskSucceeded
 from shared.events.codec import new_event
@@ -106,6 +107,41 @@ def test_the_end_of_a_saga_of_another_plan_revision_is_ignored() -> None:
     decision, c = submitted_and_built()
     stale = GoalSagaEnded(goal_id="g1", saga_id="g1/saga/r3/release", saga="release", outcome="failed")
     assert decide(decision.record, cmd(stale), c).emit == []
+
+
+def test_cancelling_the_goal_aborts_its_running_saga_after_the_start_on_the_same_key() -> None:
+    decision, c = submitted_and_built()
+    (start,) = emitted(decision, "StartSaga")
+    cancel = cmd(CancelGoal(goal_id="g1", reason="not needed", requested_by="ops"))
+    cancelled = decide(decision.record, cancel, c)
+    assert [o.type for o in cancelled.emit] == ["GoalCancelled", "AbortSaga"]
+    (abort,) = emitted(cancelled, "AbortSaga")
+    # Keyed like the StartSaga sent before it: the coordinator reads the start first, in the same partition.
+    assert abort.stream_id == start.stream_id == abort.payload.saga_id == "g1/saga/r0/release"
+    assert (abort.payload.reason, abort.payload.requested_by) == ("goal cancelled: not needed", "orchestrator")
+    assert emitted(decide(decision.record, cancel, c), "AbortSaga")[0].event_id == abort.event_id, "redelivery"
+    assert decide(cancelled.record, cancel, c).emit == [], "a cancelled goal cancels nothing more"
+
+    # The coordinator accepts the command for the saga the StartSaga started, and aborts it.
+    definitions = {start.payload.definition: parse_definition(start.payload.definition_body)}
+    saga = coordinator_decide(None, start, 100.0, definitions)
+    aborting = coordinator_decide(saga.record, abort, 101.0, definitions)
+    (aborted,) = [o for o in aborting.emit if getattr(o, "type", "") == "SagaAborted"]
+    assert aborted.payload.reason == "goal cancelled: not needed"
+
+
+def test_a_cancelled_goal_aborts_no_saga_that_ended_or_never_started() -> None:
+    c = ctx()
+    submitted = decide(None, cmd(SubmitGoal(goal_id="g1", goal_type="ship", params={"env": "staging"})), c)
+    before = decide(submitted.record, cmd(CancelGoal(goal_id="g1")), c)
+    assert [o.type for o in before.emit] == ["GoalCancelled"], "the saga waits for build: not started"
+
+    decision, c = submitted_and_built()
+    ended = GoalSagaEnded(goal_id="g1", saga_id="g1/saga/r0/release", saga="release", outcome="completed")
+    after = decide(decide(decision.record, cmd(ended), c).record, cmd(CancelGoal(goal_id="g1", reason="x")), c)
+    assert [o.type for o in after.emit] == ["GoalCancelled"], "the saga completed: nothing to abort"
+    (abort,) = emitted(decide(decision.record, cmd(CancelGoal(goal_id="g1")), c), "AbortSaga")
+    assert abort.payload.reason == "goal cancelled"
 
 
 def test_saga_ends_are_relayed_to_their_goal_and_other_sagas_are_not() -> None:

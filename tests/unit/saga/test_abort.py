@@ -1,6 +1,5 @@
 """Aborting a saga (its goal was cancelled): no further step starts, the attempt in flight is awaited up to a grace
-period, executed steps are compensated in reverse order, and the saga ends compensated with the abort's reason.
-Also the goal_sagas table that turns a goal's cancellation into AbortSaga commands for its sagas."""
+period, executed steps are compensated in reverse order, and the saga ends compensated with the abort's reason."""
 
 from __future__ import annotations
 
@@ -9,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.saga_coordinator.coordinator import ABORT_GRACE_SECONDS, Decision, Delayed, decide, stable_id
+from services.saga_coordinator.coordinator import ABORT_GRACE_SECONDS, Decision, Delayed, decide
 from services.saga_coordinator.definitions import parse_definition
-from services.saga_coordinator.goal_sagas import decide_goal
 from services.saga_coordinator.saga import (
     Outcome,
     RunStep,
@@ -22,7 +20,6 @@ from services.saga_coordinator.saga import (
     StartCompensation,
 )
 from shared.bus.consumer import RejectRecord
-from shared.events.catalogue.goals import GoalCancelled, GoalCompleted, GoalSagaStarted
 from shared.events.catalogue.sagas import AbortSaga, SagaTimeoutElapsed, StartSaga
 from shared.events.catalogue.tasks import TaskSucceeded
 from shared.events.codec import new_event
@@ -183,35 +180,6 @@ def test_the_coordinator_aborts_a_saga_and_ends_it_compensated_with_the_reason()
 def test_an_abort_for_a_saga_nobody_started_is_dead_lettered() -> None:
     with pytest.raises(RejectRecord):
         decide(None, envelope(AbortSaga(saga_id="ghost"), "ghost"), 1.0, {})
-
-
-# -- the goal_sagas table ---------------------------------------------------------------------------------------
-
-
-def test_cancelling_a_goal_aborts_each_of_its_sagas_whichever_arrives_first() -> None:
-    announced = envelope(GoalSagaStarted(goal_id=GOAL, saga_id=SAGA, saga="release"), GOAL)
-    cancelled = envelope(GoalCancelled(goal_id=GOAL, reason=""), GOAL)
-
-    first = decide_goal(None, announced)
-    assert first.emit == [] and first.record == {"sagas": [SAGA], "cancelled": None}
-    then = decide_goal(first.record, cancelled)
-    ((abort),) = then.emit
-    assert (abort.type, abort.stream_id, abort.payload.reason) == ("AbortSaga", SAGA, "goal cancelled")
-    assert abort.event_id == stable_id(SAGA, "abort")
-
-    # The other order: the saga is announced after its goal was cancelled; the same command, the same id.
-    late = decide_goal(decide_goal(None, cancelled).record, announced)
-    assert [(e.type, e.event_id) for e in late.emit] == [("AbortSaga", abort.event_id)]
-    assert decide_goal(late.record, announced).emit[0].event_id == abort.event_id, "a replay sends the same"
-
-    with_reason = decide_goal(first.record, envelope(GoalCancelled(goal_id=GOAL, reason="not needed"), GOAL))
-    assert with_reason.emit[0].payload.reason == "goal cancelled: not needed"
-
-
-def test_a_goal_that_ends_drops_its_entry() -> None:
-    entry = decide_goal(None, envelope(GoalSagaStarted(goal_id=GOAL, saga_id=SAGA, saga="release"), GOAL)).record
-    ended = decide_goal(entry, envelope(GoalCompleted(goal_id=GOAL), GOAL))
-    assert (ended.record, ended.emit) == (None, [])
 
 
 def test_only_a_running_step_is_ever_started_again_never_after_an_abort() -> None:

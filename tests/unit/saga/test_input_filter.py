@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from services.saga_coordinator.goal_sagas import GOAL_TYPES
 from services.saga_coordinator.service import SAGA_INPUT_TYPES
 from shared.bus.faust_stream import _skippable
 
@@ -18,9 +17,3 @@ def test_the_saga_agent_skips_task_events_it_ignores_and_decodes_the_rest() -> N
     assert not skipped([]), "no header: decoded (and dead-lettered if bad)"
     assert not skipped(None)
     assert not skipped([("architect-type", b"NoSuchType")]), "an unknown type is decoded and dead-lettered"
-
-
-def test_the_goal_agent_reads_only_the_goal_events_it_needs() -> None:
-    assert _skippable([("architect-type", b"GoalPlanned")], GOAL_TYPES)
-    assert not _skippable([("architect-type", b"GoalCancelled")], GOAL_TYPES)
-    assert not _skippable([("architect-type", b"GoalSagaStarted")], GOAL_TYPES)
