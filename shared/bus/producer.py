@@ -23,6 +23,10 @@ Headers = list[tuple[str, bytes]]
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 
+#: How long a transactional producer holds records before sending them; ``commit`` sends them sooner.
+TRANSACTION_LINGER_MS = 1000
+
+
 class DeliveryError(RuntimeError):
     """Kafka did not store one or more events; the caller must not treat their effects as durable."""
 
@@ -50,6 +54,9 @@ class EventProducer:
         if transactional_id:
             config["transactional.id"] = transactional_id
             config["transaction.timeout.ms"] = 120_000  # at least delivery.timeout.ms, as librdkafka requires
+            # Nothing is visible before the commit, and committing sends what is queued at once: lingering costs
+            # no latency, and a transaction's records leave in one produce request instead of one every 5 ms.
+            config["linger.ms"] = TRANSACTION_LINGER_MS
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)
         # A transactional client may be replaced after a broker restart (see ``transactional_client``).
