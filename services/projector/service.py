@@ -17,7 +17,7 @@ from services.projector.crdt_state_store import CrdtStateStore
 from services.projector.dead_letter_store import DeadLetterStore
 from services.projector.store import ProjectorStore, is_logged_here
 from shared import tracing
-from shared.bus.consumer import ConsumerLoop, Delivery, RawConsumerLoop
+from shared.bus.consumer import BACKGROUND_FETCH, ConsumerLoop, Delivery, RawConsumerLoop
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
@@ -58,6 +58,7 @@ class Projector:
             on_assign=seek_to_stored(self.store.positions),
             max_batch=max_batch,
             accepts=is_logged_here,
+            overrides=BACKGROUND_FETCH,
         )
         self.letters = RawConsumerLoop(
             settings,
@@ -66,6 +67,7 @@ class Projector:
             producer=self.producer,
             raw_handler=self.dead_letters.write,
             on_assign=seek_to_stored(self.dead_letters.positions),
+            overrides=BACKGROUND_FETCH,
         )
         self.shared_state = RawConsumerLoop(
             settings,
@@ -74,6 +76,7 @@ class Projector:
             producer=self.producer,
             raw_handler=self.crdt_states.write,
             on_assign=seek_to_stored(self.crdt_states.positions),
+            overrides=BACKGROUND_FETCH,
         )
 
     def _write(self, deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:

@@ -65,7 +65,12 @@ class Replica:
         """Start following the topic from its beginning."""
         consumer = Consumer(
             kafka_config(self._settings)
-            | {"group.id": f"architect-crdt-{uuid.uuid4()}", "enable.auto.commit": False, "enable.partition.eof": False}
+            | {
+                "group.id": f"architect-crdt-{uuid.uuid4()}",
+                "client.id": f"crdt-{self.replica_id}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            }
         )
         partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
         highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
