@@ -46,7 +46,10 @@ def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_
     tasks = EventTail(settings, [TASKS_EVENTS])
     try:
         with running_runtime(settings, fleet(f"rt-{tag}", echo_agent(f"worker-{tag}", capabilities=[capability]))):
-            with running_assigner(settings):
+            with running_assigner(settings) as assigner:
+                # Otherwise the task may be read before the agent's registration and be stored pending first.
+                agent = f"worker-{tag}"
+                wait_for(lambda: assigner.registry.get(agent) is not None, timeout=60, message=f"{agent} registered")
                 producer.publish(first)
                 producer.flush()
                 tasks.wait_for("TaskSucceeded", task_id=task_id, timeout=60)
