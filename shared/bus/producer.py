@@ -25,6 +25,8 @@ _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 #: How long a transactional producer holds records before sending them; ``commit`` sends them sooner.
 TRANSACTION_LINGER_MS = 1000
+#: First retry delay of a transactional producer's requests (doubling up to librdkafka's retry.backoff.max.ms).
+TRANSACTION_RETRY_BACKOFF_MS = 10
 
 
 class DeliveryError(RuntimeError):
@@ -57,6 +59,10 @@ class EventProducer:
             # Nothing is visible before the commit, and committing sends what is queued at once: lingering costs
             # no latency, and a transaction's records leave in one produce request instead of one every 5 ms.
             config["linger.ms"] = TRANSACTION_LINGER_MS
+            # A transaction begun right after a commit may meet the coordinator still writing that commit's markers
+            # (CONCURRENT_TRANSACTIONS). librdkafka retries AddOffsetsToTxn after retry.backoff.ms (100 ms by
+            # default), which was most of the assigner's slowest commits.
+            config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)
         # A transactional client may be replaced after a broker restart (see ``transactional_client``).
