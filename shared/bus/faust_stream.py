@@ -55,6 +55,11 @@ SESSION_TIMEOUT_S = 10.0
 #: per task end to end (bench/results/goal_path.md); tests/integration/test_faust_stream.py checks the interleaving.
 MAX_POLL_RECORDS = 100
 MAX_FETCH_BYTES_PER_PARTITION = 65_536
+#: How many fetched records an agent's stream may hold unhandled (faust's default 4096): the consumer stops handing
+#: records to a stream this far ahead of it, so a record of another topic waits behind at most this many.
+STREAM_BUFFER = 256
+#: How long the producer waits for more records before sending a batch (the orchestrator sends a few per event).
+PRODUCER_LINGER_S = 0.005
 #: The longest pause between retries of a transient failure.
 TRANSIENT_BACKOFF_MAX_S = 5.0
 
@@ -77,8 +82,11 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         # As ConsumerLoop: a killed member's partitions move to its replacement after 10 s, not faust's 60 s.
         "broker_session_timeout": SESSION_TIMEOUT_S,
         "broker_max_poll_records": MAX_POLL_RECORDS,
+        "stream_buffer_maxsize": STREAM_BUFFER,
         "consumer_max_fetch_size": MAX_FETCH_BYTES_PER_PARTITION,
         "producer_acks": -1,
+        # Events published within 5 ms share a produce request (aiokafka sent one per handled event otherwise).
+        "producer_linger": PRODUCER_LINGER_S,
         # Keys land where confluent-kafka puts them: one partition per stream, whichever service wrote it.
         "producer_partitioner": librdkafka_partitioner,
         "broker_credentials": _credentials(settings),
