@@ -482,66 +482,6 @@ class RawConsumerLoop(ConsumerLoop):
         super().__init__(settings, batch_handler=lambda _deliveries, _records: None, **kwargs)
         self._raw_handler = raw_handler
 
-    def _run_tick_then(self, records: list[Record] | None = None) -> None:
-        """Periodic work (heartbeats, due checks) in the loop's thread, then the batch's records if any."""
-        if self._tick is not None:
-            tick = self._tick
-            self._run_with_retries([], lambda _: tick())
-        if records:
-            self._process(records)
-
-    def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
-        """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
-        if not self._producer.transactional:
-            try:
-                work()
-            except Rewind as rewind:
-                self._producer.flush()
-                self._seek(rewind.positions)
-                return
-            if records:
-                self._make_durable_and_commit(records)
-            else:
-                if self._before_commit is not None:
-                    self._before_commit()
-            return
-        if not self._begin(records):
-            return
-        try:
-            work()
-            if self._before_commit is not None:
-                self._before_commit()
-            offsets = self._next_offsets(records) if records else None
-            self._producer.commit(offsets, self._consumer.consumer_group_metadata() if offsets else None)
-        except Rewind as rewind:
-            self._producer.abort()
-            self._seek(rewind.positions)
-        except Exception as exc:
-            # Nothing of the batch is visible; re-read it (handlers are idempotent, state is reloaded as it was).
-            log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
-            self._producer.abort()
-            if records:
-                self._seek(self._first_offsets(records))
-            if self._on_abort is not None:
-                self._on_abort()
-
-    def _seek(self, positions: dict[tuple[str, int], int]) -> None:
-        _seek_assigned(self._consumer, self.group_id, positions)
-
-    @staticmethod
-    def _first_offsets(records: list[Record]) -> dict[tuple[str, int], int]:
-        first: dict[tuple[str, int], int] = {}
-        for r in records:
-            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
-        return first
-
-    @staticmethod
-    def _next_offsets(records: list[Record]) -> list[TopicPartition]:
-        latest: dict[tuple[str, int], int] = {}
-        for r in records:
-            latest[(r.topic, r.partition)] = max(latest.get((r.topic, r.partition), -1), r.offset)
-        return [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
-
     def _process(self, records: list[Record]) -> None:
         attempt = 0
         while True:
