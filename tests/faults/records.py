@@ -22,7 +22,6 @@ from services.orchestrator.service import APP_ID as ORCHESTRATOR
 from services.orchestrator.service import GOAL_SOURCES
 from services.projector.service import GROUP as PROJECTOR
 from services.saga_coordinator.service import APP_ID as SAGA_COORDINATOR
-from services.saga_coordinator.service import GOAL_SOURCES as SAGA_GOAL_SOURCES
 from services.saga_coordinator.service import SAGA_SOURCES
 from services.scheduler.service import GROUP as SCHEDULER
 from shared.bus.client_config import kafka_config
@@ -68,7 +67,7 @@ def consumers(runtime_group: str) -> dict[str, set[str]]:
     """topic -> the consumer groups of the stack that read it (and so must dead-letter its poison)."""
     reads = {
         ORCHESTRATOR: (*GOAL_SOURCES, AGENTS_EVENTS),
-        SAGA_COORDINATOR: (*SAGA_SOURCES, *SAGA_GOAL_SOURCES),
+        SAGA_COORDINATOR: SAGA_SOURCES,
         CONSENSUS: (*DECISION_SOURCES, SAGAS_EVENTS),
         DRIFT_MONITOR: (TASKS_EVENTS, *AGENT_SOURCES),
         ASSIGNER: ASSIGNER_TOPICS,
