@@ -29,8 +29,12 @@ class CompactedState:
         self._dirty: dict[str, object] = {}
 
     def load(self, timeout_s: float = 120.0) -> int:
-        """Read the changelog to its end; the last value per key wins and tombstones delete. Returns key count."""
+        """Read the changelog to its end; the last value per key wins and tombstones delete. Returns key count.
+
+        Changes not yet flushed are dropped: after an aborted transaction the state is what Kafka committed, and a
+        later transaction must not commit the aborted one's changes."""
         self._values.clear()
+        self._dirty.clear()
         for record in read_to_end(self._settings, [self._topic], timeout_s=timeout_s):
             if record.key is None:
                 continue

@@ -81,9 +81,19 @@ TOPICS: tuple[TopicSpec, ...] = (
         cleanup_policy="compact",
         extra_config={"min.cleanable.dirty.ratio": "0.1", "segment.ms": "3600000"},
     ),
-    TopicSpec(ASSIGNER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
-    TopicSpec(SCHEDULER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
-    TopicSpec(AGENT_RUNTIME_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1),
+    TopicSpec(
+        ASSIGNER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1, extra_config=COMPACTING_CHANGELOG
+    ),
+    TopicSpec(
+        SCHEDULER_STATE, keyed_by="state key", cleanup_policy="compact", partitions=1, extra_config=COMPACTING_CHANGELOG
+    ),
+    TopicSpec(
+        AGENT_RUNTIME_STATE,
+        keyed_by="state key",
+        cleanup_policy="compact",
+        partitions=1,
+        extra_config=COMPACTING_CHANGELOG,
+    ),
     TopicSpec(SCHEDULER_DELAYED, keyed_by="stream_id", retention_ms=WEEK_MS),
     TopicSpec(
         DEAD_LETTERS,
