@@ -209,6 +209,9 @@ def _advance(record: GoalRecord, emit: _Emitter, ctx: Context) -> GoalRecord:
         )
     for name in saga_groups.startable(record.plan, progress):
         progress = _start_saga(record, name, progress, emit, ctx)
+        record = record.with_(
+            running_sagas=(*record.running_sagas, saga_groups.saga_id(record.goal_id, record.revision, name))
+        )
     for step in progress.releasable():
         task = record.plan.task(step)
         if task.saga is not None:
@@ -251,6 +254,7 @@ def _saga_ended(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> De
     """A saga of the goal's steps ended: completed, its steps succeeded; otherwise the goal fails (undone)."""
     assert record is not None
     p = e.payload
+    record = record.with_(running_sagas=tuple(s for s in record.running_sagas if s != p.saga_id))
     parsed = saga_groups.parse_saga_id(p.saga_id)
     if parsed is None or parsed[1] != record.revision or record.plan is None or record.progress is None:
         return Decision(record)  # a saga of an earlier plan revision
@@ -528,12 +532,22 @@ def _cancel(record: GoalRecord | None, e: Envelope[Any], ctx: Context) -> Decisi
     assert record is not None
     emit = _Emitter(e, record.goal_id)
     emit(GoalCancelled(goal_id=record.goal_id, reason=e.payload.reason), "cancelled")
+    for saga_id in _running_sagas(record):
+        abort = saga_groups.abort_command(saga_id, e.payload.reason)
+        emit(abort, f"abort-saga:{saga_id}", stream_id=saga_id)
+    progress = record.progress.cancel(ctx.now) if record.progress else None
+    return Decision(record.with_(progress=progress, status="cancelled", running_sagas=()), emit.out)
+
+
+def _running_sagas(record: GoalRecord) -> list[str]:
+    """The goal's sagas not ended: as recorded, and (for records of earlier versions) the current revision's."""
+    found = list(record.running_sagas)
     if record.plan is not None and record.progress is not None:
         for name in saga_groups.running(record.plan, record.progress):
-            abort = saga_groups.abort_command(record.goal_id, record.revision, name, e.payload.reason)
-            emit(abort, f"abort-saga:{record.revision}:{name}", stream_id=abort.saga_id)
-    progress = record.progress.cancel(ctx.now) if record.progress else None
-    return Decision(record.with_(progress=progress, status="cancelled"), emit.out)
+            saga_id = saga_groups.saga_id(record.goal_id, record.revision, name)
+            if saga_id not in found:
+                found.append(saga_id)
+    return found
 
 
 #: TaskStarted is not among them: it always follows its attempt's TaskAssigned on the goal's partition and changes

@@ -31,6 +31,9 @@ class GoalRecord:
     timeout_check: TimeoutCheck | None = None
     """The goal's pending timeout check (see ``timeout_checks``); None when none is pending, or in records
     kept by versions that scheduled a check per attempt."""
+    running_sagas: tuple[str, ...] = ()
+    """The sagas started for the goal's steps that have not ended, of any plan revision (cancelling the goal aborts
+    them). Records kept by earlier versions lack it; their current revision's running sagas are found by plan."""
 
     @property
     def finished(self) -> bool:
@@ -66,7 +69,7 @@ class GoalRecord:
             "planner_attempts": self.planner_attempts,
             "excluded_methods": list(self.excluded_methods),
             "timeout_check": self.timeout_check.to_dict() if self.timeout_check else None,
-        }
+        } | ({"running_sagas": list(self.running_sagas)} if self.running_sagas else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GoalRecord:
@@ -82,4 +85,5 @@ class GoalRecord:
             planner_attempts=int(data.get("planner_attempts", 0)),
             excluded_methods=tuple(data.get("excluded_methods", ())),
             timeout_check=TimeoutCheck.from_dict(data["timeout_check"]) if data.get("timeout_check") else None,
+            running_sagas=tuple(data.get("running_sagas", ())),
         )

@@ -105,11 +105,9 @@ def abort_reason(cancel_reason: str) -> str:
     return f"{CANCELLED}: {cancel_reason}" if cancel_reason else CANCELLED
 
 
-def abort_command(goal_id: str, revision: int, name: str, cancel_reason: str) -> AbortSaga:
-    """Stop saga ``name`` of a cancelled goal (it ends compensated with the cancellation's reason)."""
-    return AbortSaga(
-        saga_id=saga_id(goal_id, revision, name), reason=abort_reason(cancel_reason), requested_by=PRODUCER
-    )
+def abort_command(saga: str, cancel_reason: str) -> AbortSaga:
+    """Stop a saga of a cancelled goal (it ends compensated with the cancellation's reason)."""
+    return AbortSaga(saga_id=saga, reason=abort_reason(cancel_reason), requested_by=PRODUCER)
 
 
 def saga_id(goal_id: str, revision: int, name: str) -> str:

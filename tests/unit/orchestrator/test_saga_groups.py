@@ -9,6 +9,7 @@ import pytest
 
 from services.orchestrator import saga_groups
 from services.orchestrator.decider import Context, Decision, Delayed, decide
+from services.orchestrator.goal_record import GoalRecord
 from services.orchestrator.htn import InvalidDomain, Plan, PlannedTask
 from services.orchestrator.htn.domain_file import load_domain_text
 from services.saga_coordinator.coordinator import decide as coordinator_decide
@@ -128,6 +129,32 @@ def test_cancelling_the_goal_aborts_its_running_saga_after_the_start_on_the_same
     aborting = coordinator_decide(saga.record, abort, 101.0, definitions)
     (aborted,) = [o for o in aborting.emit if getattr(o, "type", "") == "SagaAborted"]
     assert aborted.payload.reason == "goal cancelled: not needed"
+
+
+def test_the_goal_record_keeps_its_running_sagas_of_every_revision_and_cancelling_aborts_them_all() -> None:
+    decision, c = submitted_and_built()
+    record = decision.record
+    assert record.running_sagas == ("g1/saga/r0/release",)
+    assert GoalRecord.from_dict(record.to_dict()) == record
+    ended = GoalSagaEnded(goal_id="g1", saga_id="g1/saga/r0/release", saga="release", outcome="completed")
+    assert decide(record, cmd(ended), c).record.running_sagas == ()
+
+    # Re-planned meanwhile (revision 1, no saga of its own yet): the first revision's saga still runs.
+    replanned = record.with_(revision=1, plan=None, progress=None, status="planning")
+    cancelled = decide(replanned, cmd(CancelGoal(goal_id="g1")), c)
+    assert [(o.type, o.stream_id) for o in cancelled.emit] == [
+        ("GoalCancelled", "g1"),
+        ("AbortSaga", "g1/saga/r0/release"),
+    ]
+    assert cancelled.record.running_sagas == ()
+    # An earlier revision's saga that ends is dropped from the record all the same.
+    assert decide(replanned, cmd(ended), c).record.running_sagas == ()
+
+    # A record kept by the previous version lists no sagas: the current revision's running one is still found.
+    old = GoalRecord.from_dict({k: v for k, v in record.to_dict().items() if k != "running_sagas"})
+    (abort,) = emitted(decide(old, cmd(CancelGoal(goal_id="g1")), c), "AbortSaga")
+    assert abort.stream_id == "g1/saga/r0/release"
+    assert "running_sagas" not in submitted_and_built()[0].record.with_(running_sagas=()).to_dict(), "only when some"
 
 
 def test_a_cancelled_goal_aborts_no_saga_that_ended_or_never_started() -> None:
