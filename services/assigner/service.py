@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from confluent_kafka import TopicPartition
+
 from services.assigner.assign_rule import RoutingRules
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
@@ -72,6 +74,9 @@ TASK_PREFIX = "task/"
 FINISHED_AT = "finished_at"
 #: Where finished markers were kept before; still read, and deleted when they expire.
 FINISHED_PREFIX = "finished/"
+#: The next offset to read of a consumed partition (``offsets/<topic>:<partition>``), written in each batch's
+#: transaction for the partitions it read (``OffsetStore``).
+OFFSETS_PREFIX = "offsets/"
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -107,6 +112,9 @@ class Assigner:
             topics=[AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS],
             producer=self.producer,
             batch_handler=self.handle_batch,
+            # Positions are kept in the state topic, in the batch's transaction: a commit is then the produce
+            # and EndTxn, without AddOffsetsToTxn and TxnOffsetCommit (two round trips of four).
+            offset_store=self,
             before_commit=self.save_state,
             on_abort=self.load_state,
             tick=self.tick,
@@ -120,6 +128,7 @@ class Assigner:
         )
         self._last_tick = 0.0
         self._saved_registry: AgentRegistry | None = None
+        self._positions: dict[tuple[str, int], int] = {}
 
     # -- state ------------------------------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -145,6 +154,20 @@ class Assigner:
         self._marked_apart = set(marked_apart)
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
+        self._positions = {}
+        for key, value in self.state.items(OFFSETS_PREFIX):
+            topic, _, partition = key.removeprefix(OFFSETS_PREFIX).rpartition(":")
+            self._positions[(topic, int(partition))] = int(value["next"])
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Where to resume each partition read so far (``OffsetStore``)."""
+        return dict(self._positions)
+
+    def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
+        """The batch's next offsets, into the state its transaction commits (``OffsetStore``)."""
+        for tp in offsets:
+            self._positions[(tp.topic, tp.partition)] = tp.offset
+            self.state.put(f"{OFFSETS_PREFIX}{tp.topic}:{tp.partition}", {"next": tp.offset})
 
     def _empty_registry(self) -> AgentRegistry:
         return AgentRegistry(

@@ -60,8 +60,9 @@ class EventProducer:
             # no latency, and a transaction's records leave in one produce request instead of one every 5 ms.
             config["linger.ms"] = TRANSACTION_LINGER_MS
             # A transaction begun right after a commit may meet the coordinator still writing that commit's markers
-            # (CONCURRENT_TRANSACTIONS). librdkafka retries AddOffsetsToTxn after retry.backoff.ms (100 ms by
-            # default), which was most of the assigner's slowest commits.
+            # (CONCURRENT_TRANSACTIONS). librdkafka retries AddOffsetsToTxn (``commit`` with offsets) after
+            # retry.backoff.ms, 100 ms by default: that was most of the assigner's slowest commits while it still
+            # committed group offsets. AddPartitionsToTxn is retried after 20 ms whatever this says.
             config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
         self._failures: list[str] = []
         self.transactional = bool(transactional_id)

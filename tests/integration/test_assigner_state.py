@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from services.assigner.service import FINISHED_AT, TASK_PREFIX
+from services.assigner.service import FINISHED_AT, OFFSETS_PREFIX, TASK_PREFIX
 from services.assigner.settings import AssignerSettings
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
@@ -65,10 +65,22 @@ def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_
             assert len(values) == 2, f"written when assigned, then when finished: {values}"
             assert values[0]["state"] == "assigned", "the start is kept in memory only"
             assert set(values[1]) == {FINISHED_AT}, "the last record is the finished marker"
+            # The positions it read to are state records too, one per partition, committed with the batches.
+            stored = {
+                record.key.decode(): json.loads(record.value)["next"]
+                for record in read_to_end(settings, [ASSIGNER_STATE])
+                if record.key is not None and record.key.startswith(OFFSETS_PREFIX.encode()) and record.value
+            }
+            tasks_positions = {
+                key: at for key, at in stored.items() if key.startswith(f"{OFFSETS_PREFIX}{TASKS_EVENTS}:")
+            }
+            assert tasks_positions and all(at > 0 for at in tasks_positions.values()), stored
 
             with running_assigner(settings) as restored:
                 wait_for(lambda: task_id in restored.finished, timeout=60, message="the restored finished marker")
                 assert task_id not in restored.tasks
+                resumed = {f"{OFFSETS_PREFIX}{t}:{p}": at for (t, p), at in restored.positions().items()}
+                assert all(resumed.get(key, -1) >= at for key, at in stored.items()), "it resumes where they were"
                 # Delivered again (e.g. an orchestrator re-emitting after a crash), then a new task of the same
                 # goal behind it in the same partition: once that one is done, the first was seen again.
                 producer.publish(first)

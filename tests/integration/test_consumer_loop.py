@@ -8,13 +8,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from shared.bus.client_config import kafka_config
-from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord
+from shared.bus.consumer import ConsumerLoop, Delivery, OffsetStore, RejectRecord
 from shared.bus.producer import DeliveryError, EventProducer
 from shared.events.catalogue.goals import CancelGoal, SubmitGoal
 from shared.events.codec import encode, new_event
@@ -183,6 +184,81 @@ def test_offsets_are_committed_after_the_batch_so_a_new_member_resumes_after_it(
         wait_for(lambda: len(again) == 1, message="the new event")
         time.sleep(1)
     assert len(again) == 1, "a restarted member re-processed committed records"
+
+
+class PositionsInState:
+    """An ``OffsetStore`` as a service keeps it in its state (here in memory, shared by the two loops)."""
+
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, int], int] = {}
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        return dict(self.stored)
+
+    def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
+        self.stored.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+
+
+def test_a_loop_with_an_offset_store_stores_each_batch_s_positions_and_resumes_there_not_at_the_group_s(
+    settings: Settings, producer: EventProducer
+) -> None:
+    topic = create_topic(settings, unique("test.loop"))
+    group = unique("loop")
+    for _ in range(5):
+        producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+    store: OffsetStore = PositionsInState()
+    handled: list[str] = []
+
+    def loop(into: list[str]) -> ConsumerLoop:
+        transactional = EventProducer(settings, client_id=group, transactional_id=f"{group}-txn")
+        return ConsumerLoop(
+            settings,
+            group_id=group,
+            topics=[topic],
+            producer=transactional,
+            handler=lambda d: into.append(d.envelope.stream_id),
+            offset_store=store,
+            on_abort=lambda: None,  # nothing to reload: no transaction of this test aborts
+            wake_on_record=True,
+        )
+
+    with running(loop(handled)):
+        wait_for(lambda: store.positions().get((topic, 0)) == 5, message="the positions stored")
+    assert len(handled) == 5
+
+    # The group says 5, the stored state says 3 (as if it were restored from before the last two records):
+    # the loop resumes at 3, re-reading two records, then the new one.
+    probe = Consumer(kafka_config(settings) | {"group.id": group})
+    probe.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
+    probe.close()
+    store.store_positions([TopicPartition(topic, 0, 3)])
+    late = goal(unique("g"))
+    producer.publish(late, topic=topic)
+    producer.flush()
+    again: list[str] = []
+    with running(loop(again)):
+        wait_for(lambda: len(again) == 3, message="two records again and the new one")
+        time.sleep(1)
+    assert again == [*handled[3:], late.stream_id]
+    assert store.positions()[(topic, 0)] == 6
+
+
+def test_an_offset_store_needs_a_transactional_producer_and_a_reload_on_abort(
+    settings: Settings, producer: EventProducer
+) -> None:
+    transactional = EventProducer(settings, client_id="tests-store", transactional_id=unique("store-txn"))
+    for plain, reload in ((producer, lambda: None), (transactional, None)):
+        with pytest.raises(ValueError, match=r"transactional producer .* on_abort"):
+            ConsumerLoop(
+                settings,
+                group_id=unique("loop"),
+                topics=["architect.goals.commands"],
+                producer=plain,
+                handler=lambda _d: None,
+                offset_store=PositionsInState(),
+                on_abort=reload,
+            )
 
 
 def test_types_the_handler_ignores_are_skipped_undecoded_and_committed_and_headerless_poison_still_dead_lettered(
