@@ -147,14 +147,19 @@ def test_a_handler_can_reject_a_record_for_good(settings: Settings, producer: Ev
     assert dead_letters_from(settings, group)[0].reason == "forbidden"
 
 
+def topic_with_goals(settings: Settings, producer: EventProducer, count: int) -> tuple[str, str]:
+    """A new topic holding ``count`` SubmitGoal events, and a new group name to read it with."""
+    topic = create_topic(settings, unique("test.loop"))
+    for _ in range(count):
+        producer.publish(goal(unique("g")), topic=topic)
+    producer.flush()
+    return topic, unique("loop")
+
+
 def test_offsets_are_committed_after_the_batch_so_a_new_member_resumes_after_it(
     settings: Settings, producer: EventProducer
 ) -> None:
-    topic = create_topic(settings, unique("test.loop"))
-    group = unique("loop")
-    for _ in range(5):
-        producer.publish(goal(unique("g")), topic=topic)
-    producer.flush()
+    topic, group = topic_with_goals(settings, producer, 5)
     handled: list[str] = []
     loop = ConsumerLoop(
         settings,
@@ -202,11 +207,7 @@ class PositionsInState:
 def test_a_loop_with_an_offset_store_stores_each_batch_s_positions_and_resumes_there_not_at_the_group_s(
     settings: Settings, producer: EventProducer
 ) -> None:
-    topic = create_topic(settings, unique("test.loop"))
-    group = unique("loop")
-    for _ in range(5):
-        producer.publish(goal(unique("g")), topic=topic)
-    producer.flush()
+    topic, group = topic_with_goals(settings, producer, 5)
     store: OffsetStore = PositionsInState()
     handled: list[str] = []
 
