@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import REGISTRY
 
 from shared.bus.client_config import kafka_config
@@ -243,6 +243,39 @@ def test_a_loop_with_an_offset_store_stores_each_batch_s_positions_and_resumes_t
         time.sleep(1)
     assert again == [*handled[3:], late.stream_id]
     assert store.positions()[(topic, 0)] == 6
+
+
+def test_a_partition_the_store_never_stored_starts_at_the_group_s_committed_offset(settings: Settings) -> None:
+    """As on the first start after upgrading from group offsets: stored positions win where there are some."""
+    topic, group = create_topic(settings, unique("test.loop"), partitions=2), unique("loop")
+    to_partitions = Producer(kafka_config(settings))
+    for partition in (0, 1):
+        for _ in range(4):
+            event = goal(unique("g"))
+            to_partitions.produce(topic, encode(event), event.stream_id.encode(), partition=partition)
+    assert to_partitions.flush(30) == 0
+    probe = Consumer(kafka_config(settings) | {"group.id": group})
+    probe.commit(offsets=[TopicPartition(topic, 0, 3), TopicPartition(topic, 1, 2)], asynchronous=False)
+    probe.close()
+    store = PositionsInState()
+    store.store_positions([TopicPartition(topic, 0, 1)])  # partition 1 never stored
+    handled: list[tuple[int, int]] = []
+    transactional = EventProducer(settings, client_id=group, transactional_id=f"{group}-txn")
+    loop = ConsumerLoop(
+        settings,
+        group_id=group,
+        topics=[topic],
+        producer=transactional,
+        handler=lambda d: handled.append((d.record.partition, d.record.offset)),
+        offset_store=store,
+        on_abort=lambda: None,  # nothing to reload: no transaction of this test aborts
+        wake_on_record=True,
+    )
+    with running(loop):
+        wait_for(lambda: len(handled) == 5, message="three records of partition 0 and two of partition 1")
+        time.sleep(1)
+    assert sorted(handled) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3)]
+    assert store.positions() == {(topic, 0): 4, (topic, 1): 4}
 
 
 def test_an_offset_store_needs_a_transactional_producer_and_a_reload_on_abort(
