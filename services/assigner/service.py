@@ -128,7 +128,6 @@ class Assigner:
         )
         self._last_tick = 0.0
         self._saved_registry: AgentRegistry | None = None
-        self._positions: dict[tuple[str, int], int] = {}
 
     # -- state ------------------------------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -154,19 +153,18 @@ class Assigner:
         self._marked_apart = set(marked_apart)
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
-        self._positions = {}
-        for key, value in self.state.items(OFFSETS_PREFIX):
-            topic, _, partition = key.removeprefix(OFFSETS_PREFIX).rpartition(":")
-            self._positions[(topic, int(partition))] = int(value["next"])
 
     def positions(self) -> dict[tuple[str, int], int]:
-        """Where to resume each partition read so far (``OffsetStore``)."""
-        return dict(self._positions)
+        """Where to resume each partition read so far, as the state holds it (``OffsetStore``)."""
+        found = {}
+        for key, value in self.state.items(OFFSETS_PREFIX):
+            topic, _, partition = key.removeprefix(OFFSETS_PREFIX).rpartition(":")
+            found[(topic, int(partition))] = int(value["next"])
+        return found
 
     def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
         """The batch's next offsets, into the state its transaction commits (``OffsetStore``)."""
         for tp in offsets:
-            self._positions[(tp.topic, tp.partition)] = tp.offset
             self.state.put(f"{OFFSETS_PREFIX}{tp.topic}:{tp.partition}", {"next": tp.offset})
 
     def _empty_registry(self) -> AgentRegistry:
