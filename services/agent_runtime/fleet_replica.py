@@ -6,9 +6,10 @@ keyed by task id: counted once) and task attempts in flight per agent (PN-Counte
 the lock manager's ``file-locks`` leases; it asks for and gives back leases with AcquireLock /
 ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
 
-Counter updates are deferred: the runtime calls ``publish()`` once per poll (before it flushes its producer), so
-each counter changed in that poll is written once with its latest state, not once per task and change (a
-counter's record holds its whole state, up to 1024 remembered keys per half).
+Counter updates are deferred: the runtime calls ``publish()`` from its tick at most once a second
+(``COUNTERS_PUBLISH_EVERY_S``) and when it recovers or stops, so each counter changed since is written once with
+its latest state, not once per task and change (a counter's record holds its whole state, up to 1024 remembered
+keys per half). This replica's own view changes at once; other replicas see a count up to a second later.
 """
 
 from __future__ import annotations
