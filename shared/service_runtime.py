@@ -10,6 +10,7 @@ from typing import Protocol
 from shared.db.connection import connect, database_url
 from shared.db.schema import migrate
 from shared.health import mark_not_ready, mark_ready
+from shared.heap import freeze_startup_heap
 from shared.metrics import serve_metrics
 from shared.settings import Settings, get_settings
 from shared.tracing import configure_tracing
@@ -44,6 +45,7 @@ def run_service(name: str, build: Callable[[Settings, str | None], Service], *, 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
     logging.getLogger(name).info("%s started", name)
+    freeze_startup_heap()
     mark_ready()
     try:
         service.run()

@@ -6,6 +6,7 @@ import sys
 
 from services.saga_coordinator.service import build_app
 from shared.health import mark_ready_once_started
+from shared.heap import freeze_once_started
 from shared.metrics import serve_metrics
 from shared.service_runtime import configure_logging
 from shared.settings import get_settings
@@ -19,6 +20,7 @@ def main() -> None:
     serve_metrics(settings.metrics_port)
     app = build_app(settings)
     mark_ready_once_started(app)
+    freeze_once_started(app)
     # faust's own command line runs the worker and turns SIGTERM into a clean shutdown.
     sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
