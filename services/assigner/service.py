@@ -124,6 +124,9 @@ class Assigner:
             # topic from read_committed consumers (this one included) while the batch is handled.
             poll_timeout=0.05,
             wake_on_record=True,
+            # Each commit runs while the next batch is handled (``shared.bus.background_commit``): commits were
+            # most of the loop's time, and a TaskCreated arriving during one waited for it.
+            commit_in_background=True,
             accepts=self.acts_on,
         )
         self._last_tick = 0.0

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from shared import tracing
+from shared.bus.background_commit import BackgroundCommit
 from shared.bus.client_config import kafka_config
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import DeliveryError, EventProducer
@@ -148,6 +149,7 @@ class ConsumerLoop:
         max_batch: int = 500,
         poll_timeout: float | Callable[[], float] = 0.5,
         wake_on_record: bool = False,
+        commit_in_background: bool = False,
         accepts: TypeFilter | None = None,
         max_attempts: int = 5,
         auto_offset_reset: str = "earliest",
@@ -160,6 +162,8 @@ class ConsumerLoop:
                 "an offset store needs a transactional producer (positions commit with the batch) and an on_abort "
                 "that reloads them as committed"
             )
+        if commit_in_background and offset_store is None:
+            raise ValueError("background commits need an offset store (positions commit with the batch's outputs)")
         self.group_id = group_id
         self.topics = list(topics)
         self._settings = settings
@@ -175,6 +179,9 @@ class ConsumerLoop:
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout
         self._wake_on_record = wake_on_record
+        self._background = BackgroundCommit(producer) if commit_in_background else None
+        # First offsets of the batch whose commit is in flight: where to re-read from if it fails.
+        self._committing_from: dict[tuple[str, int], int] = {}
         self._accepts = accepts
         self._max_attempts = max_attempts
         self._stop = threading.Event()
@@ -208,12 +215,21 @@ class ConsumerLoop:
 
     def run(self) -> None:
         """Consume until ``stop``; always closes the consumer (leaving the group promptly)."""
-        self._consumer.subscribe(self.topics, on_assign=self._assigned)
+        if self._background is not None:
+            self._consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
+        else:
+            self._consumer.subscribe(self.topics, on_assign=self._assigned)
         try:
             while not self._stop.is_set():
                 self.poll_once()
         finally:
-            self._consumer.close()
+            try:
+                if self._background is not None:
+                    self._background.close()
+            except Exception as exc:  # its records are read again after a restart, from the committed positions
+                log.error("consumer %s: the last transaction did not commit: %r", self.group_id, exc)
+            finally:
+                self._consumer.close()
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._offset_store is not None:
@@ -225,6 +241,12 @@ class ConsumerLoop:
             consumer.incremental_assign(positioned)
         else:
             consumer.incremental_assign(partitions)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Before partitions go, the commit in flight settles: their next owner reads what it committed."""
+        if self._background is not None:
+            self._background.settle()
+        consumer.incremental_unassign(partitions)
 
     # -- one batch -------------------------------------------------------------------------------------------
     def _consume(self) -> list[Any]:
@@ -276,6 +298,9 @@ class ConsumerLoop:
             self._in_transaction(lambda: self._run_tick_then(records), records)
         elif self._tick is not None:
             self._in_transaction(self._run_tick_then, None)
+        elif self._background is not None and self._background.failed():
+            # No batch came to raise it: re-read the failed one now, not when the next record arrives.
+            self._abort_background(self._background, RuntimeError("the transaction's commit failed"), {})
         self._report_lag()
         return len(records)
 
@@ -289,6 +314,9 @@ class ConsumerLoop:
 
     def _in_transaction(self, work: Callable[[], None], records: list[Record] | None) -> None:
         """Run ``work`` and make its effects durable, then move offsets (atomically when transactional)."""
+        if self._background is not None:
+            self._in_background_transaction(self._background, work, records)
+            return
         if not self._producer.transactional:
             try:
                 work()
@@ -326,6 +354,45 @@ class ConsumerLoop:
                 self._on_abort()
             if records:
                 self._seek(self._resume_positions(records))
+
+    def _in_background_transaction(
+        self, background: BackgroundCommit, work: Callable[[], None], records: list[Record] | None
+    ) -> None:
+        """``_in_transaction`` with the commit on a helper thread (``background_commit``): the batch is handled
+        while the previous one commits, and a failure of either re-reads both from the stored positions."""
+        first = self._first_offsets(records) if records else {}
+        background.start_batch()
+        try:
+            work()
+            if records and self._offset_store is not None:
+                self._offset_store.store_positions(self._next_offsets(records))
+            if self._before_commit is not None:
+                self._before_commit()
+            background.commit()
+            self._committing_from = first
+            if records:
+                self._commit_group_offsets()
+        except Rewind as rewind:
+            self._producer.drop_held()
+            self._seek(rewind.positions)
+        except Exception as exc:
+            self._abort_background(background, exc, first)
+
+    def _abort_background(
+        self, background: BackgroundCommit, exc: BaseException, first: dict[tuple[str, int], int]
+    ) -> None:
+        """Abort the batch (``first``: its first offsets) and the one committing before it if that failed; reload
+        the state as committed and re-read from the stored positions."""
+        log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
+        background.abort()
+        if self._on_abort is not None:
+            self._on_abort()
+        unsettled = self._committing_from
+        for position, offset in first.items():
+            unsettled[position] = min(unsettled.get(position, offset), offset)
+        self._committing_from = {}
+        stored = self._offset_store.positions() if self._offset_store is not None else {}
+        self._seek({position: stored.get(position, offset) for position, offset in unsettled.items()})
 
     def _resume_positions(self, records: list[Record]) -> dict[tuple[str, int], int]:
         """Where to re-read an aborted batch's partitions: the stored positions as committed (reloaded by

@@ -65,6 +65,8 @@ class EventProducer:
             # committed group offsets. AddPartitionsToTxn is retried after 20 ms whatever this says.
             config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
         self._failures: list[str] = []
+        # Records published while held (``hold``): produced by ``release_held``, or dropped.
+        self._held: list[tuple[str, bytes | None, bytes | None, Headers | None, str]] | None = None
         self.transactional = bool(transactional_id)
         # A transactional client may be replaced after a broker restart (see ``transactional_client``).
         self._txn = TransactionalClient(config | (overrides or {})) if self.transactional else None
@@ -100,6 +102,23 @@ class EventProducer:
             self._producer.poll(0)
         self._failures = []
 
+    def hold(self) -> None:
+        """Keep what is published from now on instead of producing it, until ``release_held`` or ``drop_held``
+        (a batch handled while the previous batch's transaction commits: see ``background_commit``)."""
+        if self._held is None:
+            self._held = []
+
+    def release_held(self) -> int:
+        """Produce what was held, in the order it was published (into the transaction open now); stop holding."""
+        held, self._held = self._held or [], None
+        for topic, key, value, headers, event_type in held:
+            self.publish_raw(topic, key, value, headers, event_type=event_type)
+        return len(held)
+
+    def drop_held(self) -> None:
+        """Forget what was held (its batch failed and will be handled again); stop holding."""
+        self._held = None
+
     def publish(
         self,
         envelope: Envelope[Any],
@@ -134,6 +153,9 @@ class EventProducer:
         event_type: str = "raw",
     ) -> None:
         """Queue bytes as they are (dead letters, re-drives, tools)."""
+        if self._held is not None:
+            self._held.append((topic, key, value, headers, event_type))
+            return
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None and err.code() in _PURGED:

@@ -1,0 +1,178 @@
+"""A transactional loop that commits in the background (``commit_in_background``, as the assigner runs): each batch
+is handled while the previous one commits, outputs reach the log in order and once, and a failed commit sends
+the loop back to its stored positions with nothing of the failed batch, or of the one after it, visible."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from shared.bus.client_config import kafka_config
+from shared.bus.consumer import ConsumerLoop, Delivery
+from shared.bus.producer import EventProducer
+from shared.bus.state_store import CompactedState
+from shared.events.catalogue.goals import SubmitGoal
+from shared.events.codec import new_event
+from shared.settings import Settings
+from tests.conftest import unique
+from tests.integration.kafka_helpers import create_topic, running, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+POSITIONS = "offsets/"
+
+
+class CommitFailsOnce(EventProducer):
+    """A transactional producer whose ``fail_at``-th commit takes ``delay_s`` and then fails (the transaction stays
+    open, as after a commit the broker refused), so that the batch after it is handled meanwhile."""
+
+    def __init__(self, settings: Settings, group: str, fail_at: int, delay_s: float) -> None:
+        super().__init__(settings, client_id=group, transactional_id=f"{group}-txn")
+        self.fail_at, self.delay_s, self.commits = fail_at, delay_s, 0
+        self.failing = threading.Event()
+
+    def commit(self, offsets: list[object] | None = None, group_metadata: object = None) -> None:
+        self.commits += 1
+        if self.commits == self.fail_at:
+            self.failing.set()
+            time.sleep(self.delay_s)
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "injected: the commit failed"))
+        super().commit(offsets, group_metadata)
+
+
+class CopyingService:
+    """Copies each record to ``output`` and keeps its positions in a compacted state topic, like the assigner."""
+
+    def __init__(self, settings: Settings, producer: EventProducer, source: str, output: str) -> None:
+        self.output = output
+        self.producer = producer
+        self.state = CompactedState(settings, create_topic(settings, unique("test.state")), producer)
+        self.handled: list[str] = []
+        self.loop = ConsumerLoop(
+            settings,
+            group_id=unique("loop"),
+            topics=[source],
+            producer=producer,
+            batch_handler=self.handle,
+            offset_store=self,
+            before_commit=self.state.flush,
+            on_abort=self.state.load,
+            wake_on_record=True,
+            commit_in_background=True,
+        )
+
+    def handle(self, deliveries: Sequence[Delivery], _records: object) -> None:
+        for delivery in deliveries:
+            self.handled.append(delivery.envelope.stream_id)
+            self.producer.publish_raw(self.output, delivery.record.key, delivery.record.value)
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        found = {}
+        for key, value in self.state.items(POSITIONS):
+            topic, _, partition = key.removeprefix(POSITIONS).rpartition(":")
+            found[(topic, int(partition))] = int(value["next"])
+        return found
+
+    def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
+        for tp in offsets:
+            self.state.put(f"{POSITIONS}{tp.topic}:{tp.partition}", {"next": tp.offset})
+
+
+def publish_goals(producer: EventProducer, topic: str, count: int) -> list[str]:
+    ids = [unique("g") for _ in range(count)]
+    for goal_id in ids:
+        producer.publish(
+            new_event(
+                SubmitGoal(goal_id=goal_id, goal_type="fix_bug"),
+                producer="test",
+                stream_id=goal_id,
+                correlation_id=goal_id,
+            ),
+            topic=topic,
+        )
+    producer.flush()
+    return ids
+
+
+def committed_copies(settings: Settings, topic: str, expected: int) -> list[str]:
+    """The stream ids of ``topic``'s committed records, once ``expected`` are there (read_committed)."""
+    consumer = Consumer(
+        kafka_config(settings)
+        | {
+            "group.id": f"probe-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    keys: list[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            for message in consumer.consume(100, 0.5):
+                if message.error() is None:
+                    keys.append(message.key().decode())
+            if len(keys) >= expected:
+                time.sleep(1)  # anything beyond (a duplicate) would be committed by now
+                keys += [m.key().decode() for m in consumer.consume(100, 1) if m.error() is None]
+                return keys
+    finally:
+        consumer.close()
+    raise AssertionError(f"{len(keys)} of {expected} copies committed on {topic}")
+
+
+def test_batches_are_handled_while_the_previous_commits_and_every_output_is_committed_once_in_order(
+    settings: Settings, producer: EventProducer
+) -> None:
+    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    group = unique("bg")
+    service = CopyingService(settings, EventProducer(settings, client_id=group, transactional_id=group), source, output)
+    published: list[str] = []
+    with running(service.loop):
+        for _ in range(8):  # bursts, so that batches follow each other while commits are in flight
+            published += publish_goals(producer, source, 5)
+            time.sleep(0.02)
+        wait_for(lambda: len(service.handled) == 40, message="every record handled")
+    assert service.handled == published
+    assert committed_copies(settings, output, 40) == published
+    reloaded = CompactedState(settings, service.state._topic, producer)
+    reloaded.load()
+    assert reloaded.get(f"{POSITIONS}{source}:0") == {"next": 40}
+
+
+def test_a_failed_commit_is_re_read_with_the_batch_handled_after_it_and_nothing_of_either_is_visible(
+    settings: Settings, producer: EventProducer
+) -> None:
+    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    failing = CommitFailsOnce(settings, unique("bg"), fail_at=2, delay_s=1.0)
+    service = CopyingService(settings, failing, source, output)
+    with running(service.loop):
+        first = publish_goals(producer, source, 5)
+        wait_for(lambda: failing.commits == 1 and len(service.handled) == 5, message="the first batch committing")
+        second = publish_goals(producer, source, 5)
+        wait_for(failing.failing.is_set, message="the second batch's commit under way")
+        third = publish_goals(producer, source, 5)  # handled while the second commit is still in flight
+        copies = committed_copies(settings, output, 15)
+    assert copies == first + second + third
+    assert service.handled[:10] == first + second
+    handled_meanwhile = service.handled[10:-10]
+    assert handled_meanwhile and set(handled_meanwhile) <= set(third)
+    assert service.handled[-10:] == second + third  # re-read from the failed batch on
+    assert service.positions() == {(source, 0): 15}
+
+
+def test_background_commits_need_an_offset_store(settings: Settings) -> None:
+    transactional = EventProducer(settings, client_id="tests-bg", transactional_id=unique("bg-txn"))
+    with pytest.raises(ValueError, match="offset store"):
+        ConsumerLoop(
+            settings,
+            group_id=unique("loop"),
+            topics=["architect.goals.commands"],
+            producer=transactional,
+            handler=lambda _d: None,
+            commit_in_background=True,
+        )
