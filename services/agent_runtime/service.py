@@ -90,6 +90,8 @@ PRUNE_INTERVAL_S = 3600.0
 #: per task at full speed; once a second it is ~40 records a second for a fleet of 20, whatever the rate.
 COUNTERS_PUBLISH_EVERY_S = 1.0
 USAGE_PREFIX = "usage/"
+#: What a runtime reads: its agents' assignments, auctions to bid in, peers' findings, drift containment.
+TOPICS = (AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS, DRIFT_EVENTS)
 
 
 def group_for(runtime_id: str) -> str:
@@ -135,7 +137,7 @@ class AgentRuntime:
         self.loop = ConsumerLoop(
             settings,
             group_id=self.group_id,
-            topics=[AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS, DRIFT_EVENTS],
+            topics=list(TOPICS),
             producer=self.producer,
             handler=self._handle,
             before_commit=self._launch_ready,

@@ -65,6 +65,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP = "architect-assigner"
+#: What the assigner reads: agents' commands, events and reports; tasks; auctions; drift.
+TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS)
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
 ANCHORS_KEY = "anchors"
@@ -109,7 +111,7 @@ class Assigner:
         self.loop = ConsumerLoop(
             settings,
             group_id=GROUP,
-            topics=[AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS],
+            topics=list(TOPICS),
             producer=self.producer,
             batch_handler=self.handle_batch,
             # Positions are kept in the state topic, in the batch's transaction: a commit is then the produce

@@ -49,6 +49,8 @@ def restore_root_log_level() -> None:
 
 #: The topics the goals table follows (it must have their partition count).
 GOAL_SOURCES = (GOALS_COMMANDS, TASKS_EVENTS)
+#: Everything the orchestrator reads: the goal sources, the fleet (capabilities a plan may need), saga endings.
+TOPICS = (*GOAL_SOURCES, AGENTS_EVENTS, SAGAS_EVENTS)
 #: The types each stream acts on; records of other types (its own TaskCreated echoed back, agent heartbeats)
 #: are skipped by their ``architect-type`` header without being decoded.
 GOAL_TYPES = frozenset(handled_types())

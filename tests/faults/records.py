@@ -1,9 +1,7 @@
 """Raw records for the faults: poison of every kind, and segments of topics read back and published again
 exactly as they were (key, value, headers, partition).
 
-``CONSUMERS`` says which consumer groups read which topic, from the services' own constants where they export
-them (the assigner's and the agent runtime's topic lists are written inline in their services, so they are
-repeated here).
+``consumers`` says which consumer groups read which topic, from the services' own constants.
 """
 
 from __future__ import annotations
@@ -14,12 +12,15 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
 
+from services.agent_runtime.service import TOPICS as RUNTIME_TOPICS
+from services.assigner.service import GROUP as ASSIGNER
+from services.assigner.service import TOPICS as ASSIGNER_TOPICS
 from services.consensus.service import APP_ID as CONSENSUS
 from services.consensus.service import DECISION_SOURCES
 from services.drift_monitor.service import AGENT_SOURCES
 from services.drift_monitor.service import APP_ID as DRIFT_MONITOR
 from services.orchestrator.service import APP_ID as ORCHESTRATOR
-from services.orchestrator.service import GOAL_SOURCES
+from services.orchestrator.service import TOPICS as ORCHESTRATOR_TOPICS
 from services.projector.service import GROUP as PROJECTOR
 from services.saga_coordinator.service import APP_ID as SAGA_COORDINATOR
 from services.saga_coordinator.service import SAGA_SOURCES
@@ -28,12 +29,6 @@ from shared.bus.client_config import kafka_config
 from shared.bus.reader import end_offsets, read_assigned, scan_consumer
 from shared.bus.record import Record
 from shared.bus.topics import (
-    AGENTS_ASSIGNMENTS,
-    AGENTS_COMMANDS,
-    AGENTS_EVENTS,
-    AUCTIONS_EVENTS,
-    BLACKBOARD_EVENTS,
-    DRIFT_EVENTS,
     EVENT_TOPICS,
     SAGAS_EVENTS,
     SCHEDULER_DELAYED,
@@ -43,9 +38,6 @@ from shared.events.catalogue.agents import AgentHeartbeat
 from shared.events.codec import encode, new_event
 from shared.settings import Settings
 
-ASSIGNER = "architect-assigner"
-ASSIGNER_TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS)
-RUNTIME_TOPICS = (AGENTS_ASSIGNMENTS, AUCTIONS_EVENTS, BLACKBOARD_EVENTS, DRIFT_EVENTS)
 POISON_HEADER = "fault-poison"
 #: Each kind of poison and the dead-letter reason it must get. ``epoch_timestamp`` and ``nul_character`` validate
 #: loosely in pydantic but cannot enter the event log (Postgres ``timestamptz`` / ``jsonb``): every consumer must
@@ -66,7 +58,7 @@ Position = tuple[str, int]
 def consumers(runtime_group: str) -> dict[str, set[str]]:
     """topic -> the consumer groups of the stack that read it (and so must dead-letter its poison)."""
     reads = {
-        ORCHESTRATOR: (*GOAL_SOURCES, AGENTS_EVENTS),
+        ORCHESTRATOR: ORCHESTRATOR_TOPICS,
         SAGA_COORDINATOR: SAGA_SOURCES,
         CONSENSUS: (*DECISION_SOURCES, SAGAS_EVENTS),
         DRIFT_MONITOR: (TASKS_EVENTS, *AGENT_SOURCES),
