@@ -8,9 +8,11 @@ end the loop waits for the previous commit, begins the next transaction, produce
 commit over in turn. So transactions still commit one at a time and in the order they were made, and a
 record's outputs reach the log only after those of every record before it.
 
-A commit that fails is raised at the next ``commit`` (or ``abort``), with the batch after it handled in memory
-only: the loop aborts, reloads its state as committed and re-reads from its stored positions, which go back to
-the failed batch's records. Nothing of either batch is visible.
+A commit that fails is raised at the next ``commit``, with the batch after it handled in memory only (or seen by
+``failure`` at an idle poll): the loop aborts, reloads its state as committed and re-reads from its stored
+positions, which go back to the failed batch's records. Nothing of either batch is visible. A transaction that
+cannot begin (a client renewed after a broker restart that cannot reach it yet) raises ``CannotBegin`` with the
+batch's records still held: the loop tries again a moment later, with nothing to abort or reload.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextlib import suppress
 
-from shared.bus.producer import EventProducer
+from confluent_kafka import KafkaException
+
+from shared.bus.producer import DeliveryError, EventProducer
+
+
+class CannotBegin(KafkaException):
+    """The next transaction could not begin yet; what the batch published is still held (call ``commit`` again)."""
 
 
 class BackgroundCommit:
@@ -41,13 +49,20 @@ class BackgroundCommit:
         """End the batch: once the previous commit is through (raising its error if it failed), begin this
         batch's transaction, produce what it published and start committing it on the helper thread."""
         self.wait()
-        self._producer.begin()
+        try:
+            self._producer.begin()
+        except KafkaException as exc:
+            raise CannotBegin(*exc.args) from exc
         self._open = True
         self._producer.release_held()
         self._pending = self._executor.submit(self._commit)
 
     def _commit(self) -> None:
-        self._producer.commit()
+        try:
+            self._producer.commit()
+        except DeliveryError:
+            self._open = False  # committed; delivery reports failed after all (it is raised all the same)
+            raise
         self._open = False
 
     def wait(self) -> None:
@@ -56,10 +71,10 @@ class BackgroundCommit:
         if pending is not None:
             pending.result()
 
-    def failed(self) -> bool:
-        """Whether the commit in flight has failed already (its error is raised by the next ``commit``)."""
+    def failure(self) -> BaseException | None:
+        """The error of the commit in flight if it has failed already (the next ``commit`` raises it too)."""
         pending = self._pending
-        return pending is not None and pending.done() and pending.exception() is not None
+        return pending.exception() if pending is not None and pending.done() else None
 
     def settle(self) -> None:
         """Wait for the commit in flight without taking its outcome (``commit`` or ``abort`` still raise/see it):
@@ -78,8 +93,15 @@ class BackgroundCommit:
             self._producer.abort()
 
     def close(self) -> None:
-        """Wait for the last commit (raising its error) and stop the helper thread."""
+        """Wait for the last commit and stop the helper thread; a last commit that failed is aborted (so that its
+        open transaction does not hold back read_committed readers) and its error raised."""
+        self._producer.drop_held()
         try:
             self.wait()
+        except Exception:
+            if self._open:
+                self._open = False
+                self._producer.abort()
+            raise
         finally:
             self._executor.shutdown(wait=True)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from shared import tracing
-from shared.bus.background_commit import BackgroundCommit
+from shared.bus.background_commit import BackgroundCommit, CannotBegin
 from shared.bus.client_config import kafka_config
 from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import DeliveryError, EventProducer
@@ -298,9 +298,9 @@ class ConsumerLoop:
             self._in_transaction(lambda: self._run_tick_then(records), records)
         elif self._tick is not None:
             self._in_transaction(self._run_tick_then, None)
-        elif self._background is not None and self._background.failed():
+        elif self._background is not None and (failure := self._background.failure()) is not None:
             # No batch came to raise it: re-read the failed one now, not when the next record arrives.
-            self._abort_background(self._background, RuntimeError("the transaction's commit failed"), {})
+            self._abort_background(self._background, failure, {})
         self._report_lag()
         return len(records)
 
@@ -341,8 +341,8 @@ class ConsumerLoop:
             if self._before_commit is not None:
                 self._before_commit()
             self._producer.commit(offsets, self._consumer.consumer_group_metadata() if offsets else None)
-            if records and self._offset_store is not None:
-                self._commit_group_offsets()
+            if records and self._offset_store is not None and self._group_offsets_due():
+                self._commit_group_offsets(self._offset_store.positions())
         except Rewind as rewind:
             self._producer.abort()
             self._seek(rewind.positions)
@@ -364,14 +364,24 @@ class ConsumerLoop:
         background.start_batch()
         try:
             work()
+            # The positions as of the previous batch: confirmed committed once ``commit`` below returns.
+            confirmed = self._offset_store.positions() if records and self._group_offsets_due() else None
             if records and self._offset_store is not None:
                 self._offset_store.store_positions(self._next_offsets(records))
             if self._before_commit is not None:
                 self._before_commit()
-            background.commit()
+            while True:
+                try:
+                    background.commit()
+                    break
+                except CannotBegin as exc:
+                    log.warning("consumer %s: cannot start a transaction yet, retrying: %s", self.group_id, exc)
+                    if self._stop.wait(1.0):  # stopping: the batch is read again after a restart
+                        self._producer.drop_held()
+                        return
             self._committing_from = first
-            if records:
-                self._commit_group_offsets()
+            if confirmed is not None:
+                self._commit_group_offsets(confirmed)
         except Rewind as rewind:
             self._producer.drop_held()
             self._seek(rewind.positions)
@@ -416,13 +426,14 @@ class ConsumerLoop:
             self._stop.wait(1.0)
             return False
 
-    def _commit_group_offsets(self) -> None:
-        """Now and then, the stored positions of the assigned partitions to the group too (for lag tools)."""
-        now = time.monotonic()
-        if now - self._group_offsets_at < GROUP_OFFSETS_EVERY_S or self._offset_store is None:
-            return
-        self._group_offsets_at = now
-        stored = self._offset_store.positions()
+    def _group_offsets_due(self) -> bool:
+        """Whether it is time to copy the stored positions to the group again (``GROUP_OFFSETS_EVERY_S``)."""
+        return self._offset_store is not None and time.monotonic() - self._group_offsets_at >= GROUP_OFFSETS_EVERY_S
+
+    def _commit_group_offsets(self, stored: dict[tuple[str, int], int]) -> None:
+        """The stored positions (as committed) of the assigned partitions to the group too, for lag tools; never
+        ahead of a committed transaction, since a partition never stored starts at the group's offset."""
+        self._group_offsets_at = time.monotonic()
         try:
             assigned = self._consumer.assignment()
             offsets = [

@@ -178,6 +178,8 @@ class EventProducer:
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every queued event is acknowledged by all in-sync replicas, or raise ``DeliveryError``."""
+        if self._held is not None:
+            raise RuntimeError("flush while records are held for the next transaction (see hold)")
         remaining = self._producer.flush(timeout)
         failures, self._failures = self._failures, []
         if remaining:

@@ -176,3 +176,43 @@ def test_background_commits_need_an_offset_store(settings: Settings) -> None:
             handler=lambda _d: None,
             commit_in_background=True,
         )
+
+
+def test_group_offsets_copy_only_positions_already_committed(
+    settings: Settings, producer: EventProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For lag tools the loop copies its stored positions to the group, but only those of batches whose commit is
+    through: a partition never stored starts at the group's offset, which must not skip an uncommitted batch."""
+    monkeypatch.setattr("shared.bus.consumer.GROUP_OFFSETS_EVERY_S", 0.0)
+    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    group = unique("bg")
+    service = CopyingService(settings, EventProducer(settings, client_id=group, transactional_id=group), source, output)
+    probe = Consumer(kafka_config(settings) | {"group.id": service.loop.group_id})
+
+    def group_offset() -> int:
+        [committed] = probe.committed([TopicPartition(source, 0)], timeout=10)
+        return committed.offset
+
+    try:
+        with running(service.loop):
+            publish_goals(producer, source, 5)
+            wait_for(lambda: len(service.handled) == 5, message="the first batch")
+            publish_goals(producer, source, 3)
+            wait_for(lambda: len(service.handled) == 8, message="the second batch")
+            wait_for(lambda: group_offset() == 5, message="the first batch's position copied to the group")
+            time.sleep(1)
+            assert group_offset() == 5  # the second batch's commit was in flight when the copy was taken
+            publish_goals(producer, source, 1)
+            wait_for(lambda: group_offset() == 8, message="the second batch's position, once its commit was through")
+    finally:
+        probe.close()
+    assert committed_copies(settings, output, 9)[-1] == service.handled[-1]
+
+
+def test_flushing_while_records_are_held_is_refused(settings: Settings) -> None:
+    transactional = EventProducer(settings, client_id="tests-held", transactional_id=unique("held-txn"))
+    transactional.hold()
+    transactional.publish_raw("architect.goals.commands", b"k", b"{}")
+    with pytest.raises(RuntimeError, match="held"):
+        transactional.flush(1)
+    transactional.drop_held()

@@ -6,8 +6,9 @@ import threading
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
-from shared.bus.background_commit import BackgroundCommit
+from shared.bus.background_commit import BackgroundCommit, CannotBegin
 
 
 class RecordingProducer:
@@ -20,6 +21,7 @@ class RecordingProducer:
         self.held: list[str] | None = None
         self.release = threading.Event()
         self.fail_next_commit = False
+        self.begin_fails = 0
 
     def hold(self) -> None:
         self.held = [] if self.held is None else self.held
@@ -40,6 +42,9 @@ class RecordingProducer:
         self.held = None
 
     def begin(self) -> None:
+        if self.begin_fails:
+            self.begin_fails -= 1
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "injected: the coordinator is away"))
         self.calls.append("begin")
 
     def commit(self, *_: Any) -> None:
@@ -83,7 +88,7 @@ def test_a_failed_commit_is_raised_at_the_next_commit_and_abort_aborts_it_and_dr
     background.start_batch()
     producer.publish("b1")
     background.settle()
-    assert background.failed()
+    assert isinstance(background.failure(), RuntimeError)
     with pytest.raises(RuntimeError, match="injected"):
         background.commit()
     background.abort()
@@ -101,9 +106,35 @@ def test_abort_after_a_successful_commit_aborts_nothing() -> None:
     background.start_batch()
     producer.publish("b1")  # its handling fails: nothing of it was produced, no transaction is open for it
     background.abort()
-    assert not background.failed()
+    assert background.failure() is None
     assert producer.calls == ["begin", "produce a1", "committed"]
     background.close()
+
+
+def test_a_transaction_that_cannot_begin_keeps_the_batch_held_for_the_next_try() -> None:
+    background, producer = committer()
+    producer.release.set()
+    producer.begin_fails = 1
+    background.start_batch()
+    producer.publish("a1")
+    with pytest.raises(CannotBegin):
+        background.commit()
+    assert producer.held == ["a1"] and producer.calls == []
+    background.commit()
+    background.close()
+    assert producer.calls == ["begin", "produce a1", "committed"]
+
+
+def test_closing_after_a_last_commit_that_failed_aborts_its_transaction_and_raises() -> None:
+    background, producer = committer()
+    producer.fail_next_commit = True
+    producer.release.set()
+    background.start_batch()
+    producer.publish("a1")
+    background.commit()
+    with pytest.raises(RuntimeError, match="injected"):
+        background.close()
+    assert producer.calls == ["begin", "produce a1", "commit failed", "abort"]
 
 
 def test_a_plain_producer_cannot_commit_in_the_background() -> None:
