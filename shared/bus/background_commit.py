@@ -1,16 +1,17 @@
-"""Committing a transaction on a helper thread while the next batch is handled.
+"""Committing a transaction on a helper thread while the next batches are handled.
 
 A transactional loop spends most of its time waiting for commits: at 100 tasks/s the assigner's commit (the
 produce request, then EndTxn) took 10 ms at p50 and 42 ms at p99, against 3 ms of handling, and a record that
 arrived meanwhile waited for it. With ``BackgroundCommit`` the loop hands the commit to a helper thread and
-goes on with the next batch. What that batch publishes is held by the producer (``EventProducer.hold``); at its
-end the loop waits for the previous commit, begins the next transaction, produces what was held and hands that
-commit over in turn. So transactions still commit one at a time and in the order they were made, and a
-record's outputs reach the log only after those of every record before it.
+goes on with the next batches. What they publish is held by the producer (``EventProducer.hold``); once the
+commit in flight is through (``in_flight`` is False), the loop begins the next transaction with everything held
+since, produces it and hands that commit over in turn. So transactions still commit one at a time and in the
+order they were made, a record's outputs reach the log only after those of every record before it, and under
+load one transaction carries several batches.
 
-A commit that fails is raised at the next ``commit``, with the batch after it handled in memory only (or seen by
-``failure`` at an idle poll): the loop aborts, reloads its state as committed and re-reads from its stored
-positions, which go back to the failed batch's records. Nothing of either batch is visible. A transaction that
+A commit that fails is raised at the next ``commit``, with the batches after it handled in memory only (or seen
+by ``failure`` at an idle poll): the loop aborts, reloads its state as committed and re-reads from its stored
+positions, which go back to the failed commit's first records. Nothing of any of them is visible. A transaction that
 cannot begin (a client renewed after a broker restart that cannot reach it yet) raises ``CannotBegin`` with the
 batch's records still held: the loop tries again a moment later, with nothing to abort or reload.
 """
@@ -46,8 +47,8 @@ class BackgroundCommit:
         self._producer.hold()
 
     def commit(self) -> None:
-        """End the batch: once the previous commit is through (raising its error if it failed), begin this
-        batch's transaction, produce what it published and start committing it on the helper thread."""
+        """Once the previous commit is through (raising its error if it failed), begin a transaction, produce what
+        the batches since published and start committing it on the helper thread."""
         self.wait()
         try:
             self._producer.begin()
@@ -70,6 +71,10 @@ class BackgroundCommit:
         pending, self._pending = self._pending, None
         if pending is not None:
             pending.result()
+
+    def in_flight(self) -> bool:
+        """Whether a commit is still running on the helper thread."""
+        return self._pending is not None and not self._pending.done()
 
     def failure(self) -> BaseException | None:
         """The error of the commit in flight if it has failed already (the next ``commit`` raises it too)."""

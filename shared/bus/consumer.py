@@ -4,7 +4,8 @@ With a transactional producer the loop is exactly-once within Kafka: each batch'
 changes and consumed offsets are committed in one Kafka transaction, or aborted together and re-read. The offsets
 go to the consumer group (``send_offsets_to_transaction``), or, with an ``OffsetStore``, into the service's own
 state in the same transaction: two round trips fewer per commit, and the loop then seeks to the stored positions
-whenever partitions are assigned.
+whenever partitions are assigned. With an offset store a loop may also ``commit_in_background``: each commit runs
+on a helper thread while the next batches are handled and held for the transaction after it.
 
 Per batch: decode and validate each record (bad ones go to the dead-letter topic), hand the good ones to the
 handler inside a CONSUMER span parented by the producer's, make the handler's effects durable (flush the
@@ -58,6 +59,8 @@ TypeFilter = Callable[[str, str], bool]
 #: How often a loop with an ``OffsetStore`` also commits its positions to the consumer group, outside its
 #: transactions, for lag monitoring only (it never reads them back while positions are stored).
 GROUP_OFFSETS_EVERY_S = 10.0
+#: The longest poll of a loop holding batches while a commit is in flight (``commit_in_background``).
+HELD_POLL_S = 0.002
 
 
 class OffsetStore(Protocol):
@@ -180,8 +183,11 @@ class ConsumerLoop:
         self._poll_timeout = poll_timeout
         self._wake_on_record = wake_on_record
         self._background = BackgroundCommit(producer) if commit_in_background else None
-        # First offsets of the batch whose commit is in flight: where to re-read from if it fails.
+        # First offsets of the batches whose commit is in flight, and of those handled and held since: where to
+        # re-read from if a commit fails. And the positions the commit in flight stores, for the group's copy.
         self._committing_from: dict[tuple[str, int], int] = {}
+        self._held_from: dict[tuple[str, int], int] = {}
+        self._committing_positions: dict[tuple[str, int], int] | None = None
         self._accepts = accepts
         self._max_attempts = max_attempts
         self._stop = threading.Event()
@@ -225,6 +231,7 @@ class ConsumerLoop:
         finally:
             try:
                 if self._background is not None:
+                    self._commit_held_now()
                     self._background.close()
             except Exception as exc:  # its records are read again after a restart, from the committed positions
                 log.error("consumer %s: the last transaction did not commit: %r", self.group_id, exc)
@@ -243,10 +250,19 @@ class ConsumerLoop:
             consumer.incremental_assign(partitions)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Before partitions go, the commit in flight settles: their next owner reads what it committed."""
-        if self._background is not None:
-            self._background.settle()
+        """Before partitions go, what was handled is committed and the commit settles: their next owner reads on
+        from there."""
+        self._commit_held_now()
         consumer.incremental_unassign(partitions)
+
+    def _commit_held_now(self) -> None:
+        """With background commits: commit what is held and wait until that commit is through (revocation, stop)."""
+        if self._background is None:
+            return
+        self._background.settle()
+        if self._producer.holding or self._background.failure() is not None:
+            self._in_transaction(lambda: None, None)
+            self._background.settle()
 
     # -- one batch -------------------------------------------------------------------------------------------
     def _consume(self) -> list[Any]:
@@ -256,6 +272,8 @@ class ConsumerLoop:
         ticks). Records ``accepts`` refuses (a service's own events echoed back) do not end the wait: they ride
         along with the next batch rather than each costing a commit."""
         timeout = self._poll_timeout() if callable(self._poll_timeout) else self._poll_timeout
+        if self._background is not None and self._producer.holding:
+            timeout = min(timeout, HELD_POLL_S)  # look back soon: the commit in flight ends any moment
         if not self._wake_on_record:
             return self._consumer.consume(self._max_batch, timeout)
         deadline = time.monotonic() + timeout
@@ -298,9 +316,9 @@ class ConsumerLoop:
             self._in_transaction(lambda: self._run_tick_then(records), records)
         elif self._tick is not None:
             self._in_transaction(self._run_tick_then, None)
-        elif self._background is not None and (failure := self._background.failure()) is not None:
-            # No batch came to raise it: re-read the failed one now, not when the next record arrives.
-            self._abort_background(self._background, failure, {})
+        elif self._background is not None and (self._producer.holding or self._background.failure() is not None):
+            # No batch came to commit what is held, or to raise a failed commit: do it now.
+            self._in_transaction(lambda: None, None)
         self._report_lag()
         return len(records)
 
@@ -358,16 +376,18 @@ class ConsumerLoop:
     def _in_background_transaction(
         self, background: BackgroundCommit, work: Callable[[], None], records: list[Record] | None
     ) -> None:
-        """``_in_transaction`` with the commit on a helper thread (``background_commit``): the batch is handled
-        while the previous one commits, and a failure of either re-reads both from the stored positions."""
-        first = self._first_offsets(records) if records else {}
+        """``_in_transaction`` with commits on a helper thread (``background_commit``): while one commits, the
+        next batches are handled and held; the next transaction carries them all. A failure re-reads every batch
+        not committed from the stored positions."""
         background.start_batch()
+        for position, offset in (self._first_offsets(records) if records else {}).items():
+            self._held_from[position] = min(self._held_from.get(position, offset), offset)
         try:
             work()
-            # The positions as of the previous batch: confirmed committed once ``commit`` below returns.
-            confirmed = self._offset_store.positions() if records and self._group_offsets_due() else None
             if records and self._offset_store is not None:
                 self._offset_store.store_positions(self._next_offsets(records))
+            if background.in_flight():
+                return  # held: goes with the next transaction, once the commit in flight is through
             if self._before_commit is not None:
                 self._before_commit()
             while True:
@@ -376,31 +396,33 @@ class ConsumerLoop:
                     break
                 except CannotBegin as exc:
                     log.warning("consumer %s: cannot start a transaction yet, retrying: %s", self.group_id, exc)
-                    if self._stop.wait(1.0):  # stopping: the batch is read again after a restart
+                    if self._stop.wait(1.0):  # stopping: what is held is read again after a restart
                         self._producer.drop_held()
                         return
-            self._committing_from = first
-            if confirmed is not None:
-                self._commit_group_offsets(confirmed)
-        except Rewind as rewind:
-            self._producer.drop_held()
-            self._seek(rewind.positions)
-        except Exception as exc:
-            self._abort_background(background, exc, first)
+            self._handed_over()
+        except Exception as exc:  # a Rewind too: the stored positions are where this loop's handlers are durable
+            self._abort_background(background, exc)
 
-    def _abort_background(
-        self, background: BackgroundCommit, exc: BaseException, first: dict[tuple[str, int], int]
-    ) -> None:
-        """Abort the batch (``first``: its first offsets) and the one committing before it if that failed; reload
-        the state as committed and re-read from the stored positions."""
+    def _handed_over(self) -> None:
+        """A commit was handed over, so the one before it is through: its positions go to the group if due."""
+        if self._committing_positions is not None:
+            self._commit_group_offsets(self._committing_positions)
+        self._committing_positions = (
+            self._offset_store.positions() if self._offset_store is not None and self._group_offsets_due() else None
+        )
+        self._committing_from, self._held_from = self._held_from, {}
+
+    def _abort_background(self, background: BackgroundCommit, exc: BaseException) -> None:
+        """Abort what is held and the commit in flight if it failed; reload the state as committed and re-read
+        every batch not committed from the stored positions."""
         log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
         background.abort()
         if self._on_abort is not None:
             self._on_abort()
         unsettled = self._committing_from
-        for position, offset in first.items():
+        for position, offset in self._held_from.items():
             unsettled[position] = min(unsettled.get(position, offset), offset)
-        self._committing_from = {}
+        self._committing_from, self._held_from, self._committing_positions = {}, {}, None
         stored = self._offset_store.positions() if self._offset_store is not None else {}
         self._seek({position: stored.get(position, offset) for position, offset in unsettled.items()})
 

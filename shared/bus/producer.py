@@ -108,6 +108,11 @@ class EventProducer:
         if self._held is None:
             self._held = []
 
+    @property
+    def holding(self) -> bool:
+        """Whether published records are being held (see ``hold``)."""
+        return self._held is not None
+
     def release_held(self) -> int:
         """Produce what was held, in the order it was published (into the transaction open now); stop holding."""
         held, self._held = self._held or [], None

@@ -216,3 +216,38 @@ def test_flushing_while_records_are_held_is_refused(settings: Settings) -> None:
     with pytest.raises(RuntimeError, match="held"):
         transactional.flush(1)
     transactional.drop_held()
+
+
+class SlowCommitOnce(EventProducer):
+    """A transactional producer whose ``slow_at``-th commit takes ``delay_s`` more than it would."""
+
+    def __init__(self, settings: Settings, group: str, slow_at: int, delay_s: float) -> None:
+        super().__init__(settings, client_id=group, transactional_id=f"{group}-txn")
+        self.slow_at, self.delay_s, self.commits = slow_at, delay_s, 0
+        self.slow = threading.Event()
+
+    def commit(self, offsets: list[object] | None = None, group_metadata: object = None) -> None:
+        self.commits += 1
+        if self.commits == self.slow_at:
+            self.slow.set()
+            time.sleep(self.delay_s)
+        super().commit(offsets, group_metadata)
+
+
+def test_batches_handled_during_a_slow_commit_go_together_in_the_next_transaction(
+    settings: Settings, producer: EventProducer
+) -> None:
+    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    slow = SlowCommitOnce(settings, unique("bg"), slow_at=1, delay_s=1.5)
+    service = CopyingService(settings, slow, source, output)
+    with running(service.loop):
+        published = publish_goals(producer, source, 2)
+        wait_for(slow.slow.is_set, message="the first commit under way")
+        for _ in range(3):  # three batches while it lasts
+            published += publish_goals(producer, source, 2)
+            time.sleep(0.2)
+        assert len(service.handled) == 8 and slow.commits == 1, "the batches were handled during the slow commit"
+        copies = committed_copies(settings, output, 8)
+    assert copies == published == service.handled
+    assert slow.commits == 2, "the three held batches went in one transaction"
+    assert service.positions() == {(source, 0): 8}

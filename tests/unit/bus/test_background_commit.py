@@ -72,7 +72,10 @@ def test_a_batch_is_held_while_the_previous_commits_and_begins_only_once_that_co
     background.start_batch()
     producer.publish("b1")
     assert producer.calls == ["begin", "produce a1"]  # b1 is held: a transaction is committing
+    assert background.in_flight()
     producer.release.set()
+    background.settle()
+    assert not background.in_flight()
     background.commit()
     background.close()
     assert producer.calls == ["begin", "produce a1", "committed", "begin", "produce b1", "committed"]
