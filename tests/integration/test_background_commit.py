@@ -26,21 +26,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 POSITIONS = "offsets/"
 
 
-class CommitFailsOnce(EventProducer):
-    """A transactional producer whose ``fail_at``-th commit takes ``delay_s`` and then fails (the transaction stays
-    open, as after a commit the broker refused), so that the batch after it is handled meanwhile."""
+class OneOddCommit(EventProducer):
+    """A transactional producer whose ``at``-th commit takes ``delay_s`` longer and then, if ``fails``, fails (the
+    transaction stays open, as after a commit the broker refused): the batches after it are handled meanwhile."""
 
-    def __init__(self, settings: Settings, group: str, fail_at: int, delay_s: float) -> None:
+    def __init__(self, settings: Settings, group: str, *, at: int, delay_s: float, fails: bool) -> None:
         super().__init__(settings, client_id=group, transactional_id=f"{group}-txn")
-        self.fail_at, self.delay_s, self.commits = fail_at, delay_s, 0
-        self.failing = threading.Event()
+        self.at, self.delay_s, self.fails, self.commits = at, delay_s, fails, 0
+        self.odd = threading.Event()
 
     def commit(self, offsets: list[object] | None = None, group_metadata: object = None) -> None:
         self.commits += 1
-        if self.commits == self.fail_at:
-            self.failing.set()
+        if self.commits == self.at:
+            self.odd.set()
             time.sleep(self.delay_s)
-            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "injected: the commit failed"))
+            if self.fails:
+                raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "injected: the commit failed"))
         super().commit(offsets, group_metadata)
 
 
@@ -80,6 +81,16 @@ class CopyingService:
     def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
         for tp in offsets:
             self.state.put(f"{POSITIONS}{tp.topic}:{tp.partition}", {"next": tp.offset})
+
+
+def copying_service(settings: Settings, producer: EventProducer | None = None) -> tuple[CopyingService, str, str]:
+    """A copying service on new source and output topics (with a transactional producer of its own unless given),
+    and the two topics."""
+    if producer is None:
+        group = unique("bg")
+        producer = EventProducer(settings, client_id=group, transactional_id=group)
+    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    return CopyingService(settings, producer, source, output), source, output
 
 
 def publish_goals(producer: EventProducer, topic: str, count: int) -> list[str]:
@@ -128,9 +139,7 @@ def committed_copies(settings: Settings, topic: str, expected: int) -> list[str]
 def test_batches_are_handled_while_the_previous_commits_and_every_output_is_committed_once_in_order(
     settings: Settings, producer: EventProducer
 ) -> None:
-    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
-    group = unique("bg")
-    service = CopyingService(settings, EventProducer(settings, client_id=group, transactional_id=group), source, output)
+    service, source, output = copying_service(settings)
     published: list[str] = []
     with running(service.loop):
         for _ in range(8):  # bursts, so that batches follow each other while commits are in flight
@@ -147,14 +156,13 @@ def test_batches_are_handled_while_the_previous_commits_and_every_output_is_comm
 def test_a_failed_commit_is_re_read_with_the_batch_handled_after_it_and_nothing_of_either_is_visible(
     settings: Settings, producer: EventProducer
 ) -> None:
-    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
-    failing = CommitFailsOnce(settings, unique("bg"), fail_at=2, delay_s=1.0)
-    service = CopyingService(settings, failing, source, output)
+    failing = OneOddCommit(settings, unique("bg"), at=2, delay_s=1.0, fails=True)
+    service, source, output = copying_service(settings, failing)
     with running(service.loop):
         first = publish_goals(producer, source, 5)
         wait_for(lambda: failing.commits == 1 and len(service.handled) == 5, message="the first batch committing")
         second = publish_goals(producer, source, 5)
-        wait_for(failing.failing.is_set, message="the second batch's commit under way")
+        wait_for(failing.odd.is_set, message="the second batch's commit under way")
         third = publish_goals(producer, source, 5)  # handled while the second commit is still in flight
         copies = committed_copies(settings, output, 15)
     assert copies == first + second + third
@@ -184,9 +192,7 @@ def test_group_offsets_copy_only_positions_already_committed(
     """For lag tools the loop copies its stored positions to the group, but only those of batches whose commit is
     through: a partition never stored starts at the group's offset, which must not skip an uncommitted batch."""
     monkeypatch.setattr("shared.bus.consumer.GROUP_OFFSETS_EVERY_S", 0.0)
-    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
-    group = unique("bg")
-    service = CopyingService(settings, EventProducer(settings, client_id=group, transactional_id=group), source, output)
+    service, source, output = copying_service(settings)
     probe = Consumer(kafka_config(settings) | {"group.id": service.loop.group_id})
 
     def group_offset() -> int:
@@ -218,31 +224,14 @@ def test_flushing_while_records_are_held_is_refused(settings: Settings) -> None:
     transactional.drop_held()
 
 
-class SlowCommitOnce(EventProducer):
-    """A transactional producer whose ``slow_at``-th commit takes ``delay_s`` more than it would."""
-
-    def __init__(self, settings: Settings, group: str, slow_at: int, delay_s: float) -> None:
-        super().__init__(settings, client_id=group, transactional_id=f"{group}-txn")
-        self.slow_at, self.delay_s, self.commits = slow_at, delay_s, 0
-        self.slow = threading.Event()
-
-    def commit(self, offsets: list[object] | None = None, group_metadata: object = None) -> None:
-        self.commits += 1
-        if self.commits == self.slow_at:
-            self.slow.set()
-            time.sleep(self.delay_s)
-        super().commit(offsets, group_metadata)
-
-
 def test_batches_handled_during_a_slow_commit_go_together_in_the_next_transaction(
     settings: Settings, producer: EventProducer
 ) -> None:
-    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
-    slow = SlowCommitOnce(settings, unique("bg"), slow_at=1, delay_s=1.5)
-    service = CopyingService(settings, slow, source, output)
+    slow = OneOddCommit(settings, unique("bg"), at=1, delay_s=1.5, fails=False)
+    service, source, output = copying_service(settings, slow)
     with running(service.loop):
         published = publish_goals(producer, source, 2)
-        wait_for(slow.slow.is_set, message="the first commit under way")
+        wait_for(slow.odd.is_set, message="the first commit under way")
         for _ in range(3):  # three batches while it lasts
             published += publish_goals(producer, source, 2)
             time.sleep(0.2)

@@ -64,6 +64,17 @@ def committer() -> tuple[BackgroundCommit, RecordingProducer]:
     return BackgroundCommit(producer), producer  # type: ignore[arg-type]
 
 
+def committing_a1_that_fails() -> tuple[BackgroundCommit, RecordingProducer]:
+    """A batch publishing ``a1`` handed over; its commit fails."""
+    background, producer = committer()
+    producer.fail_next_commit = True
+    producer.release.set()
+    background.start_batch()
+    producer.publish("a1")
+    background.commit()
+    return background, producer
+
+
 def test_a_batch_is_held_while_the_previous_commits_and_begins_only_once_that_commit_is_through() -> None:
     background, producer = committer()
     background.start_batch()
@@ -82,12 +93,7 @@ def test_a_batch_is_held_while_the_previous_commits_and_begins_only_once_that_co
 
 
 def test_a_failed_commit_is_raised_at_the_next_commit_and_abort_aborts_it_and_drops_the_held_batch() -> None:
-    background, producer = committer()
-    producer.fail_next_commit = True
-    producer.release.set()
-    background.start_batch()
-    producer.publish("a1")
-    background.commit()
+    background, producer = committing_a1_that_fails()
     background.start_batch()
     producer.publish("b1")
     background.settle()
@@ -129,12 +135,7 @@ def test_a_transaction_that_cannot_begin_keeps_the_batch_held_for_the_next_try()
 
 
 def test_closing_after_a_last_commit_that_failed_aborts_its_transaction_and_raises() -> None:
-    background, producer = committer()
-    producer.fail_next_commit = True
-    producer.release.set()
-    background.start_batch()
-    producer.publish("a1")
-    background.commit()
+    background, producer = committing_a1_that_fails()
     with pytest.raises(RuntimeError, match="injected"):
         background.close()
     assert producer.calls == ["begin", "produce a1", "commit failed", "abort"]
