@@ -188,6 +188,7 @@ class ConsumerLoop:
         self._committing_from: dict[tuple[str, int], int] = {}
         self._held_from: dict[tuple[str, int], int] = {}
         self._committing_positions: dict[tuple[str, int], int] | None = None
+        self._reread_after_revocation = False
         self._accepts = accepts
         self._max_attempts = max_attempts
         self._stop = threading.Event()
@@ -250,9 +251,13 @@ class ConsumerLoop:
             consumer.incremental_assign(partitions)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Before partitions go, what was handled is committed and the commit settles: their next owner reads on
-        from there."""
-        self._commit_held_now()
+        """Before partitions go, the commit in flight settles and what is held is given up (aborted if that commit
+        failed): their next owner reads on from what was committed. This loop re-reads the rest from its stored
+        positions at its next poll, dropping what that poll gathered (it may hold records of the partitions gone)."""
+        if self._background is not None:
+            self._background.settle()
+            self._background.abort()
+            self._reread_after_revocation = True
         consumer.incremental_unassign(partitions)
 
     def _commit_held_now(self) -> None:
@@ -303,6 +308,11 @@ class ConsumerLoop:
     def poll_once(self) -> int:
         """Consume, handle and commit one batch; returns how many records it took."""
         messages = self._consume()
+        if self._background is not None and self._reread_after_revocation:
+            self._reread_after_revocation = False
+            gathered = [Record.from_message(m) for m in messages if m.error() is None]
+            self._reread_uncommitted(self._first_offsets(gathered))
+            return 0
         records: list[Record] = []
         for msg in messages:
             err = msg.error()
@@ -386,10 +396,10 @@ class ConsumerLoop:
             work()
             if records and self._offset_store is not None:
                 self._offset_store.store_positions(self._next_offsets(records))
+            if self._before_commit is not None:
+                self._before_commit()  # per batch, as without background commits: its records are held
             if background.in_flight():
                 return  # held: goes with the next transaction, once the commit in flight is through
-            if self._before_commit is not None:
-                self._before_commit()
             while True:
                 try:
                     background.commit()
@@ -400,8 +410,8 @@ class ConsumerLoop:
                         self._producer.drop_held()
                         return
             self._handed_over()
-        except Exception as exc:  # a Rewind too: the stored positions are where this loop's handlers are durable
-            self._abort_background(background, exc)
+        except Exception as exc:  # a Rewind too, whose positions are re-read with everything not committed
+            self._abort_background(background, exc, exc.positions if isinstance(exc, Rewind) else {})
 
     def _handed_over(self) -> None:
         """A commit was handed over, so the one before it is through: its positions go to the group if due."""
@@ -412,15 +422,21 @@ class ConsumerLoop:
         )
         self._committing_from, self._held_from = self._held_from, {}
 
-    def _abort_background(self, background: BackgroundCommit, exc: BaseException) -> None:
-        """Abort what is held and the commit in flight if it failed; reload the state as committed and re-read
-        every batch not committed from the stored positions."""
+    def _abort_background(
+        self, background: BackgroundCommit, exc: BaseException, also: dict[tuple[str, int], int]
+    ) -> None:
+        """Abort what is held and the commit in flight if it failed, then re-read what is not committed."""
         log.error("consumer %s: transaction aborted, re-processing: %r", self.group_id, exc)
         background.abort()
+        self._reread_uncommitted(also)
+
+    def _reread_uncommitted(self, also: dict[tuple[str, int], int]) -> None:
+        """Reload the state as committed and seek every partition read since the last confirmed commit (and
+        ``also``'s) to its stored position, or to its first offset read where none is stored."""
         if self._on_abort is not None:
             self._on_abort()
         unsettled = self._committing_from
-        for position, offset in self._held_from.items():
+        for position, offset in [*self._held_from.items(), *also.items()]:
             unsettled[position] = min(unsettled.get(position, offset), offset)
         self._committing_from, self._held_from, self._committing_positions = {}, {}, None
         stored = self._offset_store.positions() if self._offset_store is not None else {}
