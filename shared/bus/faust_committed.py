@@ -1,10 +1,11 @@
 """faust-streaming reading committed records only, and committing its offsets past transaction markers.
 
-Several topics faust services read are written in Kafka transactions (the assigner's and the agent runtime's
-task events, among others). faust has no setting for the consumer's isolation level: it reads
-``read_committed`` only under ``processing_guarantee="exactly_once"``, which also makes its own producer
-transactional (one per partition) and commits through it. Read ``read_uncommitted``, a faust service would
-act on events of transactions that are later aborted (the producer then re-sends them, in a new transaction).
+Several topics faust services read are written in Kafka transactions (the assigner's task events, and the task
+replies it copies to the saga coordinator's and consensus engine's command topics). faust has no setting for the
+consumer's isolation level: it reads ``read_committed`` only under ``processing_guarantee="exactly_once"``,
+which also makes its own producer transactional (one per partition) and commits through it. Read
+``read_uncommitted``, a faust service would act on events of transactions that are later aborted (the producer
+then re-sends them, in a new transaction).
 
 Offsets: a transaction's commit or abort marker takes an offset of its own, and faust never sees it, so a topic
 written in transactions has a gap after each transaction. faust records such gaps so that its committed offset
