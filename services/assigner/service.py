@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from confluent_kafka import TopicPartition
-
 from services.assigner.assign_rule import RoutingRules
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
@@ -38,6 +36,7 @@ from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.replies import reply_topic
+from shared.bus.state_positions import StatePositions
 from shared.bus.state_store import CompactedState
 from shared.bus.topics import (
     AGENTS_COMMANDS,
@@ -76,9 +75,6 @@ TASK_PREFIX = "task/"
 FINISHED_AT = "finished_at"
 #: Where finished markers were kept before; still read, and deleted when they expire.
 FINISHED_PREFIX = "finished/"
-#: The next offset to read of a consumed partition (``offsets/<topic>:<partition>``), written in each batch's
-#: transaction for the partitions it read (``OffsetStore``).
-OFFSETS_PREFIX = "offsets/"
 
 
 def stable_id(*parts: object) -> uuid.UUID:
@@ -99,6 +95,8 @@ class Assigner:
             settings, client_id="assigner", transactional_id=f"{GROUP}-{self.options.instance_id}"
         )
         self.state = CompactedState(settings, ASSIGNER_STATE, self.producer)
+        # The positions it read to (``offsets/<topic>:<partition>``), in its state, committed with each batch.
+        self.offsets = StatePositions(self.state)
         self.registry = self._empty_registry()
         self.tasks: dict[str, TrackedTask] = {}
         self._dirty_tasks: set[str] = set()
@@ -116,7 +114,7 @@ class Assigner:
             batch_handler=self.handle_batch,
             # Positions are kept in the state topic, in the batch's transaction: a commit is then the produce
             # and EndTxn, without AddOffsetsToTxn and TxnOffsetCommit (two round trips of four).
-            offset_store=self,
+            offset_store=self.offsets,
             before_commit=self.save_state,
             on_abort=self.load_state,
             tick=self.tick,
@@ -158,19 +156,6 @@ class Assigner:
         self._marked_apart = set(marked_apart)
         self.anchors = {str(k): list(v) for k, v in (self.state.get(ANCHORS_KEY) or {}).items()}
         self._anchors_dirty = False
-
-    def positions(self) -> dict[tuple[str, int], int]:
-        """Where to resume each partition read so far, as the state holds it (``OffsetStore``)."""
-        found = {}
-        for key, value in self.state.items(OFFSETS_PREFIX):
-            topic, _, partition = key.removeprefix(OFFSETS_PREFIX).rpartition(":")
-            found[(topic, int(partition))] = int(value["next"])
-        return found
-
-    def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
-        """The batch's next offsets, into the state its transaction commits (``OffsetStore``)."""
-        for tp in offsets:
-            self.state.put(f"{OFFSETS_PREFIX}{tp.topic}:{tp.partition}", {"next": tp.offset})
 
     def _empty_registry(self) -> AgentRegistry:
         return AgentRegistry(

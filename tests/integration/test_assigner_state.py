@@ -16,10 +16,11 @@ import time
 
 import pytest
 
-from services.assigner.service import FINISHED_AT, OFFSETS_PREFIX, TASK_PREFIX
+from services.assigner.service import FINISHED_AT, TASK_PREFIX
 from services.assigner.settings import AssignerSettings
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
+from shared.bus.state_positions import OFFSETS_PREFIX
 from shared.bus.topics import AGENTS_EVENTS, ASSIGNER_STATE, TASKS_EVENTS
 from shared.settings import Settings
 from tests.conftest import unique
@@ -79,7 +80,7 @@ def test_a_finished_task_leaves_one_marker_and_a_restored_assigner_does_not_run_
             with running_assigner(settings) as restored:
                 wait_for(lambda: task_id in restored.finished, timeout=60, message="the restored finished marker")
                 assert task_id not in restored.tasks
-                resumed = {f"{OFFSETS_PREFIX}{t}:{p}": at for (t, p), at in restored.positions().items()}
+                resumed = {f"{OFFSETS_PREFIX}{t}:{p}": at for (t, p), at in restored.offsets.positions().items()}
                 assert all(resumed.get(key, -1) >= at for key, at in stored.items()), "it resumes where they were"
                 # Delivered again (e.g. an orchestrator re-emitting after a crash), then a new task of the same
                 # goal behind it in the same partition: once that one is done, the first was seen again.

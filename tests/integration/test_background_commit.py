@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from shared.bus.client_config import kafka_config
 from shared.bus.consumer import ConsumerLoop, Delivery
 from shared.bus.producer import EventProducer
+from shared.bus.state_positions import OFFSETS_PREFIX, StatePositions
 from shared.bus.state_store import CompactedState
 from shared.events.catalogue.goals import SubmitGoal
 from shared.events.codec import new_event
@@ -23,7 +24,6 @@ from tests.conftest import unique
 from tests.integration.kafka_helpers import create_topic, running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-POSITIONS = "offsets/"
 
 
 class OneOddCommit(EventProducer):
@@ -46,12 +46,13 @@ class OneOddCommit(EventProducer):
 
 
 class CopyingService:
-    """Copies each record to ``output`` and keeps its positions in a compacted state topic, like the assigner."""
+    """Copies each record to ``output`` and keeps its positions in a compacted state topic, as the assigner does."""
 
     def __init__(self, settings: Settings, producer: EventProducer, source: str, output: str) -> None:
         self.output = output
         self.producer = producer
         self.state = CompactedState(settings, create_topic(settings, unique("test.state")), producer)
+        self.offsets = StatePositions(self.state)
         self.handled: list[str] = []
         self.loop = ConsumerLoop(
             settings,
@@ -59,7 +60,7 @@ class CopyingService:
             topics=[source],
             producer=producer,
             batch_handler=self.handle,
-            offset_store=self,
+            offset_store=self.offsets,
             before_commit=self.state.flush,
             on_abort=self.state.load,
             wake_on_record=True,
@@ -70,17 +71,6 @@ class CopyingService:
         for delivery in deliveries:
             self.handled.append(delivery.envelope.stream_id)
             self.producer.publish_raw(self.output, delivery.record.key, delivery.record.value)
-
-    def positions(self) -> dict[tuple[str, int], int]:
-        found = {}
-        for key, value in self.state.items(POSITIONS):
-            topic, _, partition = key.removeprefix(POSITIONS).rpartition(":")
-            found[(topic, int(partition))] = int(value["next"])
-        return found
-
-    def store_positions(self, offsets: Sequence[TopicPartition]) -> None:
-        for tp in offsets:
-            self.state.put(f"{POSITIONS}{tp.topic}:{tp.partition}", {"next": tp.offset})
 
 
 def copying_service(settings: Settings, producer: EventProducer | None = None) -> tuple[CopyingService, str, str]:
@@ -150,7 +140,7 @@ def test_batches_are_handled_while_the_previous_commits_and_every_output_is_comm
     assert committed_copies(settings, output, 40) == published
     reloaded = CompactedState(settings, service.state._topic, producer)
     reloaded.load()
-    assert reloaded.get(f"{POSITIONS}{source}:0") == {"next": 40}
+    assert reloaded.get(f"{OFFSETS_PREFIX}{source}:0") == {"next": 40}
 
 
 def test_a_failed_commit_is_re_read_with_the_batch_handled_after_it_and_nothing_of_either_is_visible(
@@ -170,7 +160,7 @@ def test_a_failed_commit_is_re_read_with_the_batch_handled_after_it_and_nothing_
     handled_meanwhile = service.handled[10:-10]
     assert handled_meanwhile and set(handled_meanwhile) <= set(third)
     assert service.handled[-10:] == second + third  # re-read from the failed batch on
-    assert service.positions() == {(source, 0): 15}
+    assert service.offsets.positions() == {(source, 0): 15}
 
 
 def test_background_commits_need_an_offset_store(settings: Settings) -> None:
@@ -239,4 +229,4 @@ def test_batches_handled_during_a_slow_commit_go_together_in_the_next_transactio
         copies = committed_copies(settings, output, 8)
     assert copies == published == service.handled
     assert slow.commits == 2, "the three held batches went in one transaction"
-    assert service.positions() == {(source, 0): 8}
+    assert service.offsets.positions() == {(source, 0): 8}
