@@ -93,9 +93,7 @@ class BackgroundCommit:
         self._producer.drop_held()
         with suppress(Exception):  # a failed commit is aborted below; the caller logs what made it abort
             self.wait()
-        if self._open:
-            self._open = False
-            self._producer.abort()
+        self._abort_open()
 
     def close(self) -> None:
         """Wait for the last commit and stop the helper thread; a last commit that failed is aborted (so that its
@@ -104,9 +102,13 @@ class BackgroundCommit:
         try:
             self.wait()
         except Exception:
-            if self._open:
-                self._open = False
-                self._producer.abort()
+            self._abort_open()
             raise
         finally:
             self._executor.shutdown(wait=True)
+
+    def _abort_open(self) -> None:
+        """Abort the transaction that failed or is still open, if one is."""
+        if self._open:
+            self._open = False
+            self._producer.abort()

@@ -232,7 +232,7 @@ class ConsumerLoop:
         finally:
             try:
                 if self._background is not None:
-                    self._commit_held_now()
+                    self._commit_held_now(self._background)
                     self._background.close()
             except Exception as exc:  # its records are read again after a restart, from the committed positions
                 log.error("consumer %s: the last transaction did not commit: %r", self.group_id, exc)
@@ -260,14 +260,12 @@ class ConsumerLoop:
             self._reread_after_revocation = True
         consumer.incremental_unassign(partitions)
 
-    def _commit_held_now(self) -> None:
-        """With background commits: commit what is held and wait until that commit is through (revocation, stop)."""
-        if self._background is None:
-            return
-        self._background.settle()
-        if self._producer.holding or self._background.failure() is not None:
+    def _commit_held_now(self, background: BackgroundCommit) -> None:
+        """On stop: commit what is held and wait until that commit is through."""
+        background.settle()
+        if self._producer.holding or background.failure() is not None:
             self._in_transaction(lambda: None, None)
-            self._background.settle()
+            background.settle()
 
     # -- one batch -------------------------------------------------------------------------------------------
     def _consume(self) -> list[Any]:
@@ -439,16 +437,16 @@ class ConsumerLoop:
         for position, offset in [*self._held_from.items(), *also.items()]:
             unsettled[position] = min(unsettled.get(position, offset), offset)
         self._committing_from, self._held_from, self._committing_positions = {}, {}, None
-        stored = self._offset_store.positions() if self._offset_store is not None else {}
-        self._seek({position: stored.get(position, offset) for position, offset in unsettled.items()})
+        self._seek(self._stored_or(unsettled))
 
     def _resume_positions(self, records: list[Record]) -> dict[tuple[str, int], int]:
         """Where to re-read an aborted batch's partitions: the stored positions as committed (reloaded by
         ``on_abort``), which are the batch's first offsets unless its commit went through after all."""
-        first = self._first_offsets(records)
-        if self._offset_store is None:
-            return first
-        stored = self._offset_store.positions()
+        return self._stored_or(self._first_offsets(records))
+
+    def _stored_or(self, first: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Each partition's stored position (as committed), or its offset in ``first`` where none is stored."""
+        stored = self._offset_store.positions() if self._offset_store is not None else {}
         return {position: stored.get(position, offset) for position, offset in first.items()}
 
     def _begin(self, records: list[Record] | None) -> bool:
