@@ -24,6 +24,7 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
+from shared.bus.table_values import BYTES_VALUED, decode_value, encode_value
 from shared.bus.topics import AGENTS_EVENTS, GOALS_COMMANDS, SAGAS_EVENTS, TASKS_EVENTS
 from shared.events.envelope import Envelope
 from shared.events.scheduling_client import schedule
@@ -31,7 +32,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "architect-orchestrator"
-#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
+#: The fleet table's keys and values as plain JSON: a model class here would make changelog recovery call
+#: ``from_data``.
 JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
@@ -61,9 +63,13 @@ DECODED_GOALS = 20_000
 
 
 class GoalRecords:
-    """The goals table's values decoded once: a cached record is reused while the table still holds the very
-    dict it was decoded from (the memory store keeps what was set), so a restored or rebalanced table, whose
-    values are new objects, is always decoded afresh."""
+    """The goals table's values (each record's JSON bytes, see ``table_values``) decoded once.
+
+    A cached record is reused while the table still holds the very bytes it was decoded from (the memory store
+    keeps what was set), so a restored or rebalanced table, whose values are new objects, is always decoded
+    afresh. Only unfinished goals stay decoded: a finished goal rarely hears of again, and the cache is the part
+    of the table the garbage collector has to walk.
+    """
 
     def __init__(self, table: Any, limit: int = DECODED_GOALS) -> None:
         self._table = table
@@ -77,17 +83,18 @@ class GoalRecords:
         cached = self._decoded.get(goal_id)
         if cached is not None and cached[0] is stored:
             return cached[1]
-        record = GoalRecord.from_dict(stored)
+        record = GoalRecord.from_dict(decode_value(stored))
         self._remember(goal_id, stored, record)
         return record
 
     def put(self, goal_id: str, record: GoalRecord) -> None:
-        stored = record.to_dict()
-        self._table[goal_id] = stored
+        self._table[goal_id] = encode_value(record.to_dict())
         self._remember(goal_id, self._table.get(goal_id), record)
 
     def _remember(self, goal_id: str, stored: Any, record: GoalRecord) -> None:
         self._decoded.pop(goal_id, None)
+        if record.finished:
+            return
         if len(self._decoded) >= self._limit:
             del self._decoded[next(iter(self._decoded))]  # the least recently written
         self._decoded[goal_id] = (stored, record)
@@ -101,8 +108,8 @@ def build_app(settings: Settings, options: OrchestratorSettings | None = None) -
         "goals",
         default=None,
         partitions=table_partitions(settings, APP_ID, "goals", GOAL_SOURCES),
-        schema=JSON_SCHEMA,
         extra_topic_configs=COMPACTING_CHANGELOG,
+        **BYTES_VALUED,
     )
     fleet = app.GlobalTable("fleet", default=None, schema=JSON_SCHEMA, extra_topic_configs=COMPACTING_CHANGELOG)
     records = GoalRecords(goals)

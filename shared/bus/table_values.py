@@ -1,0 +1,35 @@
+"""faust table values kept as JSON bytes, so a table of thousands of records costs the garbage collector nothing.
+
+A table with a JSON value serializer keeps every value as the dicts and lists it was given (or decoded on
+recovery). Python's cycle collector walks all of them in each full collection, and a service's tables only grow:
+the orchestrator's goals table made its full collections pause the event loop for 120-380 ms after ~20,000 tasks
+(`bench/results/goal_path.md`). With ``BYTES_VALUES`` a table keeps each value as the UTF-8 JSON text the
+changelog holds anyway (bytes are not tracked by the collector), and the service decodes the values it reads.
+Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a table's changelog sends and of its
+restore from ``value_type``, and that of the changelog topic from the schema, so both are set.
+
+The changelog's records are the same JSON either way, so a changelog written with ``value_serializer="json"``
+restores into such a table, and the other way round.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import faust
+
+#: Keys as JSON, values as the bytes the table was given (``encode_value``'s).
+BYTES_VALUES = faust.Schema(key_serializer="json", value_serializer="raw", value_type=bytes)
+#: ``app.Table`` options of a table whose values are ``encode_value``'s bytes.
+BYTES_VALUED: dict[str, Any] = {"schema": BYTES_VALUES, "value_type": bytes}
+
+
+def encode_value(value: Any) -> bytes:
+    """The bytes to store for a JSON-serialisable value (compact, as faust's own JSON codec writes it)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def decode_value(stored: bytes | str | None) -> Any:
+    """The value stored by `encode_value` (None for no value)."""
+    return None if stored is None else json.loads(stored)
