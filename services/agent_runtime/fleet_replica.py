@@ -7,9 +7,11 @@ the lock manager's ``file-locks`` leases; it asks for and gives back leases with
 ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
 
 Counter updates are deferred: the runtime calls ``publish()`` from its tick at most once a second
-(``COUNTERS_PUBLISH_EVERY_S``) and when it recovers or stops, so each counter changed since is written once with
-its latest state, not once per task and change (a counter's record holds its whole state, up to 1024 remembered
-keys per half). This replica's own view changes at once; other replicas see a count up to a second later.
+(``COUNTERS_PUBLISH_EVERY_S``) and when it recovers or stops. The completions, starts and ends noted since are
+then applied to each counter in one pass (a keyed change looks through every key the counter remembers, up to
+1024 per replica and half, so one pass per counter and second instead of one per task and change), and each
+counter changed is written once with its latest state (a record holds the whole state). Every replica, this one
+included, sees a count up to a second later. Called from the runtime's loop thread only.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class FleetReplica:
         self.producer = producer
         self.replica = Replica(settings, self.replica_id, producer=producer)
         self._sessions: dict[str, str] = {}
+        #: Noted since the last ``publish()``: task ids per completed-tasks counter, attempt changes per
+        #: in-flight counter.
+        self._completions: dict[str, list[str]] = {}
+        self._attempts: dict[str, list[fleet_state.AttemptChange]] = {}
 
     def start(self, agent_ids: Iterable[str]) -> None:
         """Follow the shared state, and once this replica's earlier writes are merged back, open the sessions."""
@@ -55,8 +61,9 @@ class FleetReplica:
         self.replica.flush()
 
     def close(self) -> None:
-        """End the sessions this runtime opened, then stop following."""
+        """Publish the counters' changes noted, end the sessions this runtime opened, then stop following."""
         try:
+            self.publish()
             for agent_id in list(self._sessions):
                 self.replica.update(
                     fleet_state.SESSIONS, lambda s, a=agent_id: fleet_state.session_ended(s, a), flush=False
@@ -69,30 +76,29 @@ class FleetReplica:
     def task_completed(self, agent_id: str, capability: str, task_id: str) -> None:
         """Count a succeeded task once per agent and capability, whatever reports it again."""
         for kind, name in (("agent", agent_id), ("capability", capability)):
-            self.replica.update(
-                fleet_state.completed_counter(kind, name),
-                lambda c: fleet_state.incremented(c, self.replica_id, key=task_id),
-                defer=True,
-            )
+            self._completions.setdefault(fleet_state.completed_counter(kind, name), []).append(task_id)
 
     def attempt_started(self, agent_id: str, task_id: str, attempt: int) -> None:
-        key = fleet_state.attempt_key(task_id, attempt)
-        self.replica.update(
-            fleet_state.in_flight_counter(agent_id),
-            lambda c: fleet_state.attempt_started(c, self.replica_id, key),
-            defer=True,
-        )
+        self._note_attempt(agent_id, +1, fleet_state.attempt_key(task_id, attempt))
 
     def attempt_ended(self, agent_id: str, task_id: str, attempt: int) -> None:
-        key = fleet_state.attempt_key(task_id, attempt)
-        self.replica.update(
-            fleet_state.in_flight_counter(agent_id),
-            lambda c: fleet_state.attempt_ended(c, self.replica_id, key),
-            defer=True,
-        )
+        self._note_attempt(agent_id, -1, fleet_state.attempt_key(task_id, attempt))
+
+    def _note_attempt(self, agent_id: str, sign: int, key: str) -> None:
+        self._attempts.setdefault(fleet_state.in_flight_counter(agent_id), []).append((sign, key))
 
     def publish(self) -> int:
-        """Publish the counters changed since the last call (each once, with its latest state)."""
+        """Apply what was noted since the last call, and publish each counter it changed (once, latest state)."""
+        completions, self._completions = self._completions, {}
+        attempts, self._attempts = self._attempts, {}
+        for name, task_ids in completions.items():
+            self.replica.update(
+                name, lambda c, ids=task_ids: fleet_state.completed(c, self.replica_id, ids), defer=True
+            )
+        for name, changes in attempts.items():
+            self.replica.update(
+                name, lambda c, ch=changes: fleet_state.attempts_changed(c, self.replica_id, ch), defer=True
+            )
         return self.replica.publish_pending()
 
     def leases(self) -> Mapping[str, Any]:

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from shared.crdt.g_counter import GCounter
 from shared.crdt.or_set import ORSet
 from shared.crdt.pn_counter import PNCounter
@@ -65,6 +67,11 @@ def incremented(counter: GCounter | None, replica_id: str, amount: int = 1, key:
     return (counter or GCounter()).increment(replica_id, amount, key)
 
 
+def completed(counter: GCounter | None, replica_id: str, task_ids: Iterable[str]) -> GCounter:
+    """A completed-tasks counter with each of ``task_ids`` counted once (see `GCounter.increment_keys`)."""
+    return (counter or GCounter()).increment_keys(replica_id, task_ids)
+
+
 def in_flight_counter(agent_id: str) -> str:
     """The object counting an agent's task attempts in flight."""
     return f"{IN_FLIGHT_PREFIX}{agent_id}"
@@ -86,3 +93,12 @@ def attempt_started(counter: PNCounter | None, replica_id: str, key: str) -> PNC
 
 def attempt_ended(counter: PNCounter | None, replica_id: str, key: str) -> PNCounter:
     return (counter or PNCounter()).decrement(replica_id, key=key)
+
+
+#: An attempt's start (+1) or end (-1), by its `attempt_key`.
+AttemptChange = tuple[int, str]
+
+
+def attempts_changed(counter: PNCounter | None, replica_id: str, changes: Iterable[AttemptChange]) -> PNCounter:
+    """An in-flight counter with starts and ends applied in order, as `attempt_started` / `attempt_ended` would."""
+    return (counter or PNCounter()).apply_keyed(replica_id, changes)

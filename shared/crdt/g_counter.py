@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,29 @@ class GCounter:
         keys = (*self.recent.get(replica, ()), key)[-RECENT_KEYS:]
         return GCounter({**self.counts, replica: self.count_of(replica) + amount}, {**self.recent, replica: keys})
 
+    def remembered(self) -> set[str]:
+        """Every key some replica's entry remembers (a new set, the caller's to change)."""
+        return {key for keys in self.recent.values() for key in keys}
+
+    def increment_keys(self, replica: str, keys: Iterable[str], amount: int = 1) -> GCounter:
+        """A counter with one keyed increment by ``amount`` per key of ``keys``, in one pass.
+
+        As ``increment(replica, amount, key)`` for each key in turn while ``keys`` brings fewer than
+        `RECENT_KEYS` new keys (a key repeated within ``keys`` counts once; one the counter remembers, not at all);
+        each call costs one pass over the remembered keys, where each ``increment`` makes its own.
+        """
+        if amount < 0:
+            raise ValueError("a G-Counter cannot decrease")
+        return self._with_new_keys(replica, _new_keys(keys, self.remembered()), amount)
+
+    def _with_new_keys(self, replica: str, fresh: list[str], amount: int) -> GCounter:
+        """This counter with ``fresh`` (keys it does not remember) counted for ``replica``, ``amount`` each."""
+        if not fresh:
+            return self
+        keys = (*self.recent.get(replica, ()), *fresh)[-RECENT_KEYS:]
+        counts = {**self.counts, replica: self.count_of(replica) + amount * len(fresh)}
+        return GCounter(counts, {**self.recent, replica: keys})
+
     def merge(self, other: GCounter) -> GCounter:
         """The least counter that includes both: the maximum entry per replica (with its remembered keys)."""
         counts: dict[str, int] = {}
@@ -87,3 +110,13 @@ class GCounter:
         """Inverse of :meth:`to_dict`."""
         recent = {str(r): tuple(str(k) for k in keys) for r, keys in data.get("recent", {}).items()}
         return cls({str(r): int(c) for r, c in data.get("counts", {}).items()}, recent)
+
+
+def _new_keys(keys: Iterable[str], remembered: set[str]) -> list[str]:
+    """The keys not in ``remembered``, each once, in order (``remembered`` gains them)."""
+    fresh = []
+    for key in keys:
+        if key not in remembered:
+            remembered.add(key)
+            fresh.append(key)
+    return fresh

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,24 @@ class PNCounter:
         if key is not None and not self.increments.counted(key):
             return self
         return PNCounter(self.increments, self.decrements.increment(replica, amount, key))
+
+    def apply_keyed(self, replica: str, changes: Iterable[tuple[int, str]]) -> PNCounter:
+        """A counter with keyed changes applied in order, in one pass: ``(+1, key)`` as ``increment(replica,
+        key=key)`` and ``(-1, key)`` as ``decrement(replica, key=key)`` (equal to those calls one by one while
+        ``changes`` brings fewer than `RECENT_KEYS` new keys per half; see `GCounter.increment_keys`)."""
+        started, ended = self.increments.remembered(), self.decrements.remembered()
+        ups: list[str] = []
+        downs: list[str] = []
+        for sign, key in changes:
+            if sign > 0 and key not in started:
+                started.add(key)
+                ups.append(key)
+            elif sign < 0 and key in started and key not in ended:
+                ended.add(key)
+                downs.append(key)
+        return PNCounter(
+            self.increments._with_new_keys(replica, ups, 1), self.decrements._with_new_keys(replica, downs, 1)
+        )
 
     def merge(self, other: PNCounter) -> PNCounter:
         """Merge both halves independently."""

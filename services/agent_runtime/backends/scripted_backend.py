@@ -122,7 +122,8 @@ class ScriptedBackend:
         if latency > request.timeout_s:
             self._sleep(request.timeout_s)
             raise BackendFailure("timeout", f"scripted latency {latency:.2f}s exceeds the {request.timeout_s}s timeout")
-        self._sleep(latency)
+        if latency > 0:  # sleep(0) still gives up the GIL, and a zero-latency fleet would wait to get it back
+            self._sleep(latency)
         if fails:
             raise BackendFailure(config.failure_class, f"scripted {config.failure_class} failure")
         if request.operator == DECOMPOSE_OPERATOR:

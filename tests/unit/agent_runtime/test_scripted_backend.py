@@ -33,6 +33,12 @@ def test_a_task_takes_the_configured_latency_and_reports_the_configured_tokens()
     assert result.output["summary"] == "code done by coder"
 
 
+def test_a_zero_latency_task_does_not_sleep_at_all():
+    b, sleeps = backend(latency_s=0.0)
+    assert b.execute(request()).output["summary"] == "code done by coder"
+    assert sleeps == []
+
+
 def test_jitter_keeps_latency_within_its_range():
     b, sleeps = backend(latency_s=1.0, latency_jitter_s=0.5)
     for n in range(20):

@@ -150,3 +150,47 @@ def test_keyed_in_flight_never_goes_negative_and_counts_the_started_not_ended(op
         elif key in started:
             ended.add(key)
     assert counter.value == len(started - ended) >= 0
+
+
+def _starting_point(ops: list[tuple[str, str]]) -> GCounter:
+    """A counter that replicas r0..r2 already counted some keys in (so a batch meets remembered keys)."""
+    return _apply_keyed(GCounter(), ops)
+
+
+@given(st.lists(st.tuples(replicas, keys), max_size=12), replicas, st.lists(keys, max_size=20))
+@settings(max_examples=80, deadline=None)
+def test_increment_keys_equals_keyed_increments_one_by_one(before: list, replica: str, batch: list[str]) -> None:
+    counter = _starting_point(before)
+    one_by_one = counter
+    for key in batch:
+        one_by_one = one_by_one.increment(replica, key=key)
+    assert counter.increment_keys(replica, batch) == one_by_one
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["start", "end"]), replicas, keys), max_size=12),
+    replicas,
+    st.lists(st.tuples(st.sampled_from([1, -1]), keys), max_size=20),
+)
+@settings(max_examples=80, deadline=None)
+def test_apply_keyed_equals_starts_and_ends_one_by_one(before: list, replica: str, changes: list) -> None:
+    counter = PNCounter()
+    for action, who, key in before:
+        counter = counter.increment(who, key=key) if action == "start" else counter.decrement(who, key=key)
+    one_by_one = counter
+    for sign, key in changes:
+        one_by_one = one_by_one.increment(replica, key=key) if sign > 0 else one_by_one.decrement(replica, key=key)
+    assert counter.apply_keyed(replica, changes) == one_by_one
+
+
+def test_a_batch_counts_a_repeated_key_once_and_remembers_only_the_latest_keys() -> None:
+    from shared.crdt.g_counter import RECENT_KEYS
+
+    counter = GCounter().increment("rt-1", key="t0")
+    batch = [f"t{i}" for i in range(RECENT_KEYS + 5)] + ["t3", "t3"]
+    counted = counter.increment_keys("rt-1", batch)
+    assert counted.value == RECENT_KEYS + 5
+    assert counted.recent["rt-1"] == tuple(batch[5 : RECENT_KEYS + 5])
+    assert counter.increment_keys("rt-1", []) is counter
+    with pytest.raises(ValueError, match="cannot decrease"):
+        counter.increment_keys("rt-1", ["x"], amount=-1)
