@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -59,6 +59,7 @@ from services.agent_runtime.runtime_metrics import (
 )
 from services.agent_runtime.settlement import Completion, refusal, settle
 from services.agent_runtime.token_budget import TokenBudget
+from services.agent_runtime.worker_threads import WorkerThreads
 from shared.agent_identity import SIGNATURE_HEADER, parse_tokens, sign, tokens_for
 from shared.agent_identity import producer_name as producer_name
 from shared.bus.consumer import ConsumerLoop, Delivery
@@ -156,6 +157,7 @@ class AgentRuntime:
         self._running: dict[AssignmentKey, RunningTask] = {}
         self._traces: dict[AssignmentKey, otel_context.Context] = {}
         self._completions: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self._workers = WorkerThreads(f"runtime-{self.runtime_id}-task")
         self._last_launch: float | None = None
         # Whether something may have become launchable (accepted, slot freed, restored) since the last look:
         # polls come every few ms while work runs, and most find nothing to start.
@@ -352,12 +354,7 @@ class AgentRuntime:
         if launches:
             self._last_launch = self._clock()
         for backend, key, request in launches:
-            threading.Thread(
-                target=self._execute,
-                args=(backend, request, key),
-                name=f"task-{key.agent_id}-{key.task_id}",
-                daemon=True,
-            ).start()
+            self._workers.submit(partial(self._execute, backend, request, key))
 
     def _files_ready(self, key: AssignmentKey, command: ExecuteTask, timeout_s: float) -> bool:
         """Lock checks before work starts (see :mod:`.file_leases`), with a slot free for ``key``: True once every
