@@ -23,6 +23,7 @@ from bench.goal_path_stack import (
     GoalSubmitter,
     TaskTimes,
     TaskWatch,
+    add_partitions_option,
     goal_path_stack,
     say,
 )
@@ -163,8 +164,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="offered tasks per second")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--warm-up", type=float, default=10.0)
+    add_partitions_option(parser)
     args = parser.parse_args()
-    with goal_path_stack() as stack:
+    with goal_path_stack(partitions=args.partitions) as stack:
         result = measure_assignment_latency(stack, tasks_per_s=args.rate, seconds=args.seconds, warm_up_s=args.warm_up)
     print("\n".join(result.lines()))
 

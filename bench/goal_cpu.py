@@ -26,6 +26,7 @@ from bench.goal_path_stack import (
     GoalPathStack,
     GoalSubmitter,
     TaskWatch,
+    add_partitions_option,
     goal_path_stack,
     say,
 )
@@ -148,10 +149,11 @@ def main() -> None:
     parser.add_argument("--kafka-port", type=int, default=19493)
     parser.add_argument("--database", default="bench_cpu")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for every service")
+    add_partitions_option(parser)
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
     stack_options = {"kafka_name": args.kafka_name, "kafka_port": args.kafka_port, "database": args.database}
-    with goal_path_stack(extra_env=env, **stack_options) as stack:
+    with goal_path_stack(extra_env=env, partitions=args.partitions, **stack_options) as stack:
         result = measure_cpu_per_task(stack, goals=args.goals, in_flight=args.in_flight)
     print("\n".join(result.lines()), flush=True)
 

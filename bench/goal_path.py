@@ -26,6 +26,7 @@ from bench.goal_path_stack import (
     TASKS_PER_GOAL,
     CpuSample,
     GoalPathStack,
+    add_partitions_option,
     cpu_shares,
     goal_path_stack,
     say,
@@ -93,6 +94,7 @@ def report(
     throughput: ThroughputResult,
     load: tuple[float, ...],
     services: list[str],
+    partitions: int,
 ) -> str:
     ratio = throughput.tasks_per_s / ceiling.records_per_s
     events_ratio = throughput.records_per_s / ceiling.records_per_s
@@ -108,7 +110,8 @@ def report(
         f"{machine.librdkafka_version}",
         f"- load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min), the stack's own "
         "included (it keeps both cores busy); whatever else ran on the machine took its share of the same cores.",
-        f"- stack: one KRaft broker of its own, embedded Postgres and the services {', '.join(services)}; the "
+        f"- stack: one KRaft broker of its own ({partitions} partition(s) per topic, one instance of each service), "
+        f"embedded Postgres and the services {', '.join(services)}; the "
         f"agent runtime hosts {FLEET_SIZE} scripted agents of zero latency (`bench/fleets/zero_latency.yaml`); "
         f"goals of {TASKS_PER_GOAL} independent no-op tasks (`bench/methods/noop_goal.yaml`), submitted as SubmitGoal "
         "commands on the goal command topic.",
@@ -178,8 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.goal_path", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60, help="measured seconds of each benchmark")
     parser.add_argument("--no-write", action="store_true", help=f"print only, do not write {RESULTS.name}")
+    add_partitions_option(parser)
     args = parser.parse_args(argv)
-    with goal_path_stack() as stack:
+    with goal_path_stack(partitions=args.partitions) as stack:
         say("raw produce ceiling of this broker ...")
         ceiling = produce_ceiling(stack.settings)
         say(ceiling.line())
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
         latency = measure_assignment_latency(stack, tasks_per_s=100.0, seconds=args.seconds, warm_up_s=10.0)
         print("\n".join(latency.lines()), flush=True)
         services = stack.services.names()
-    text = report(ceiling, latency, throughput, os.getloadavg(), services)
+    text = report(ceiling, latency, throughput, os.getloadavg(), services, args.partitions)
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,13 @@ orchestrator, projector and an agent runtime hosting ``bench/fleets/zero_latency
 zero latency). The orchestrator loads the ``bench_noop_goal`` method (five independent no-op tasks) from
 ``bench/methods``.
 
+Topics get ``partitions`` partitions each (the goal-path benchmarks pass ``--partitions``, 1 by default; the
+catalogue's default is ``Settings().topic_partitions``, 6). Partitions bound how many instances of a service can
+share its work; on one broker with one instance of each service they add requests and no parallelism.
+librdkafka sends one produce request per partition (confluentinc/librdkafka#1700), each transactional one is
+verified by the broker on its own (KIP-890), and every partition has its fetch-session and faust bookkeeping, so
+6 partitions cost this stack about 1.7 times the CPU per task of 1 (``bench/results/goal_path.md``).
+
 ``TaskWatch`` reads ``architect.tasks.events`` and keeps, per task, the ``occurred_at`` of its TaskCreated,
 TaskAssigned, TaskStarted and TaskSucceeded events, which is what both benchmarks measure, and the Kafka
 timestamp of its TaskCreated record (when the orchestrator handed it to its producer).
@@ -14,6 +21,7 @@ timestamp of its TaskCreated record (when the orchestrator handed it to its prod
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -55,6 +63,17 @@ DATABASE = "bench_e2e"
 ORCHESTRATOR = "orchestrator"
 ORCHESTRATOR_GROUP = "architect-orchestrator"
 WATCHED_TYPES = frozenset({b"TaskCreated", b"TaskAssigned", b"TaskStarted", b"TaskSucceeded"})
+#: Partitions per topic of the goal-path benchmarks: one broker, one instance of each service.
+BENCH_PARTITIONS = 1
+
+
+def add_partitions_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=BENCH_PARTITIONS,
+        help=f"partitions per topic (default {BENCH_PARTITIONS}: one instance of each service; the catalogue's is 6)",
+    )
 
 
 def say(message: str) -> None:
@@ -102,11 +121,13 @@ def goal_path_stack(
     kafka_port: int = KAFKA_PORT,
     database: str = DATABASE,
     extra_services: tuple[ServiceSpec, ...] = (),
+    partitions: int | None = None,
 ) -> Iterator[GoalPathStack]:
     """Broker, database, topics and every service of the goal path, up and with the fleet registered.
 
     ``kafka_name``/``kafka_port``/``database`` let another benchmark run beside this one; ``extra_services``
-    start after the orchestrator (e.g. the drift monitor)."""
+    start after the orchestrator (e.g. the drift monitor); ``partitions`` per topic (None: the settings'
+    default)."""
     kafka = LocalKafka(kafka_name, kafka_port)
     if kafka.is_running():
         say(f"stopping {kafka!r}, left running by an earlier run, to start it with clean storage")
@@ -122,8 +143,11 @@ def goal_path_stack(
             migrate(conn)
         data_dir = Path(log_dir or Path("/tmp") / f"bench-e2e-{uuid.uuid4().hex[:6]}")
         settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=database_url, data_dir=data_dir / "data")
+        if partitions is not None:
+            settings = settings.model_copy(update={"topic_partitions": partitions})
         create_topics(settings)
         env = {
+            "ARCHITECT_TOPIC_PARTITIONS": str(settings.topic_partitions),
             "ARCHITECT_ORCHESTRATOR_METHODS_DIR": str(METHODS_DIR),
             "ARCHITECT_DATA_DIR": str(settings.data_dir),
             "ARCHITECT_LOG_LEVEL": "WARNING",
@@ -140,6 +164,7 @@ def goal_path_stack(
         wait_for_orchestrator(stack)
         services.start_all(extra_services)
         say(f"services running: {', '.join(services.names())} (logs in {services.log_dir})")
+        say(f"topics: {settings.topic_partitions} partition(s) each")
         yield stack
     finally:
         if services is not None:

@@ -26,6 +26,7 @@ from bench.goal_path_stack import (
     GoalPathStack,
     GoalSubmitter,
     TaskWatch,
+    add_partitions_option,
     cpu_shares,
     goal_path_stack,
     say,
@@ -165,8 +166,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--warm-up", type=float, default=15.0)
     parser.add_argument("--in-flight", type=int, default=1000)
+    add_partitions_option(parser)
     args = parser.parse_args()
-    with goal_path_stack() as stack:
+    with goal_path_stack(partitions=args.partitions) as stack:
         result = measure_throughput(stack, seconds=args.seconds, warm_up_s=args.warm_up, in_flight=args.in_flight)
     print("\n".join(result.lines()))
 
