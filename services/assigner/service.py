@@ -210,7 +210,7 @@ class Assigner:
                 record.topic,
                 record.headers,
                 f"assign {envelope.type}",
-                tracing.event_attributes(envelope, record.topic),
+                envelope=envelope,
             ):
                 if is_report and not self._accept_report(delivery):
                     continue

@@ -534,7 +534,7 @@ class ConsumerLoop:
             record.topic,
             record.headers,
             f"process {envelope.type}",
-            tracing.event_attributes(envelope, record.topic),
+            envelope=envelope,
         ):
             self._handler(delivery)
         HANDLER_SECONDS.labels(self.group_id, envelope.type).observe(time.perf_counter() - started)

@@ -26,7 +26,6 @@ import aiokafka.errors
 import faust
 from confluent_kafka import KafkaError, KafkaException
 from faust.exceptions import PartitionsMismatch
-from opentelemetry.trace import SpanKind
 
 from shared import tracing
 from shared.bus import faust_committed as committed
@@ -159,9 +158,7 @@ class FaustPublisher:
         topic = self._topics.get(name)
         if topic is None:  # built once per topic: faust's App.topic is costly on the hot path
             topic = self._topics[name] = raw_topic(self._app, name)
-        with tracing.tracer().start_as_current_span(
-            f"publish {envelope.type}", kind=SpanKind.PRODUCER, attributes=tracing.event_attributes(envelope, name)
-        ):
+        with tracing.produce_span(envelope, name):
             headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
             tracing.inject(headers)
             future = await topic.send(key=envelope.stream_id.encode(), value=encode(envelope), headers=headers)
@@ -243,7 +240,7 @@ async def _handle(
                 record.topic,
                 record.headers,
                 f"process {envelope.type}",
-                tracing.event_attributes(envelope, record.topic),
+                envelope=envelope,
             ):
                 await handler(envelope)
         except RejectRecord as exc:

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from opentelemetry.trace import SpanKind
 
 from shared import tracing
 from shared.bus.client_config import kafka_config
@@ -137,11 +136,7 @@ class EventProducer:
         ``value`` is the envelope's encoding when the caller has it already (e.g. to sign it); ``headers`` are
         added to the metadata and trace headers."""
         target = topic or spec_for(envelope.type).topic
-        with tracing.tracer().start_as_current_span(
-            f"publish {envelope.type}",
-            kind=SpanKind.PRODUCER,
-            attributes=tracing.event_attributes(envelope, target),
-        ):
+        with tracing.produce_span(envelope, target):
             all_headers: Headers = [(k, v.encode()) for k, v in envelope.header_metadata().items()]
             all_headers += headers or []
             tracing.inject(all_headers)
