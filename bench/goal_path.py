@@ -31,7 +31,7 @@ from bench.goal_path_stack import (
     goal_path_stack,
     say,
 )
-from bench.goal_throughput import ThroughputResult, measure_throughput
+from bench.goal_throughput import IN_FLIGHT, ThroughputResult, measure_throughput
 from bench.machine import describe_machine
 from shared.bus.client_config import kafka_config
 from shared.settings import Settings
@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         say("raw produce ceiling of this broker ...")
         ceiling = produce_ceiling(stack.settings)
         say(ceiling.line())
-        # Throughput first: its closed loop leaves at most 1,000 tasks to finish, while an overloaded latency run
+        # Throughput first: its closed loop leaves at most 2,000 tasks to finish, while an overloaded latency run
         # leaves a backlog that a throughput window after it would count as its own CPU and records.
-        throughput = measure_throughput(stack, seconds=args.seconds, warm_up_s=15.0, in_flight=1000)
+        throughput = measure_throughput(stack, seconds=args.seconds, warm_up_s=15.0, in_flight=IN_FLIGHT)
         print("\n".join(throughput.lines()), flush=True)
         say("letting the throughput run's backlog drain (the projector's, the scheduler's) ...")
         say(wait_until_quiet(stack))

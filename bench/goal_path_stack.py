@@ -39,6 +39,7 @@ from confluent_kafka.admin import AdminClient
 
 from shared.bus.bootstrap import ensure_topics
 from shared.bus.client_config import kafka_config
+from shared.bus.consumer import BACKGROUND_FETCH
 from shared.bus.producer import EventProducer
 from shared.bus.topics import TASKS_EVENTS
 from shared.db.connection import connect
@@ -281,12 +282,20 @@ class TaskWatch:
     succeeded: int = 0
 
     def __post_init__(self) -> None:
-        config = kafka_config(self.settings) | {
-            "group.id": f"bench-watch-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        }
+        config = (
+            kafka_config(self.settings)
+            | {
+                "group.id": f"bench-watch-{uuid.uuid4().hex[:8]}",
+                "client.id": "bench-watch",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+            }
+            | BACKGROUND_FETCH
+        )
+        # The watch measures from the events' own times, not from when it reads them: it fetches in rounds (as
+        # the projector does), not at each record, so the benchmark's observer costs the broker ~80 requests a
+        # second less than a fetch per record did (at ~460 tasks/s, a tenth of the stack's requests).
         self._consumer = Consumer(config)
         self._consumer.subscribe([TASKS_EVENTS])
 

@@ -7,7 +7,7 @@ unbounded backlog. After ``--warm-up`` seconds, TaskSucceeded events are counted
 The records written to every topic in the window (from the partitions' high watermarks) and each process's
 CPU use in the window are reported too, to show where the time goes.
 
-    python -m bench.goal_throughput [--seconds 60] [--warm-up 15] [--in-flight 1000]
+    python -m bench.goal_throughput [--seconds 60] [--warm-up 15] [--in-flight 2000] [--partitions 1]
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ from bench.goal_path_stack import (
 )
 from shared.bus.client_config import kafka_config
 from shared.settings import Settings
+
+#: Tasks submitted and not yet succeeded, at most: ~4 s of work at 500 tasks/s. The stages work in bursts (a
+#: transaction, a fetch round, a batch of reports); with 1,000 open (2 s) they waited on each other: 445-483
+#: against 505-539 tasks/s with 2,000, at the same CPU per task (2026-11-30, `goal_path.md`).
+IN_FLIGHT = 2000
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--warm-up", type=float, default=15.0)
-    parser.add_argument("--in-flight", type=int, default=1000)
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT, help=f"open tasks at most (default {IN_FLIGHT})")
     add_partitions_option(parser)
     args = parser.parse_args()
     with goal_path_stack(partitions=args.partitions) as stack:
