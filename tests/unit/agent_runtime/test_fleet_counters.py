@@ -1,0 +1,62 @@
+"""The runtime notes counter changes as they happen and applies them when it publishes, each counter with all of
+its changes applied in order and published once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from services.agent_runtime.fleet_replica import FleetReplica
+from shared.crdt import fleet_state
+from shared.settings import Settings
+
+
+class FakeReplica:
+    """The CRDT replica's deferred updates, in memory: ``publish_pending`` returns what it would publish."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Any] = {}
+        self.pending: set[str] = set()
+        self.published: list[list[str]] = []
+
+    def update(self, name: str, change: Callable[[Any], Any], *, defer: bool = False, **_: Any) -> Any:
+        self.objects[name] = change(self.objects.get(name))
+        self.pending.add(name)
+        return self.objects[name]
+
+    def publish_pending(self) -> int:
+        names = sorted(self.pending)
+        self.published.append(names)
+        self.pending.clear()
+        return len(names)
+
+
+def fleet() -> tuple[FleetReplica, FakeReplica]:
+    runtime = FleetReplica(Settings(), "rt-1", producer=None)  # type: ignore[arg-type]
+    fake = FakeReplica()
+    runtime.replica = fake  # type: ignore[assignment]
+    return runtime, fake
+
+
+def test_changes_are_applied_only_when_their_counter_is_published() -> None:
+    runtime, fake = fleet()
+    runtime.attempt_started("a1", "t1", 1)
+    runtime.task_completed("a1", "code", "t1")
+    runtime.attempt_ended("a1", "t1", 1)
+    assert fake.objects == {}
+    assert runtime.publish() == 3
+    assert fake.objects[fleet_state.in_flight_counter("a1")].value == 0  # started, then ended: in order
+    assert fake.objects[fleet_state.in_flight_counter("a1")].increments.value == 1
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1
+    assert fake.objects[fleet_state.completed_counter("capability", "code")].value == 1
+    assert runtime.publish() == 0
+
+
+def test_a_task_reported_twice_before_a_publish_counts_once() -> None:
+    runtime, fake = fleet()
+    runtime.task_completed("a1", "code", "t1")
+    runtime.task_completed("a1", "code", "t1")
+    runtime.publish()
+    runtime.task_completed("a1", "code", "t1")
+    runtime.publish()
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1
