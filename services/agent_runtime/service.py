@@ -209,8 +209,9 @@ class AgentRuntime:
                     self._claims.claim(entry.key, declared_files(self._commands[entry.key].payload.inputs))
                 error = "interrupted: the agent runtime stopped while the task ran"
                 self._settle(Completion.failed(entry.key, "crash", error, 0))
+        # The interrupted attempts' ends stay noted until the first publish after ``fleet_state.start`` has merged
+        # this replica's earlier state back: applied now, to an empty view, they would find no start to undo.
         self.state.flush()
-        self.fleet_state.publish()
         self.producer.flush()
         log.info(
             "runtime %s: %d agent(s), %d executed assignment(s) known, %d resumed, %d reported interrupted",

@@ -26,6 +26,8 @@ from shared.bus.topics import (
     AUCTIONS_EVENTS,
     BLACKBOARD_EVENTS,
 )
+from shared.crdt import fleet_state
+from shared.crdt.replica import Replica
 from shared.events.catalogue.work import TaskAnnounced
 from shared.events.codec import encode, new_event
 from shared.settings import Settings
@@ -135,6 +137,8 @@ def test_after_a_crash_the_interrupted_task_is_reported_not_rerun_and_queued_wor
     slow = scripted_worker(agent_id, latency_s=60.0) | {"capacity": 1}
     config = fleet_file(tmp_path, runtime_id, slow)
     running_task, queued_task = unique("task"), unique("task")
+    in_flight = fleet_state.in_flight_counter(agent_id)
+    reader = Replica(settings, unique("reader"), objects=(fleet_state.IN_FLIGHT_PREFIX,)).start()
     process = start_runtime_process(settings, [sys.executable, "-m", "services.agent_runtime", "--config", str(config)])
     try:
         tail.wait_for("RegisterAgent", agent_id=agent_id)
@@ -143,6 +147,7 @@ def test_after_a_crash_the_interrupted_task_is_reported_not_rerun_and_queued_wor
         producer.flush()
         tail.wait_for("TaskStarted", task_id=running_task)
         tail.wait_for("AgentHeartbeat", agent_id=agent_id, in_flight=1)
+        reader.wait_until(in_flight, lambda counter: counter.value == 1, timeout_s=15)  # the start is published
         time.sleep(1.0)  # the second assignment is read and queued behind the first (capacity 1)
         process.kill()
         process.wait(timeout=10)
@@ -152,9 +157,16 @@ def test_after_a_crash_the_interrupted_task_is_reported_not_rerun_and_queued_wor
             process.wait()
 
     # The same runtime restarts (same consumer group, so nothing is redelivered) with a quick backend.
-    with running_runtime(settings, fleet(runtime_id, echo_agent(agent_id, capabilities=["code", "test"]))):
-        (interrupted,) = tail.wait_for("TaskFailed", task_id=running_task)
-        tail.wait_for("TaskSucceeded", task_id=queued_task)
+    try:
+        with running_runtime(settings, fleet(runtime_id, echo_agent(agent_id, capabilities=["code", "test"]))):
+            (interrupted,) = tail.wait_for("TaskFailed", task_id=running_task)
+            tail.wait_for("TaskSucceeded", task_id=queued_task)
+            # The interrupted attempt's end undoes the start counted before the crash: nothing is left in flight.
+            reader.wait_until(
+                in_flight, lambda counter: counter.value == 0 and counter.increments.value == 2, timeout_s=15
+            )
+    finally:
+        reader.close()
     assert interrupted.payload.error_class == "crash"
     assert "interrupted" in interrupted.payload.error
     assert CALLS[(agent_id, running_task, 1)] == 0, "an interrupted task is reported, never run again"
