@@ -12,7 +12,7 @@ catalogue's default is ``Settings().topic_partitions``, 6). Partitions bound how
 share its work; on one broker with one instance of each service they add requests and no parallelism.
 librdkafka sends one produce request per partition (confluentinc/librdkafka#1700), each transactional one is
 verified by the broker on its own (KIP-890), and every partition has its fetch-session and faust bookkeeping, so
-6 partitions cost this stack about 1.7 times the CPU per task of 1 (``bench/results/goal_path.md``).
+6 partitions cost this stack about twice the CPU per task of 1 (``bench/results/goal_path.md``).
 
 ``TaskWatch`` reads ``architect.tasks.events`` and keeps, per task, the ``occurred_at`` of its TaskCreated,
 TaskAssigned, TaskStarted and TaskSucceeded events, which is what both benchmarks measure, and the Kafka

@@ -35,8 +35,8 @@ from shared.bus.client_config import kafka_config
 from shared.settings import Settings
 
 #: Tasks submitted and not yet succeeded, at most: ~4 s of work at 500 tasks/s. The stages work in bursts (a
-#: transaction, a fetch round, a batch of reports); with 1,000 open (2 s) they waited on each other: 445-483
-#: against 505-539 tasks/s with 2,000, at the same CPU per task (2026-11-30, `goal_path.md`).
+#: transaction, a fetch round, a batch of reports); with 1,000 open (2 s) they waited on each other: 445.3 tasks/s
+#: at 4.0 ms of CPU per task against 505.1 at 3.7 ms with 2,000 (2026-11-30, `goal_path.md`).
 IN_FLIGHT = 2000
 
 
@@ -97,7 +97,7 @@ def records_written(settings: Settings) -> int:
 
 
 def measure_throughput(
-    stack: GoalPathStack, *, seconds: int = 60, warm_up_s: float = 15.0, in_flight: int = 1000
+    stack: GoalPathStack, *, seconds: int = 60, warm_up_s: float = 15.0, in_flight: int = IN_FLIGHT
 ) -> ThroughputResult:
     run = f"tput-{uuid.uuid4().hex[:6]}"
     submitter = GoalSubmitter(stack.settings, run)

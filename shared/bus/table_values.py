@@ -2,11 +2,11 @@
 
 A table with a JSON value serializer keeps every value as the dicts and lists it was given (or decoded on
 recovery). Python's cycle collector walks all of them in each full collection, and a service's tables only grow:
-the orchestrator's goals table made its full collections pause the event loop for 120-380 ms after ~20,000 tasks
+the orchestrator's goals table made its full collections pause the event loop for 120-380 ms after ~18,000 tasks
 (`bench/results/goal_path.md`). With ``BYTES_VALUES`` a table keeps each value as the UTF-8 JSON text the
 changelog holds anyway (bytes are not tracked by the collector), and the service decodes the values it reads.
-Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a table's changelog sends and of its
-restore from ``value_type``, and that of the changelog topic from the schema, so both are set.
+Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a table's changelog sends from
+``value_type``, and the changelog topic (read on restore) decodes with the schema's, so both are set.
 
 The changelog's records are the same JSON either way, so a changelog written with ``value_serializer="json"``
 restores into such a table, and the other way round.

@@ -72,9 +72,11 @@ class GCounter:
     def increment_keys(self, replica: str, keys: Iterable[str], amount: int = 1) -> GCounter:
         """A counter with one keyed increment by ``amount`` per key of ``keys``, in one pass.
 
-        As ``increment(replica, amount, key)`` for each key in turn while ``keys`` brings fewer than
-        `RECENT_KEYS` new keys (a key repeated within ``keys`` counts once; one the counter remembers, not at all);
-        each call costs one pass over the remembered keys, where each ``increment`` makes its own.
+        A key the counter remembers counts not at all, a key repeated within ``keys`` once. That equals
+        ``increment(replica, amount, key)`` for each key in turn while the replica's remembered keys and the new
+        ones together fit in `RECENT_KEYS`; beyond that, one by one would forget a key evicted within the batch and
+        count it again, the batch does not. One pass over the remembered keys per call, where each ``increment``
+        makes its own.
         """
         if amount < 0:
             raise ValueError("a G-Counter cannot decrease")

@@ -41,8 +41,9 @@ class PNCounter:
 
     def apply_keyed(self, replica: str, changes: Iterable[tuple[int, str]]) -> PNCounter:
         """A counter with keyed changes applied in order, in one pass: ``(+1, key)`` as ``increment(replica,
-        key=key)`` and ``(-1, key)`` as ``decrement(replica, key=key)`` (equal to those calls one by one while
-        ``changes`` brings fewer than `RECENT_KEYS` new keys per half; see `GCounter.increment_keys`)."""
+        key=key)`` and ``(-1, key)`` as ``decrement(replica, key=key)``. Equal to those calls one by one while each
+        half's remembered keys and its new ones fit in `RECENT_KEYS`; beyond that the batch still undoes a start
+        evicted within it, where one by one would leave it in flight (see `GCounter.increment_keys`)."""
         started, ended = self.increments.remembered(), self.decrements.remembered()
         ups: list[str] = []
         downs: list[str] = []

@@ -194,3 +194,15 @@ def test_a_batch_counts_a_repeated_key_once_and_remembers_only_the_latest_keys()
     assert counter.increment_keys("rt-1", []) is counter
     with pytest.raises(ValueError, match="cannot decrease"):
         counter.increment_keys("rt-1", ["x"], amount=-1)
+
+
+def test_on_a_full_counter_a_batch_never_counts_again_a_key_it_evicted() -> None:
+    from shared.crdt.g_counter import RECENT_KEYS
+
+    full = GCounter().increment_keys("r", [f"k{i}" for i in range(RECENT_KEYS)])
+    # One by one, "new" evicts k0, and k0 then counts again; the batch checks against what was remembered.
+    one_by_one = full.increment("r", key="new").increment("r", key="k0")
+    assert one_by_one.value == RECENT_KEYS + 2
+    assert full.increment_keys("r", ["new", "k0"]).value == RECENT_KEYS + 1
+    started = PNCounter(increments=full)
+    assert started.apply_keyed("r", [(+1, "new"), (-1, "k0")]).value == RECENT_KEYS  # k0's start is undone
