@@ -125,11 +125,8 @@ def consume_span(
     With tracing off no span is built: the producer's context is only made current, so what is published inside
     still names it as its parent, as the no-op tracer would do at many times the cost."""
     if not enabled():
-        token = otel_context.attach(extract(headers))
-        try:
+        with _current(extract(headers)):
             yield trace.get_current_span()
-        finally:
-            otel_context.detach(token)
         return
     if attributes is None:
         attributes = (
@@ -203,7 +200,14 @@ def resumed_context(trace_headers: Mapping[str, str]) -> Iterator[None]:
     if not trace_headers:
         yield
         return
-    token = otel_context.attach(extract([(key, value.encode()) for key, value in trace_headers.items()]))
+    with _current(extract([(key, value.encode()) for key, value in trace_headers.items()])):
+        yield
+
+
+@contextmanager
+def _current(context: otel_context.Context) -> Iterator[None]:
+    """``context`` made current for the block."""
+    token = otel_context.attach(context)
     try:
         yield
     finally:

@@ -7,11 +7,12 @@ the lock manager's ``file-locks`` leases; it asks for and gives back leases with
 ReleaseLock commands keyed by path. See :mod:`shared.crdt.fleet_state` and :mod:`.file_leases`.
 
 Counter updates are deferred: the runtime calls ``publish()`` from its tick at most once a second
-(``COUNTERS_PUBLISH_EVERY_S``) and when it recovers or stops. The completions, starts and ends noted since are
-then applied to each counter in one pass (a keyed change looks through every key the counter remembers, up to
-1024 per replica and half, so one pass per counter and second instead of one per task and change), and each
-counter changed is written once with its latest state (a record holds the whole state). Every replica, this one
-included, sees a count up to a second later. Called from the runtime's loop thread only.
+(``COUNTERS_PUBLISH_EVERY_S``) and when it stops, not while it recovers (the replica has not caught up yet). The
+completions, starts and ends noted since are then applied to each counter in one pass (a keyed change looks
+through every key the counter remembers, up to 1024 per replica and half, so one pass per counter and second
+instead of one per task and change), and each counter changed is written once with its latest state (a record
+holds the whole state). Every replica, this one included, sees a count up to a second later. Called from the
+runtime's loop thread only.
 """
 
 from __future__ import annotations

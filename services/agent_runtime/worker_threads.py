@@ -36,13 +36,13 @@ class WorkerThreads:
         with self._lock:
             if self._idle:
                 self._idle -= 1  # that worker is spoken for: a second job at once gets a thread of its own
-                spawn = False
+                spawn = 0
             else:
                 self._started += 1
-                spawn = True
+                spawn = self._started
         self._jobs.put(job)
         if spawn:
-            threading.Thread(target=self._work, name=f"{self._name}-{self._started}", daemon=True).start()
+            threading.Thread(target=self._work, name=f"{self._name}-{spawn}", daemon=True).start()
 
     def _work(self) -> None:
         while True:

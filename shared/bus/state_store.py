@@ -11,12 +11,12 @@ then costs the cycle collector nothing, where as dicts each full collection walk
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from shared.bus.producer import EventProducer
 from shared.bus.reader import read_to_end
+from shared.bus.table_values import decode_value, encode_value
 from shared.settings import Settings
 
 _DELETED = object()
@@ -69,7 +69,7 @@ class CompactedState:
     def flush(self) -> None:
         """Publish the keys changed since the last flush (delivery is confirmed by the producer's flush)."""
         for key, value in self._dirty.items():
-            payload = None if value is _DELETED else json.dumps(value, separators=(",", ":")).encode()
+            payload = None if value is _DELETED else encode_value(value)
             self._producer.publish_raw(self._topic, key.encode(), payload, event_type="state")
             if payload is not None and self._values.get(key) is value:
                 self._values[key] = payload
@@ -77,4 +77,4 @@ class CompactedState:
 
 
 def _decoded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, bytes) else value
+    return decode_value(value) if isinstance(value, bytes) else value

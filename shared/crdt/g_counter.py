@@ -60,10 +60,7 @@ class GCounter:
             raise ValueError("a G-Counter cannot decrease")
         if key is None:
             return GCounter({**self.counts, replica: self.count_of(replica) + amount}, self.recent)
-        if self.counted(key):
-            return self
-        keys = (*self.recent.get(replica, ()), key)[-RECENT_KEYS:]
-        return GCounter({**self.counts, replica: self.count_of(replica) + amount}, {**self.recent, replica: keys})
+        return self if self.counted(key) else self._with_new_keys(replica, [key], amount)
 
     def remembered(self) -> set[str]:
         """Every key some replica's entry remembers (a new set, the caller's to change)."""

@@ -15,6 +15,13 @@ def wait_until(check, timeout_s: float = 5.0) -> None:
         time.sleep(0.005)
 
 
+def runs(workers: WorkerThreads) -> bool:
+    """Whether a job submitted now runs (within 5 s)."""
+    done = threading.Event()
+    workers.submit(done.set)
+    return done.wait(5)
+
+
 def test_jobs_one_after_another_reuse_one_thread() -> None:
     workers = WorkerThreads("t")
     ran: list[str] = []
@@ -40,9 +47,7 @@ def test_a_job_never_waits_behind_a_busy_worker() -> None:
         workers.submit(hang)
     for _ in range(3):
         assert started.acquire(timeout=5)  # all three run at once: none waited for another to end
-    quick = threading.Event()
-    workers.submit(quick.set)
-    assert quick.wait(5)
+    assert runs(workers)
     assert workers.threads_started == 4
     release.set()
 
@@ -55,23 +60,17 @@ def test_a_job_that_raises_does_not_end_its_worker() -> None:
 
     workers.submit(fail)
     wait_until(lambda: workers._idle == 1)
-    done = threading.Event()
-    workers.submit(done.set)
-    assert done.wait(5)
+    assert runs(workers)
     assert workers.threads_started == 1
 
 
 def test_idle_workers_end_and_new_jobs_still_run() -> None:
     workers = WorkerThreads("idle", idle_s=0.05)
-    first = threading.Event()
-    workers.submit(first.set)
-    assert first.wait(5)
+    assert runs(workers)
     wait_until(lambda: workers._idle == 1)
     wait_until(lambda: workers._idle == 0)  # idle past idle_s: the worker ended
     assert not [t for t in threading.enumerate() if t.name.startswith("idle-")]
-    second = threading.Event()
-    workers.submit(second.set)
-    assert second.wait(5)
+    assert runs(workers)
     assert workers.threads_started == 2
 
 

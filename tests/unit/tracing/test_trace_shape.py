@@ -117,40 +117,40 @@ def test_a_consumer_linked_to_its_producer_is_well_formed() -> None:
 
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+GOAL_SUBMITTED = new_event(
+    SubmitGoal(goal_id=GOAL, goal_type="feature"), producer="test", stream_id=GOAL, correlation_id=GOAL
+)
+
+
+def published_while_handling(carried: list[tuple[str, bytes]], out_topic: str = "t") -> dict[str, bytes]:
+    """The trace headers an event published while handling a record that carried ``carried`` gets."""
+    published: list[tuple[str, bytes]] = []
+    with (
+        tracing.consume_span("t", carried, "process", envelope=GOAL_SUBMITTED),
+        tracing.produce_span(GOAL_SUBMITTED, out_topic),
+    ):
+        tracing.inject(published)
+    return dict(published)
 
 
 def test_with_tracing_off_a_consumed_records_context_passes_through_to_what_is_published(
     spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tracing, "enabled", lambda: False)
-    event = new_event(
-        SubmitGoal(goal_id=GOAL, goal_type="feature"), producer="test", stream_id=GOAL, correlation_id=GOAL
-    )
-    published: list[tuple[str, bytes]] = []
     carried = [("traceparent", TRACEPARENT.encode())]
-    with tracing.consume_span("t", carried, "process", envelope=event), tracing.produce_span(event, "t"):
-        tracing.inject(published)
-    assert dict(published)["traceparent"].decode() == TRACEPARENT  # the no-op tracer's pass-through, no span
-    untraced: list[tuple[str, bytes]] = []
-    with tracing.consume_span("t", [], "process", envelope=event), tracing.produce_span(event, "t"):
-        tracing.inject(untraced)
-    assert untraced == []
+    # The no-op tracer's pass-through, without a span.
+    assert published_while_handling(carried)["traceparent"].decode() == TRACEPARENT
+    assert published_while_handling([]) == {}
     assert trace.get_current_span() is trace.INVALID_SPAN or not trace.get_current_span().get_span_context().is_valid
     assert spans.get_finished_spans() == ()
 
 
 def test_with_tracing_on_consume_and_produce_spans_name_the_event(spans: InMemorySpanExporter) -> None:
-    event = new_event(
-        SubmitGoal(goal_id=GOAL, goal_type="feature"), producer="test", stream_id=GOAL, correlation_id=GOAL
-    )
-    published: list[tuple[str, bytes]] = []
-    carried = [("traceparent", TRACEPARENT.encode())]
-    with tracing.consume_span("t", carried, "process", envelope=event), tracing.produce_span(event, "out"):
-        tracing.inject(published)
+    published = published_while_handling([("traceparent", TRACEPARENT.encode())], out_topic="out")
     by_kind = {s.kind: s for s in spans.get_finished_spans()}
     consumed, produced = by_kind[SpanKind.CONSUMER], by_kind[SpanKind.PRODUCER]
-    assert consumed.attributes["architect.event.id"] == str(event.event_id)
+    assert consumed.attributes["architect.event.id"] == str(GOAL_SUBMITTED.event_id)
     assert consumed.parent.span_id == int("b7ad6b7169203331", 16)
     assert produced.parent.span_id == consumed.context.span_id
     assert produced.attributes["messaging.destination.name"] == "out"
-    assert dict(published)["traceparent"].decode().split("-")[2] == f"{produced.context.span_id:016x}"
+    assert published["traceparent"].decode().split("-")[2] == f"{produced.context.span_id:016x}"
