@@ -44,6 +44,7 @@ def test_cpu_ms_per_task_divides_by_the_rate() -> None:
         fastest_second=150,
         median_second=100.0,
         goals_submitted=1200,
+        goals_completed_per_s=19.5,
         tasks_succeeded_total=6000,
         records_per_s=1700.0,
         records_per_task=17.0,
@@ -54,6 +55,7 @@ def test_cpu_ms_per_task_divides_by_the_rate() -> None:
     )
     assert result.cpu_ms_per_task() == {"orchestrator": 6.0, "kafka": 5.0}
     assert any("100.0 tasks/s" in line for line in result.lines())
+    assert any("19.5 goals/s" in line and "97.5 tasks/s" in line for line in result.lines())
 
 
 def test_a_new_run_keeps_the_hand_written_analysis(tmp_path: Path) -> None:
