@@ -3,9 +3,10 @@ change what is counted, only how long it takes).
 
 Starts the goal-path stack (on a broker and database named by the options, so it can run beside another
 session's), measures each process's idle CPU for a few seconds, then submits ``--goals`` goals of five no-op
-tasks (closed loop, at most ``--in-flight`` tasks open) and waits until every task succeeded. Each process's
-CPU seconds (user + system, from ``/proc/<pid>/stat``) between the first submission and the last success,
-divided by the tasks, is its CPU per task; "net" subtracts what the process spends idle over the same time
+tasks (closed loop, at most ``--in-flight`` tasks of goals not yet ended) and waits until every goal ended (the
+orchestrator's completion of goals counts too). Each process's CPU seconds (user + system, from
+``/proc/<pid>/stat``) between the first submission and the last goal's end, divided by the tasks, is its CPU per
+task; "net" subtracts what the process spends idle over the same time
 (polls, heartbeats, ticks), which is what the throughput figure of a busy machine counts in too.
 
     python -m bench.goal_cpu [--goals 400] [--in-flight 500] [--kafka-name bench-cpu --kafka-port 19493]
@@ -104,7 +105,7 @@ def measure_cpu_per_task(
         submitter.submit(warm_goals)
         submitter.flush()
         deadline = time.monotonic() + 120
-        while watch.succeeded < warm_goals * TASKS_PER_GOAL and time.monotonic() < deadline:
+        while len(watch.goals_ended) < warm_goals and time.monotonic() < deadline:
             watch.poll(0.1)
         time.sleep(3)
         watch.poll(0.1)
@@ -114,24 +115,24 @@ def measure_cpu_per_task(
         idle_cores = {
             name: spent / (idle_after.at - idle_before.at) for name, spent in _delta(idle_before, idle_after).items()
         }
-        total = (warm_goals + goals) * TASKS_PER_GOAL
-        say(f"cpu: {goals} goals ({goals * TASKS_PER_GOAL} tasks), at most {in_flight} tasks open")
+        total = warm_goals + goals
+        say(f"cpu: {goals} goals ({goals * TASKS_PER_GOAL} tasks), at most {in_flight} tasks of open goals")
         records_before = records_per_topic(stack.settings)
         before = CpuSample.take(processes)
         last_check = time.monotonic()
         deadline = time.monotonic() + 600
-        while watch.succeeded < total:
-            open_tasks = submitter.submitted * TASKS_PER_GOAL - watch.succeeded
-            left = warm_goals + goals - submitter.submitted
+        while len(watch.goals_ended) < total:
+            open_tasks = (submitter.submitted - len(watch.goals_ended)) * TASKS_PER_GOAL
+            left = total - submitter.submitted
             if left > 0 and open_tasks < in_flight:
                 submitter.submit(min(left, 50, (in_flight - open_tasks) // TASKS_PER_GOAL + 1))
             watch.poll(0.01)
             if time.monotonic() - last_check >= 5:
                 stack.check()
                 last_check = time.monotonic()
-                say(f"  {watch.succeeded - warm_goals * TASKS_PER_GOAL:,} tasks succeeded")
+                say(f"  {len(watch.goals_ended) - warm_goals:,} goals ended, {watch.succeeded:,} tasks succeeded")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"only {watch.succeeded}/{total} tasks succeeded in 600 s")
+                raise TimeoutError(f"only {len(watch.goals_ended)}/{total} goals ended in 600 s")
         after = CpuSample.take(processes)
         records_after = records_per_topic(stack.settings)
     finally:

@@ -63,7 +63,11 @@ POSTGRES_NAME = "bench-goalpath"
 DATABASE = "bench_e2e"
 ORCHESTRATOR = "orchestrator"
 ORCHESTRATOR_GROUP = "architect-orchestrator"
-WATCHED_TYPES = frozenset({b"TaskCreated", b"TaskAssigned", b"TaskStarted", b"TaskSucceeded", b"GoalCompleted"})
+#: How a goal ends: while none of these came, it is open.
+GOAL_ENDINGS = ("GoalCompleted", "GoalFailed", "GoalCancelled")
+WATCHED_TYPES = frozenset(
+    {b"TaskCreated", b"TaskAssigned", b"TaskStarted", b"TaskSucceeded", *(ending.encode() for ending in GOAL_ENDINGS)}
+)
 #: Partitions per topic of the goal-path benchmarks: one broker, one instance of each service.
 BENCH_PARTITIONS = 1
 
@@ -275,7 +279,7 @@ class TaskTimes:
 @dataclass
 class TaskWatch:
     """Reads the task events of goals whose id starts with ``run`` (earliest first) and keeps their times, and
-    when each of those goals completed."""
+    how and when each of those goals ended."""
 
     settings: Settings
     run: str
@@ -283,6 +287,8 @@ class TaskWatch:
     succeeded: int = 0
     #: ``occurred_at`` of each goal's GoalCompleted, by goal id.
     goals_completed: dict[str, float] = field(default_factory=dict)
+    #: How each goal that ended did (GoalCompleted, GoalFailed or GoalCancelled), by goal id.
+    goals_ended: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         config = (
@@ -319,13 +325,15 @@ class TaskWatch:
 
     def _note(self, event: dict[str, object], sent: float) -> None:
         kind = event.get("type")
-        if kind not in ("TaskCreated", "TaskAssigned", "TaskStarted", "TaskSucceeded", "GoalCompleted"):
+        if kind not in ("TaskCreated", "TaskAssigned", "TaskStarted", "TaskSucceeded", *GOAL_ENDINGS):
             return
         payload = event["payload"]
         assert isinstance(payload, dict)
         when = datetime.fromisoformat(str(event["occurred_at"])).timestamp()
-        if kind == "GoalCompleted":
-            self.goals_completed.setdefault(str(payload["goal_id"]), when)
+        if kind in GOAL_ENDINGS:
+            self.goals_ended.setdefault(str(payload["goal_id"]), str(kind))
+            if kind == "GoalCompleted":
+                self.goals_completed.setdefault(str(payload["goal_id"]), when)
             return
         times = self.tasks.setdefault(str(payload["task_id"]), TaskTimes())
         if kind == "TaskCreated":

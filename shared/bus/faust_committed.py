@@ -16,15 +16,16 @@ gets, and the committed offsets fell further behind for as long as the service r
 re-read all of that; nothing was lost, inputs are de-duplicated). ``CommittedConsumer`` records the gap without
 the record after it.
 
-Fetching: aiokafka keeps one fetch request in flight per broker, and leaves out of it every partition whose last
-fetched records the app has not taken yet (for longer than 0.1 s; faust takes them as its streams make room). That
-request then waits until one of the other partitions gets a record, up to the ``fetch_max_wait_ms`` faust sets,
-1.5 s, and the partition left out is fetched again only after it. A service reading a busy topic beside quiet ones
-(the orchestrator: task events beside goal commands, agent events and saga events) took in its busy partition at
-the pace records came on the quiet ones: ~800 task events a second, as fast as agent heartbeats arrived, and it
-fell ~150,000 records behind within 45 s at ~650 tasks/s. ``CommittedConsumerThread`` makes fetches wait at most
-``FETCH_MAX_WAIT_MS``: the same drain then ran at ~2,500-3,000 records a second, and an idle app sends about 20
-fetch requests a second instead of one.
+Fetching: aiokafka keeps one fetch request in flight per broker and never includes a partition whose fetched
+records the app has not taken yet: for 0.1 s it sends no fetch to that broker at all, then one without that
+partition. That request waits until one of the other partitions gets a record, up to the ``fetch_max_wait_ms``
+faust sets, 1.5 s, and the partition left out is fetched again only after it. A service reading a busy topic beside
+quiet ones (the orchestrator: task events beside goal commands, agent events and saga events) took in its busy
+partition at the pace records came on the quiet ones: ~800 task events a second, as fast as agent heartbeats
+arrived, and it was ~150,000 records behind after 45 s at ~650 tasks/s. ``CommittedConsumerThread`` makes fetches
+wait at most ``FETCH_MAX_WAIT_MS``: the same drain then ran at ~2,500-3,000 records a second; an idle app sends
+about 20 fetch requests a second per broker instead of one every 1.5 s. (faust's client-only consumer, for
+``App.start_client``, is not built here: no service runs faust that way.)
 
 What stays behind: the marker of the last transaction of a partition (and an aborted tail) lies after the last
 record faust handled, so the committed offset stops just before it until the next record arrives: a lag of one

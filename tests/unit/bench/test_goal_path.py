@@ -45,6 +45,7 @@ def test_cpu_ms_per_task_divides_by_the_rate() -> None:
         median_second=100.0,
         goals_submitted=1200,
         goals_completed_per_s=19.5,
+        goals_not_completed=0,
         tasks_succeeded_total=6000,
         records_per_s=1700.0,
         records_per_task=17.0,
