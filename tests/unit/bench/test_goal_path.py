@@ -1,15 +1,27 @@
-"""The goal-path benchmarks' pure parts: percentiles, CPU shares, results, and the fleet and method files."""
+"""The goal-path benchmarks' pure parts: percentiles, CPU shares, results, the watch's bookkeeping of goal endings,
+and the fleet and method files."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from bench.assignment_latency import percentile
 from bench.goal_path import ANALYSIS_HEADING, kept_analysis
-from bench.goal_path_stack import FLEET_FILE, FLEET_SIZE, GOAL_TYPE, METHODS_DIR, TASKS_PER_GOAL, CpuSample, cpu_shares
+from bench.goal_path_stack import (
+    FLEET_FILE,
+    FLEET_SIZE,
+    GOAL_TYPE,
+    METHODS_DIR,
+    TASKS_PER_GOAL,
+    CpuSample,
+    TaskWatch,
+    cpu_shares,
+)
 from bench.goal_throughput import ThroughputResult
 from services.agent_runtime.fleet_config import load_fleet
 from services.orchestrator.settings import OrchestratorSettings
+from shared.settings import Settings
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -76,3 +88,19 @@ def test_the_fleet_and_the_goal_type_load() -> None:
     methods = [method for method in domain.methods if method.task == GOAL_TYPE]
     assert len(methods) == 1 and len(methods[0].steps) == TASKS_PER_GOAL
     assert all(not step.depends_on for step in methods[0].steps)
+
+
+def test_the_watch_keeps_how_each_goal_ended_and_when_it_completed() -> None:
+    watch = TaskWatch(Settings(kafka_bootstrap_servers="127.0.0.1:1", kafka_security_protocol="PLAINTEXT"), "run")
+    try:
+        at = "2026-11-30T05:00:00+00:00"
+        watch._note({"type": "GoalCompleted", "occurred_at": at, "payload": {"goal_id": "run-1"}}, 0.0)
+        watch._note({"type": "GoalFailed", "occurred_at": at, "payload": {"goal_id": "run-2", "reason": "x"}}, 0.0)
+        watch._note({"type": "GoalCancelled", "occurred_at": at, "payload": {"goal_id": "run-3"}}, 0.0)
+        watch._note({"type": "GoalCompleted", "occurred_at": at, "payload": {"goal_id": "run-1"}}, 0.0)  # again
+        watch._note({"type": "GoalPlanned", "occurred_at": at, "payload": {"goal_id": "run-4"}}, 0.0)
+        assert watch.goals_ended == {"run-1": "GoalCompleted", "run-2": "GoalFailed", "run-3": "GoalCancelled"}
+        assert list(watch.goals_completed) == ["run-1"]
+        assert watch.goals_completed["run-1"] == datetime.fromisoformat(at).timestamp()
+    finally:
+        watch.close()
