@@ -65,9 +65,9 @@ ORCHESTRATOR = "orchestrator"
 ORCHESTRATOR_GROUP = "architect-orchestrator"
 #: How a goal ends: while none of these came, it is open.
 GOAL_ENDINGS = ("GoalCompleted", "GoalFailed", "GoalCancelled")
-WATCHED_TYPES = frozenset(
-    {b"TaskCreated", b"TaskAssigned", b"TaskStarted", b"TaskSucceeded", *(ending.encode() for ending in GOAL_ENDINGS)}
-)
+#: The events the watch keeps (the records of other types it skips by their type header, undecoded).
+WATCHED = frozenset({"TaskCreated", "TaskAssigned", "TaskStarted", "TaskSucceeded", *GOAL_ENDINGS})
+WATCHED_TYPES = frozenset(kind.encode() for kind in WATCHED)
 #: Partitions per topic of the goal-path benchmarks: one broker, one instance of each service.
 BENCH_PARTITIONS = 1
 
@@ -325,7 +325,7 @@ class TaskWatch:
 
     def _note(self, event: dict[str, object], sent: float) -> None:
         kind = event.get("type")
-        if kind not in ("TaskCreated", "TaskAssigned", "TaskStarted", "TaskSucceeded", *GOAL_ENDINGS):
+        if kind not in WATCHED:
             return
         payload = event["payload"]
         assert isinstance(payload, dict)
