@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -61,11 +61,18 @@ class ThroughputResult:
     median_wait_to_assign_s: float
     median_assigned_to_succeeded_s: float
     per_second: tuple[int, ...]
+    records_per_task_by_topic: dict[str, float] = field(default_factory=dict)
 
     def cpu_ms_per_task(self) -> dict[str, float]:
         """CPU milliseconds each process spent per succeeded task: what the stack costs, whatever else runs."""
         ranked = sorted(self.cpu_cores.items(), key=lambda item: -item[1])
         return {name: 1000 * cores / self.tasks_per_s if self.tasks_per_s else float("nan") for name, cores in ranked}
+
+    def _topics_line(self, shown: int = 8) -> str:
+        ranked = list(self.records_per_task_by_topic.items())
+        line = ", ".join(f"{name} {per_task:.2f}" for name, per_task in ranked[:shown])
+        rest = sum(per_task for _name, per_task in ranked[shown:])
+        return f"{line}, others {rest:.2f}" if rest else line
 
     def lines(self) -> list[str]:
         ranked = sorted(self.cpu_cores.items(), key=lambda item: -item[1])
@@ -77,6 +84,7 @@ class ThroughputResult:
             f"fastest {self.fastest_second:,})",
             f"broker traffic  {self.records_per_s:,.0f} records/s written to all topics in the window "
             f"({self.records_per_task:.1f} per task, state and scheduling topics included)",
+            f"records/task    {self._topics_line()}",
             f"task stages     median {self.median_wait_to_assign_s * 1000:,.0f} ms created -> assigned, "
             f"{self.median_assigned_to_succeeded_s * 1000:,.0f} ms assigned -> succeeded (closed loop)",
             f"CPU (cores)     {cpu}",
@@ -89,20 +97,26 @@ class ThroughputResult:
         ]
 
 
-def records_written(settings: Settings) -> int:
-    """Sum of the high watermarks of every partition of every topic on the broker (records ever written)."""
+def records_written(settings: Settings) -> dict[str, int]:
+    """Each topic's records ever written on the broker (the sum of its partitions' high watermarks)."""
     consumer = Consumer(kafka_config(settings) | {"group.id": f"bench-watermarks-{uuid.uuid4().hex[:6]}"})
     try:
-        total = 0
+        written: dict[str, int] = {}
         for name, topic in consumer.list_topics(timeout=10).topics.items():
             if name.startswith("__"):
                 continue
             for partition in topic.partitions:
                 _low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
-                total += high
-        return total
+                written[name] = written.get(name, 0) + high
+        return written
     finally:
         consumer.close()
+
+
+def records_between(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The records each topic gained from ``before`` to ``after``, most first (topics that gained none left out)."""
+    gained = {name: count - before.get(name, 0) for name, count in after.items()}
+    return dict(sorted(((name, n) for name, n in gained.items() if n > 0), key=lambda item: -item[1]))
 
 
 def measure_throughput(
@@ -115,7 +129,8 @@ def measure_throughput(
     started = time.time()
     window_start, window_end = started + warm_up_s, started + warm_up_s + seconds
     cpu_before = cpu_after = None
-    records_before = records_after = 0
+    records_before: dict[str, int] = {}
+    records_after: dict[str, int] = {}
     last_report = last_check = time.monotonic()
     last_succeeded = 0
     goals_open = in_flight // TASKS_PER_GOAL
@@ -159,6 +174,7 @@ def measure_throughput(
                 to_assign.append(times.assigned - times.created)
                 to_succeed.append(times.succeeded - times.assigned)
     total = sum(per_second)
+    by_topic = records_between(records_before, records_after)
     completed = sum(1 for when in watch.goals_completed.values() if window_start <= when < window_end)
     return ThroughputResult(
         seconds=seconds,
@@ -170,8 +186,9 @@ def measure_throughput(
         goals_completed_per_s=completed / seconds,
         goals_not_completed=sum(1 for how in watch.goals_ended.values() if how != "GoalCompleted"),
         tasks_succeeded_total=watch.succeeded,
-        records_per_s=(records_after - records_before) / seconds,
-        records_per_task=(records_after - records_before) / max(total, 1),
+        records_per_s=sum(by_topic.values()) / seconds,
+        records_per_task=sum(by_topic.values()) / max(total, 1),
+        records_per_task_by_topic={name: n / max(total, 1) for name, n in by_topic.items()},
         cpu_cores=cpu_shares(cpu_before, cpu_after),
         median_wait_to_assign_s=statistics.median(to_assign) if to_assign else float("nan"),
         median_assigned_to_succeeded_s=statistics.median(to_succeed) if to_succeed else float("nan"),
