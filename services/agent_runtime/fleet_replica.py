@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from services.locks.lock_table import FILE_LOCKS
@@ -89,18 +89,20 @@ class FleetReplica:
         self._attempts.setdefault(fleet_state.in_flight_counter(agent_id), []).append((sign, key))
 
     def publish(self) -> int:
-        """Apply what was noted since the last call, and publish each counter it changed (once, latest state)."""
-        completions, self._completions = self._completions, {}
-        attempts, self._attempts = self._attempts, {}
-        for name, task_ids in completions.items():
-            self.replica.update(
-                name, lambda c, ids=task_ids: fleet_state.completed(c, self.replica_id, ids), defer=True
-            )
-        for name, changes in attempts.items():
-            self.replica.update(
-                name, lambda c, ch=changes: fleet_state.attempts_changed(c, self.replica_id, ch), defer=True
-            )
+        """Apply what was noted since the last call, and publish each counter it changed (once, latest state).
+
+        A counter's notes are dropped once its update is applied, not before: if an update raises, the notes of
+        that counter and of those after it stay for the next call (the changes are keyed, so a change applied
+        twice counts once)."""
+        self._apply(self._completions, lambda counter, ids: fleet_state.completed(counter, self.replica_id, ids))
+        self._apply(self._attempts, lambda counter, ch: fleet_state.attempts_changed(counter, self.replica_id, ch))
         return self.replica.publish_pending()
+
+    def _apply(self, notes: dict[str, list[Any]], change: Callable[[Any, list[Any]], Any]) -> None:
+        for name in list(notes):
+            noted = notes[name]
+            self.replica.update(name, lambda counter, n=noted: change(counter, n), defer=True)
+            del notes[name]
 
     def leases(self) -> Mapping[str, Any]:
         grants = self.replica.get(FILE_LOCKS)

@@ -121,14 +121,25 @@ class Replica:
         return merged
 
     def publish_pending(self) -> int:
-        """Publish the latest state of each object changed by deferred updates (not waiting for acks)."""
+        """Publish the latest state of each object changed by deferred updates (not waiting for acks).
+
+        If publishing raises, the objects not yet handed to the producer are pending again (the next call
+        publishes them), not forgotten."""
         with self._lock:
             if not self._pending:
                 return 0
-            records = [encode_state(name, self.replica_id, self._view.get(name)) for name in sorted(self._pending)]
+            names = sorted(self._pending)
+            records = [encode_state(name, self.replica_id, self._view.get(name)) for name in names]
             self._pending.clear()
-        for key, value in records:
-            self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+        handed = 0
+        try:
+            for key, value in records:
+                self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+                handed += 1
+        except BaseException:
+            with self._lock:
+                self._pending.update(names[handed:])
+            raise
         return len(records)
 
     def flush(self) -> None:

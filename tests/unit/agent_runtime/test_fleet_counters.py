@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from services.agent_runtime.fleet_replica import FleetReplica
 from shared.crdt import fleet_state
 from shared.settings import Settings
@@ -60,3 +62,29 @@ def test_a_task_reported_twice_before_a_publish_counts_once() -> None:
     runtime.task_completed("a1", "code", "t1")
     runtime.publish()
     assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1
+
+
+def test_notes_whose_update_raised_are_applied_by_the_next_publish() -> None:
+    runtime, fake = fleet()
+    runtime.task_completed("a1", "code", "t1")
+    runtime.attempt_started("a1", "t1", 1)
+    real_update = fake.update
+    failing = fleet_state.completed_counter("capability", "code")
+
+    def update_failing_once(name: str, change: Callable[[Any], Any], **options: Any) -> Any:
+        if name == failing:
+            fake.update = real_update  # type: ignore[method-assign]
+            raise RuntimeError("the replica could not apply it")
+        return real_update(name, change, **options)
+
+    fake.update = update_failing_once  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        runtime.publish()
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1  # applied before the failure
+    assert failing not in fake.objects
+    assert fleet_state.in_flight_counter("a1") not in fake.objects  # noted after it: not applied yet
+
+    runtime.publish()
+    assert fake.objects[failing].value == 1
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1  # applied once, counted once
+    assert fake.objects[fleet_state.in_flight_counter("a1")].value == 1
