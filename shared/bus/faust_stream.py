@@ -57,8 +57,6 @@ MAX_FETCH_BYTES_PER_PARTITION = 65_536
 #: How many fetched records an agent's stream may hold unhandled (faust's default 4096): the consumer stops handing
 #: records to a stream this far ahead of it, so a record of another topic waits behind at most this many.
 STREAM_BUFFER = 256
-#: How long the producer waits for more records before sending a batch (the orchestrator sends a few per event).
-PRODUCER_LINGER_S = 0.005
 #: The longest pause between retries of a transient failure.
 TRANSIENT_BACKOFF_MAX_S = 5.0
 
@@ -84,8 +82,9 @@ def make_app(name: str, settings: Settings, **options: Any) -> faust.App:
         "stream_buffer_maxsize": STREAM_BUFFER,
         "consumer_max_fetch_size": MAX_FETCH_BYTES_PER_PARTITION,
         "producer_acks": -1,
-        # Events published within 5 ms share a produce request (aiokafka sent one per handled event otherwise).
-        "producer_linger": PRODUCER_LINGER_S,
+        # Events published within the linger (5 ms by default) share a produce request (aiokafka sent one per
+        # handled event otherwise; the orchestrator sends a few per event).
+        "producer_linger": settings.producer_linger_ms / 1000,
         # Keys land where confluent-kafka puts them: one partition per stream, whichever service wrote it.
         "producer_partitioner": librdkafka_partitioner,
         "broker_credentials": _credentials(settings),

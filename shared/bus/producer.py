@@ -32,6 +32,32 @@ class DeliveryError(RuntimeError):
     """Kafka did not store one or more events; the caller must not treat their effects as durable."""
 
 
+def producer_config(settings: Settings, *, client_id: str, transactional_id: str | None = None) -> dict[str, Any]:
+    """librdkafka's configuration of an ``EventProducer``: idempotent, acks=all, lz4, lingering
+    ``settings.producer_linger_ms`` (a transactional one ``TRANSACTION_LINGER_MS``)."""
+    config = kafka_config(settings) | {
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": settings.producer_linger_ms,
+        "compression.type": "lz4",
+        "message.max.bytes": DEAD_LETTER_MAX_BYTES + 64 * 1024,
+        "delivery.timeout.ms": 120_000,
+    }
+    if transactional_id:
+        config["transactional.id"] = transactional_id
+        config["transaction.timeout.ms"] = 120_000  # at least delivery.timeout.ms, as librdkafka requires
+        # Nothing is visible before the commit, and committing sends what is queued at once: lingering costs
+        # no latency, and a transaction's records leave in one produce request instead of one per linger.
+        config["linger.ms"] = TRANSACTION_LINGER_MS
+        # A transaction begun right after a commit may meet the coordinator still writing that commit's markers
+        # (CONCURRENT_TRANSACTIONS). librdkafka retries AddOffsetsToTxn (``commit`` with offsets) after
+        # retry.backoff.ms, 100 ms by default: that was most of the assigner's slowest commits while it still
+        # committed group offsets. AddPartitionsToTxn is retried after 20 ms whatever this says.
+        config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
+    return config
+
+
 class EventProducer:
     """Publishes envelopes to their catalogued topic, keyed by stream id, with trace context in headers."""
 
@@ -43,26 +69,7 @@ class EventProducer:
         transactional_id: str | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> None:
-        config = kafka_config(settings) | {
-            "client.id": client_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "message.max.bytes": DEAD_LETTER_MAX_BYTES + 64 * 1024,
-            "delivery.timeout.ms": 120_000,
-        }
-        if transactional_id:
-            config["transactional.id"] = transactional_id
-            config["transaction.timeout.ms"] = 120_000  # at least delivery.timeout.ms, as librdkafka requires
-            # Nothing is visible before the commit, and committing sends what is queued at once: lingering costs
-            # no latency, and a transaction's records leave in one produce request instead of one every 5 ms.
-            config["linger.ms"] = TRANSACTION_LINGER_MS
-            # A transaction begun right after a commit may meet the coordinator still writing that commit's markers
-            # (CONCURRENT_TRANSACTIONS). librdkafka retries AddOffsetsToTxn (``commit`` with offsets) after
-            # retry.backoff.ms, 100 ms by default: that was most of the assigner's slowest commits while it still
-            # committed group offsets. AddPartitionsToTxn is retried after 20 ms whatever this says.
-            config["retry.backoff.ms"] = TRANSACTION_RETRY_BACKOFF_MS
+        config = producer_config(settings, client_id=client_id, transactional_id=transactional_id)
         self._failures: list[str] = []
         # Records published while held (``hold``): produced by ``release_held``, or dropped.
         self._held: list[tuple[str, bytes | None, bytes | None, Headers | None, str]] | None = None
