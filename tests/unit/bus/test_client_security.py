@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import ssl
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from shared.bus.client_config import kafka_config
 from shared.bus.faust_stream import _credentials
+from shared.bus.producer import producer_config
 from shared.bus.tls import KafkaSecuritySettingsError, ssl_context
 from shared.settings import Settings
 
@@ -118,8 +120,12 @@ def _client_constructions() -> list[tuple[Path, str, str]]:
 def test_every_kafka_client_the_services_build_takes_the_security_settings() -> None:
     constructions = _client_constructions()
     assert {name for _, name, _ in constructions} >= {"Consumer", "Producer", "AdminClient"}
+    # producer_config(settings, ...) is kafka_config(settings) with the producer's settings on top.
+    assert "kafka_config(settings)" in inspect.getsource(producer_config)
     for path, name, function in constructions:
-        assert "kafka_config(" in function, f"{path.relative_to(ROOT)}: {name} built without kafka_config(settings)"
+        assert "kafka_config(" in function or "producer_config(" in function, (
+            f"{path.relative_to(ROOT)}: {name} built without kafka_config(settings)"
+        )
     # faust apps: every one comes from make_app, which passes _credentials(settings).
     for path in (ROOT / "services").rglob("*.py"):
         assert "faust.App(" not in path.read_text(), f"{path.relative_to(ROOT)} builds a faust app without make_app"
