@@ -6,10 +6,9 @@ a timer that fired just before a crash may fire again, with the same event id, w
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-
-import orjson
 
 from services.scheduler.timers import Timer, TimerQueue
 from shared import tracing
@@ -45,7 +44,7 @@ class Scheduler:
     def schedule(self, delivery: Delivery) -> None:
         payload = delivery.envelope.payload
         try:
-            inner = decode(orjson.dumps(payload.event), max_bytes=self._settings.max_event_bytes)
+            inner = decode(json.dumps(payload.event).encode(), max_bytes=self._settings.max_event_bytes)
         except DecodeError as exc:
             raise RejectRecord("invalid_scheduled_event", f"the event to schedule is invalid: {exc}") from None
         timer = Timer(payload.due_at.timestamp(), str(inner.event_id), payload.event, tracing.current_trace_headers())
@@ -58,7 +57,7 @@ class Scheduler:
         if not due:
             return
         for timer in due:
-            event = decode(orjson.dumps(timer.event))
+            event = decode(json.dumps(timer.event).encode())
             with tracing.resumed_span(timer.trace, f"fire {event.type}", tracing.event_attributes(event, "timer")):
                 self.producer.publish(event)
             self.state.delete(timer.event_id)

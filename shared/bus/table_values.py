@@ -10,19 +10,14 @@ Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a tab
 
 The changelog's records are the same JSON either way, so a changelog written with ``value_serializer="json"``
 restores into such a table, and the other way round.
-
-The JSON is written and read by orjson: a goal record of ~2.3 KB took 124 us to write with ``json.dumps`` and
-7 us with orjson, 52 and 14 us to read, and the orchestrator writes one ~2 times per task (bench/results/goal_path.md).
-Text is written as UTF-8 rather than ``\\u`` escapes; keys that are not strings are written as strings, as
-``json.dumps`` did.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import faust
-import orjson
 
 #: Keys as JSON, values as the bytes the table was given (``encode_value``'s).
 BYTES_VALUES = faust.Schema(key_serializer="json", value_serializer="raw", value_type=bytes)
@@ -32,9 +27,9 @@ BYTES_VALUED: dict[str, Any] = {"schema": BYTES_VALUES, "value_type": bytes}
 
 def encode_value(value: Any) -> bytes:
     """The bytes to store for a JSON-serialisable value (compact, as faust's own JSON codec writes it)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def decode_value(stored: bytes | str | None) -> Any:
     """The value stored by `encode_value` (None for no value)."""
-    return None if stored is None else orjson.loads(stored)
+    return None if stored is None else json.loads(stored)

@@ -7,11 +7,10 @@ reader merges every state it sees, so order, duplicates and redelivery do not ma
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
-
-import orjson
 
 from shared.crdt.g_counter import GCounter
 from shared.crdt.lww_element_set import LWWElementSet
@@ -35,9 +34,6 @@ CRDT_TYPES: dict[str, Any] = {
     "LWWRegister": LWWRegister,
     "ORSet": ORSet,
 }
-#: State records are written with sorted keys (the same state, the same bytes) and keys that are not strings
-#: written as strings, as ``json.dumps(sort_keys=True)`` did.
-SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 class BadCrdtRecord(ValueError):
@@ -54,13 +50,13 @@ def encode_state(name: str, replica_id: str, crdt: Crdt) -> tuple[bytes, bytes]:
     if kind not in CRDT_TYPES:
         raise TypeError(f"{kind} is not a replicable CRDT (known: {', '.join(CRDT_TYPES)})")
     value = {"object": name, "replica": replica_id, "type": kind, "state": crdt.to_dict()}
-    return state_key(name, replica_id), orjson.dumps(value, option=SORTED)
+    return state_key(name, replica_id), json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
 def decode_state(value: bytes) -> tuple[str, str, Any]:
     """(object name, replica id, CRDT) of a record; ``BadCrdtRecord`` says what is wrong."""
     try:
-        data = orjson.loads(value)
+        data = json.loads(value)
         kind = CRDT_TYPES[data["type"]]
         return str(data["object"]), str(data["replica"]), kind.from_dict(data["state"])
     except (ValueError, KeyError, TypeError) as error:

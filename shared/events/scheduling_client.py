@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import orjson
 
 from shared.events.catalogue.scheduling import ScheduleEvent
 from shared.events.codec import encode, new_event
@@ -15,7 +14,7 @@ from shared.events.envelope import Envelope
 def schedule(event: Envelope[Any], *, delay_s: float, now: datetime | None = None, producer: str) -> Envelope[Any]:
     """The ScheduleEvent command that delivers ``event`` after ``delay_s`` (its id derives from the event's)."""
     due = (now or datetime.now(UTC)) + timedelta(seconds=delay_s)
-    command = ScheduleEvent(due_at=due, event=orjson.loads(encode(event)))
+    command = ScheduleEvent(due_at=due, event=json.loads(encode(event)))
     return new_event(
         command,
         producer=producer,
