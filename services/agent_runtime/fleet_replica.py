@@ -33,6 +33,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 CATCH_UP_S = 60.0
+#: Publishes in a row a counter's update may fail before the changes noted for it are dropped.
+MAX_UPDATE_ATTEMPTS = 5
 
 
 class FleetReplica:
@@ -46,6 +48,8 @@ class FleetReplica:
         #: in-flight counter.
         self._completions: dict[str, list[str]] = {}
         self._attempts: dict[str, list[fleet_state.AttemptChange]] = {}
+        #: Failed updates in a row, per counter (see ``publish``).
+        self._failures: dict[str, int] = {}
 
     def start(self, agent_ids: Iterable[str]) -> None:
         """Follow the shared state, and once this replica's earlier writes are merged back, open the sessions."""
@@ -91,9 +95,9 @@ class FleetReplica:
     def publish(self) -> int:
         """Apply what was noted since the last call, and publish each counter it changed (once, latest state).
 
-        A counter's notes are dropped once its update is applied, not before: if an update raises, the notes of
-        that counter and of those after it stay for the next call (the changes are keyed, so a change applied
-        twice counts once)."""
+        A counter whose update raises keeps its notes for the next call (the changes are keyed, so one applied
+        twice counts once) while the other counters go on; after ``MAX_UPDATE_ATTEMPTS`` failures in a row its
+        notes are dropped, with an error naming the counter, rather than retried forever."""
         self._apply(self._completions, lambda counter, ids: fleet_state.completed(counter, self.replica_id, ids))
         self._apply(self._attempts, lambda counter, ch: fleet_state.attempts_changed(counter, self.replica_id, ch))
         return self.replica.publish_pending()
@@ -101,7 +105,23 @@ class FleetReplica:
     def _apply(self, notes: dict[str, list[Any]], change: Callable[[Any, list[Any]], Any]) -> None:
         for name in list(notes):
             noted = notes[name]
-            self.replica.update(name, lambda counter, n=noted: change(counter, n), defer=True)
+            try:
+                self.replica.update(name, lambda counter, n=noted: change(counter, n), defer=True)
+            except Exception:
+                failures = self._failures[name] = self._failures.get(name, 0) + 1
+                if failures < MAX_UPDATE_ATTEMPTS:
+                    log.warning(
+                        "counter %s: update failed (%d of %d), kept for the next publish",
+                        name,
+                        failures,
+                        MAX_UPDATE_ATTEMPTS,
+                        exc_info=True,
+                    )
+                    continue
+                log.error(
+                    "counter %s: update failed %d times, %d changes dropped", name, failures, len(noted), exc_info=True
+                )
+            self._failures.pop(name, None)
             del notes[name]
 
     def leases(self) -> Mapping[str, Any]:

@@ -123,23 +123,26 @@ class Replica:
     def publish_pending(self) -> int:
         """Publish the latest state of each object changed by deferred updates (not waiting for acks).
 
-        If publishing raises, the objects not yet handed to the producer are pending again (the next call
-        publishes them), not forgotten."""
+        An object the producer refuses stays pending (the next call publishes it) while the others go on; the
+        first refusal is raised once every object was tried."""
         with self._lock:
             if not self._pending:
                 return 0
             names = sorted(self._pending)
             records = [encode_state(name, self.replica_id, self._view.get(name)) for name in names]
             self._pending.clear()
-        handed = 0
-        try:
-            for key, value in records:
+        refused: list[str] = []
+        first_error: Exception | None = None
+        for name, (key, value) in zip(names, records, strict=True):
+            try:
                 self._producer.publish_raw(self.topic, key, value, event_type="crdt")
-                handed += 1
-        except BaseException:
+            except Exception as error:
+                refused.append(name)
+                first_error = first_error or error
+        if first_error is not None:
             with self._lock:
-                self._pending.update(names[handed:])
-            raise
+                self._pending.update(refused)
+            raise first_error
         return len(records)
 
     def flush(self) -> None:

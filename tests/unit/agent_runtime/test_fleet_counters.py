@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from services.agent_runtime.fleet_replica import FleetReplica
+from services.agent_runtime.fleet_replica import MAX_UPDATE_ATTEMPTS, FleetReplica
 from shared.crdt import fleet_state
 from shared.settings import Settings
 
@@ -64,27 +62,45 @@ def test_a_task_reported_twice_before_a_publish_counts_once() -> None:
     assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1
 
 
-def test_notes_whose_update_raised_are_applied_by_the_next_publish() -> None:
-    runtime, fake = fleet()
-    runtime.task_completed("a1", "code", "t1")
-    runtime.attempt_started("a1", "t1", 1)
+def failing_updates(fake: FakeReplica, failing: str, times: int) -> None:
+    """Make ``fake``'s updates of counter ``failing`` raise, ``times`` times."""
     real_update = fake.update
-    failing = fleet_state.completed_counter("capability", "code")
+    left = [times]
 
-    def update_failing_once(name: str, change: Callable[[Any], Any], **options: Any) -> Any:
-        if name == failing:
-            fake.update = real_update  # type: ignore[method-assign]
+    def update(name: str, change: Callable[[Any], Any], **options: Any) -> Any:
+        if name == failing and left[0] > 0:
+            left[0] -= 1
             raise RuntimeError("the replica could not apply it")
         return real_update(name, change, **options)
 
-    fake.update = update_failing_once  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        runtime.publish()
-    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1  # applied before the failure
-    assert failing not in fake.objects
-    assert fleet_state.in_flight_counter("a1") not in fake.objects  # noted after it: not applied yet
+    fake.update = update  # type: ignore[method-assign]
 
-    runtime.publish()
+
+def test_notes_whose_update_raised_are_applied_by_the_next_publish_and_the_others_at_once() -> None:
+    runtime, fake = fleet()
+    runtime.task_completed("a1", "code", "t1")
+    runtime.attempt_started("a1", "t1", 1)
+    failing = fleet_state.completed_counter("capability", "code")
+    failing_updates(fake, failing, times=1)
+
+    assert runtime.publish() == 2  # the agent's completed tasks and its tasks in flight
+    assert failing not in fake.objects
+    assert fake.objects[fleet_state.in_flight_counter("a1")].value == 1
+
+    assert runtime.publish() == 1
     assert fake.objects[failing].value == 1
     assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1  # applied once, counted once
-    assert fake.objects[fleet_state.in_flight_counter("a1")].value == 1
+
+
+def test_a_counter_that_keeps_failing_has_its_notes_dropped_after_the_last_attempt() -> None:
+    runtime, fake = fleet()
+    failing = fleet_state.completed_counter("capability", "code")
+    failing_updates(fake, failing, times=MAX_UPDATE_ATTEMPTS)
+    runtime.task_completed("a1", "code", "t1")
+    for _ in range(MAX_UPDATE_ATTEMPTS):
+        runtime.publish()
+    assert failing not in fake.objects
+    runtime.task_completed("a1", "code", "t2")  # noted after the drop: counted
+    runtime.publish()
+    assert fake.objects[failing].value == 1
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 2

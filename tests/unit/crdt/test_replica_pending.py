@@ -1,10 +1,11 @@
-"""A replica's deferred updates survive a producer that fails partway through publishing them."""
+"""A replica's deferred updates survive a producer that refuses some of them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from shared.crdt.g_counter import GCounter
 from shared.crdt.replica import Replica
@@ -12,19 +13,20 @@ from shared.crdt.replication import decode_state
 from shared.settings import Settings
 
 
-class FailingOnceProducer:
-    """Takes records, except that the ``fail_at``-th call raises (as a full local queue does)."""
+class RefusingProducer:
+    """Takes records, except those of the objects in ``refuse`` (``refuse_once``: only the first time)."""
 
-    def __init__(self, fail_at: int) -> None:
-        self.fail_at = fail_at
-        self.calls = 0
-        self.taken: list[tuple[bytes, bytes]] = []
+    def __init__(self, refuse: set[str], *, refuse_once: bool) -> None:
+        self.refuse, self.refuse_once = refuse, refuse_once
+        self.taken: list[str] = []
 
     def publish_raw(self, topic: str, key: bytes, value: bytes, *, event_type: str) -> None:
-        self.calls += 1
-        if self.calls == self.fail_at:
-            raise BufferError("Local: Queue full")
-        self.taken.append((key, value))
+        name = decode_state(value)[0]
+        if name in self.refuse:
+            if self.refuse_once:
+                self.refuse.discard(name)
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        self.taken.append(name)
 
 
 def counted(replica_id: str, amount: int) -> Callable[[GCounter | None], GCounter]:
@@ -32,16 +34,29 @@ def counted(replica_id: str, amount: int) -> Callable[[GCounter | None], GCounte
     return lambda counter: (counter or GCounter()).increment(replica_id, amount)
 
 
-def test_objects_not_handed_over_when_publishing_raises_are_published_next_time() -> None:
-    producer = FailingOnceProducer(fail_at=2)
+def replica_with(producer: RefusingProducer) -> Replica:
     replica = Replica(Settings(), "rt/1", producer=producer)  # type: ignore[arg-type]
     for name in ("a", "b", "c"):
         replica.update(name, counted("rt/1", 1), defer=True)
+    return replica
 
-    with pytest.raises(BufferError):
+
+def test_an_object_refused_once_is_published_by_the_next_call_and_the_others_at_once() -> None:
+    producer = RefusingProducer({"b"}, refuse_once=True)
+    replica = replica_with(producer)
+    with pytest.raises(KafkaException):
         replica.publish_pending()
-    assert [decode_state(value)[0] for _key, value in producer.taken] == ["a"]
-
-    assert replica.publish_pending() == 2
-    assert [decode_state(value)[0] for _key, value in producer.taken] == ["a", "b", "c"]
+    assert producer.taken == ["a", "c"]
+    assert replica.publish_pending() == 1
+    assert producer.taken == ["a", "c", "b"]
     assert replica.publish_pending() == 0
+
+
+def test_an_object_always_refused_does_not_hold_back_the_others() -> None:
+    producer = RefusingProducer({"b"}, refuse_once=False)
+    replica = replica_with(producer)
+    for _ in range(3):
+        with pytest.raises(KafkaException):
+            replica.publish_pending()
+        replica.update("c", counted("rt/1", 1), defer=True)
+    assert producer.taken == ["a", "c", "c", "c"]
