@@ -29,6 +29,7 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
+from shared.bus.table_values import BYTES_VALUED, JsonValued
 from shared.bus.topics import DECISIONS_COMMANDS, SAGAS_EVENTS
 from shared.crdt.replica import Replica
 from shared.events.catalogue import CATALOGUE
@@ -38,8 +39,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "architect-consensus"
-#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
-JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
 #: The topics the decisions table follows (it must have their partition count): decision commands, and the
@@ -57,8 +56,8 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
         "decisions",
         default=None,
         partitions=table_partitions(settings, APP_ID, "decisions", DECISION_SOURCES),
-        schema=JSON_SCHEMA,
         extra_topic_configs=COMPACTING_CHANGELOG,
+        **BYTES_VALUED,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="consensus-dlq")
@@ -76,7 +75,7 @@ def build_app(settings: Settings, options: EngineOptions | None = None) -> faust
             await asyncio.to_thread(record_judgement, event.payload.decision_id, dict(event.payload.verdicts))
 
     on_event = DecisionHandler(
-        decisions, publish, options, track_records=lambda agents: track_records(records.get, agents)
+        JsonValued(decisions), publish, options, track_records=lambda agents: track_records(records.get, agents)
     )
 
     @app.task

@@ -30,14 +30,13 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
+from shared.bus.table_values import BYTES_VALUED, JsonValued
 from shared.bus.topics import SAGAS_COMMANDS
 from shared.events.envelope import Envelope
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 APP_ID = "architect-saga-coordinator"
-#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
-JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
 #: The topics the sagas table follows (it must have their partition count): saga commands, and the outcomes of
@@ -55,8 +54,8 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
         "sagas",
         default=None,
         partitions=table_partitions(settings, APP_ID, "sagas", SAGA_SOURCES),
-        schema=JSON_SCHEMA,
         extra_topic_configs=COMPACTING_CHANGELOG,
+        **BYTES_VALUED,
     )
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="saga-coordinator-dlq")
@@ -65,7 +64,7 @@ def build_app(settings: Settings, options: SagaSettings | None = None) -> faust.
         delivery: Delivery = await publisher.publish(event)  # the producer's future for the record
         return delivery
 
-    on_event = SagaHandler(sagas, send, definitions)
+    on_event = SagaHandler(JsonValued(sagas), send, definitions)
 
     @app.agent(raw_topic(app, *SAGA_SOURCES), name="sagas", concurrency=1)
     async def follow_sagas(stream: faust.StreamT) -> None:

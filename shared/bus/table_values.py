@@ -9,12 +9,16 @@ Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a tab
 ``value_type``, and the changelog topic (read on restore) decodes with the schema's, so both are set.
 
 The changelog's records are the same JSON either way, so a changelog written with ``value_serializer="json"``
-restores into such a table, and the other way round.
+restores into such a table, and the other way round. Every table of the faust services that grows with the work
+is kept so (the orchestrator's goals, the saga coordinator's sagas, the consensus engine's decisions, the drift
+monitor's records; ``tests/unit/bus/test_tables.py``); ``JsonValued`` lets a handler written against a mapping
+of JSON documents use one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import faust
@@ -33,3 +37,30 @@ def encode_value(value: Any) -> bytes:
 def decode_value(stored: bytes | str | None) -> Any:
     """The value stored by `encode_value` (None for no value)."""
     return None if stored is None else json.loads(stored)
+
+
+class JsonValued(MutableMapping[str, Any]):
+    """A ``BYTES_VALUED`` table seen as the JSON values it stores: reading a key decodes its bytes, writing one
+    encodes the value. For code written against a mapping of JSON documents (the saga, decision and drift
+    handlers); each read returns a new object, so changing it changes nothing until it is written back."""
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> Any:
+        stored = self.table[key]
+        if stored is None:
+            raise KeyError(key)
+        return decode_value(stored)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key] = encode_value(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)

@@ -74,3 +74,18 @@ def test_a_changelog_takes_the_partitions_of_the_topics_its_table_follows() -> N
         changelog_partitions(table, {"a": 4, "b": 6})
     with pytest.raises(CoPartitioningError, match="b, which do not exist"):
         changelog_partitions(table, {"a": 4, "b": 0})
+
+
+def test_every_table_that_grows_with_the_work_keeps_json_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values kept as dicts are walked by every full garbage collection; a table of goals, sagas, decisions or
+    agents' drift records grows with the work (``shared/bus/table_values.py``). Only the fleet's global table
+    (an entry per registered agent) keeps JSON values."""
+    for package in FAUST_SERVICES:
+        module = importlib.import_module(f"services.{package}.service")
+        monkeypatch.setattr(module, "table_partitions", lambda *_args, **_kw: 3)
+        app: faust.App = module.build_app(Settings(data_dir=tmp_path / package, kafka_bootstrap_servers="127.0.0.1:9"))
+        for table in app.tables.values():
+            if isinstance(table, faust.GlobalTable):
+                continue
+            assert table.value_type is bytes, f"{package}: table {table.name} keeps decoded values"
+            assert table.value_serializer == "raw", f"{package}: table {table.name}'s changelog is not its bytes"
