@@ -98,7 +98,8 @@ class ThroughputResult:
 
 
 def records_written(settings: Settings) -> dict[str, int]:
-    """Each topic's records ever written on the broker (the sum of its partitions' high watermarks)."""
+    """Each topic's records ever written on the broker (the sum of its partitions' high watermarks, so a
+    transactional topic's commit markers count too)."""
     consumer = Consumer(kafka_config(settings) | {"group.id": f"bench-watermarks-{uuid.uuid4().hex[:6]}"})
     try:
         written: dict[str, int] = {}

@@ -33,11 +33,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_event_bytes: int = 1_000_000
     projector_max_batch: int = 2000
-    producer_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     """How long a producer (services' and faust apps' alike; transactional ones excepted, see ``shared.bus.producer``)
     waits for more records before it sends a request: the latency/throughput knob. On a 2-core VM, 20 ms instead of
-    5 made the goal path ~15-20% faster (fewer, fuller requests: the broker's CPU per task fell by a fifth) and its
-    assignment latency p99 62 instead of 35 ms (bench/results/goal_path.md)."""
+    5 gave 269 instead of 230 tasks/s on the goal path (means of a few runs: fewer, fuller requests cost the broker
+    less) and single latency runs an assignment p99 of 62 instead of 35 ms (bench/results/goal_path.md). Whole
+    milliseconds, as faust's producer takes them."""
     shutdown_timeout_s: float = 30.0
     """How long a faust service may take to stop after SIGTERM before it exits anyway."""
     agent_identity_secret: SecretStr | None = None
