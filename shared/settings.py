@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     """How long a producer (services' and faust apps' alike; transactional ones excepted, see ``shared.bus.producer``)
     waits for more records before it sends a request: the latency/throughput knob. On a 2-core VM, 20 ms instead of
-    5 gave 269 instead of 230 tasks/s on the goal path (means of a few runs: fewer, fuller requests cost the broker
-    less) and single latency runs an assignment p99 of 62 instead of 35 ms (bench/results/goal_path.md). Whole
-    milliseconds, as faust's producer takes them."""
+    5 gave about 269 instead of 230 tasks/s on the goal path (fewer, fuller requests cost the broker less) and an
+    assignment p99 of 62 instead of 35 ms; a few runs on a VM whose speed drifted, so indicative
+    (bench/results/goal_path.md). Whole milliseconds, as faust's producer takes them."""
     shutdown_timeout_s: float = 30.0
     """How long a faust service may take to stop after SIGTERM before it exits anyway."""
     agent_identity_secret: SecretStr | None = None

@@ -68,7 +68,13 @@ class FleetReplica:
     def close(self) -> None:
         """Publish the counters' changes noted, end the sessions this runtime opened, then stop following."""
         try:
-            self.publish()
+            try:
+                self.publish()
+            except Exception:  # the sessions must still end: their records are what other replicas see of us
+                log.exception("runtime %s: publishing the counters at close failed", self.runtime_id)
+            left = {name: len(notes) for name, notes in (*self._completions.items(), *self._attempts.items())}
+            if left:
+                log.error("runtime %s: counter changes not applied at close (dropped): %s", self.runtime_id, left)
             for agent_id in list(self._sessions):
                 self.replica.update(
                     fleet_state.SESSIONS, lambda s, a=agent_id: fleet_state.session_ended(s, a), flush=False

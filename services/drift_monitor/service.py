@@ -27,7 +27,6 @@ from shared.bus.changelog import COMPACTING_CHANGELOG
 from shared.bus.faust_stream import FaustPublisher, envelopes, make_app, raw_topic
 from shared.bus.partitioning import table_partitions
 from shared.bus.producer import EventProducer
-from shared.bus.table_values import BYTES_VALUED, JsonValued
 from shared.bus.topics import AGENTS_EVENTS, DRIFT_EVENTS, TASKS_EVENTS
 from shared.events.catalogue.drift import FLEET_STREAM
 from shared.events.codec import caused_by
@@ -37,6 +36,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 APP_ID = "architect-drift-monitor"
 PRODUCER = "drift-monitor"
+#: Table keys and values as plain JSON: a model class here would make changelog recovery call ``from_data``.
+JSON_SCHEMA = faust.Schema(key_serializer="json", value_serializer="json")
 
 
 def monitor_config(options: DriftMonitorSettings) -> MonitorConfig:
@@ -64,11 +65,10 @@ def build_app(
         TABLE,
         default=None,
         partitions=table_partitions(settings, APP_ID, TABLE, AGENT_SOURCES),
+        schema=JSON_SCHEMA,
         # Rewritten with every sample: compacted while it is written, so a restart reads back little of it.
         extra_topic_configs=COMPACTING_CHANGELOG,
-        **BYTES_VALUED,
     )
-    stored_records = JsonValued(records)
     publisher = FaustPublisher(app)
     dead_letters = EventProducer(settings, client_id="drift-monitor-dlq")
     fleet = FleetWatch()
@@ -86,7 +86,7 @@ def build_app(
     async def on_agent_event(event: Envelope[Any]) -> None:
         agent_id = event.stream_id
         fleet.observe_agent(event.payload)
-        loaded = load(stored_records, agent_id)
+        loaded = load(records, agent_id)
         if loaded.items_missing:
             log.warning("the record of agent %s counts baseline samples not stored: a new baseline is built", agent_id)
         decision = decide(loaded.record, event.payload, config, embedding)
@@ -94,7 +94,7 @@ def build_app(
             await publisher.publish(caused_by(event, payload, producer=PRODUCER, kind=kind, stream_id=agent_id))
         if decision.record is not None:
             for key, value in writes(agent_id, loaded, decision.record.to_dict()):
-                stored_records[key] = value
+                records[key] = value
 
     @app.agent(raw_topic(app, TASKS_EVENTS), name="samples", concurrency=1)
     async def sample_tasks(stream: faust.StreamT) -> None:

@@ -10,9 +10,9 @@ Create such a table with ``**BYTES_VALUED``: faust takes the serializer of a tab
 
 The changelog's records are the same JSON either way, so a changelog written with ``value_serializer="json"``
 restores into such a table, and the other way round. Every table of the faust services that grows with the work
-is kept so (the orchestrator's goals, the saga coordinator's sagas, the consensus engine's decisions, the drift
-monitor's records; ``tests/unit/bus/test_tables.py``); ``JsonValued`` lets a handler written against a mapping
-of JSON documents use one.
+is kept so (the orchestrator's goals, the saga coordinator's sagas, the consensus engine's decisions;
+``tests/unit/bus/test_tables.py``); ``JsonValued`` lets a handler written against a mapping of JSON documents
+use one. The drift monitor's table grows with the fleet and is read whole for every sample, so it keeps dicts.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class JsonValued(MutableMapping[str, Any]):
         del self.table[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.table)
+        return (key for key, stored in self.table.items() if stored is not None)
 
     def __len__(self) -> int:
-        return len(self.table)
+        return sum(1 for _key in self)

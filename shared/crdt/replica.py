@@ -30,6 +30,8 @@ from shared.crdt.replication import BadCrdtRecord, MergedView, encode_state
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Calls of ``publish_pending`` in a row an object's state may be refused before it stops being retried.
+MAX_PUBLISH_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -50,6 +52,8 @@ class Replica:
         self._prefixes = tuple(prefix.encode() for prefix in objects) if objects is not None else None
         self._own_suffix = f"/{replica_id}".encode()
         self._pending: set[str] = set()
+        #: Calls in a row in which the producer refused an object's state (see ``publish_pending``).
+        self._refusals: dict[str, int] = {}
         self._settings = settings
         self._own_producer = producer is None
         self._producer = producer or EventProducer(settings, client_id=f"crdt-{replica_id}")
@@ -123,8 +127,10 @@ class Replica:
     def publish_pending(self) -> int:
         """Publish the latest state of each object changed by deferred updates (not waiting for acks).
 
-        An object the producer refuses stays pending (the next call publishes it) while the others go on; the
-        first refusal is raised once every object was tried."""
+        An object the producer refuses stays pending (the next call publishes its state then) while the others go
+        on, up to ``MAX_PUBLISH_ATTEMPTS`` calls in a row; then it is dropped from the pending set with an error
+        (its state stays in this replica's view and goes out with its next change). The first refusal is raised
+        once every object was tried."""
         with self._lock:
             if not self._pending:
                 return 0
@@ -139,11 +145,24 @@ class Replica:
             except Exception as error:
                 refused.append(name)
                 first_error = first_error or error
-        if first_error is not None:
-            with self._lock:
-                self._pending.update(refused)
-            raise first_error
-        return len(records)
+            else:
+                self._refusals.pop(name, None)
+        if first_error is None:
+            return len(records)
+        with self._lock:
+            for name in refused:
+                refusals = self._refusals[name] = self._refusals.get(name, 0) + 1
+                if refusals < MAX_PUBLISH_ATTEMPTS:
+                    self._pending.add(name)
+                else:
+                    del self._refusals[name]
+                    log.error(
+                        "replica %s: %s refused %d times, not published until it changes",
+                        self.replica_id,
+                        name,
+                        refusals,
+                    )
+        raise first_error
 
     def flush(self) -> None:
         """Publish what deferred updates changed, and wait until every published state is acknowledged."""

@@ -89,7 +89,7 @@ def test_notes_whose_update_raised_are_applied_by_the_next_publish_and_the_other
 
     assert runtime.publish() == 1
     assert fake.objects[failing].value == 1
-    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1  # applied once, counted once
+    assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 1
 
 
 def test_a_counter_that_keeps_failing_has_its_notes_dropped_after_the_last_attempt() -> None:
@@ -104,3 +104,38 @@ def test_a_counter_that_keeps_failing_has_its_notes_dropped_after_the_last_attem
     runtime.publish()
     assert fake.objects[failing].value == 1
     assert fake.objects[fleet_state.completed_counter("agent", "a1")].value == 2
+
+
+def test_a_failure_count_starts_again_after_a_success_and_notes_noted_meanwhile_are_kept() -> None:
+    runtime, fake = fleet()
+    failing = fleet_state.completed_counter("capability", "code")
+    failing_updates(fake, failing, times=MAX_UPDATE_ATTEMPTS - 1)
+    runtime.task_completed("a1", "code", "t1")
+    for index in range(MAX_UPDATE_ATTEMPTS - 1):
+        runtime.publish()
+        runtime.task_completed("a1", "code", f"t{index + 2}")
+    runtime.publish()  # succeeds: every task noted so far counts
+    assert fake.objects[failing].value == MAX_UPDATE_ATTEMPTS
+    failing_updates(fake, failing, times=MAX_UPDATE_ATTEMPTS - 1)
+    runtime.task_completed("a1", "code", "t-late")
+    for _ in range(MAX_UPDATE_ATTEMPTS - 1):
+        runtime.publish()  # fails again, fewer times than the limit: kept
+    runtime.publish()
+    assert fake.objects[failing].value == MAX_UPDATE_ATTEMPTS + 1
+
+
+def test_close_ends_the_sessions_and_stops_following_even_when_publishing_the_counters_fails() -> None:
+    runtime, fake = fleet()
+    closed: list[bool] = []
+
+    def refuse() -> int:
+        raise RuntimeError("the producer refused a counter")
+
+    fake.publish_pending = refuse  # type: ignore[method-assign]
+    fake.flush = lambda: None  # type: ignore[attr-defined]
+    fake.close = lambda: closed.append(True)  # type: ignore[attr-defined]
+    runtime._sessions["a1"] = "tag-1"
+    runtime.task_completed("a1", "code", "t1")
+    runtime.close()
+    assert runtime._sessions == {} and closed == [True]
+    assert fleet_state.SESSIONS in fake.objects  # the session's end was applied

@@ -27,6 +27,7 @@ def test_a_missing_key_or_a_stored_none_reads_as_absent() -> None:
     with pytest.raises(KeyError):
         view["gone"]
     assert "nothing" not in view
+    assert list(view) == [] and len(view) == 0 and dict(view.items()) == {}
 
 
 def test_deleting_iterating_and_counting_follow_the_table() -> None:

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from shared.crdt.g_counter import GCounter
-from shared.crdt.replica import Replica
+from shared.crdt.replica import MAX_PUBLISH_ATTEMPTS, Replica
 from shared.crdt.replication import decode_state
 from shared.settings import Settings
 
@@ -52,11 +52,31 @@ def test_an_object_refused_once_is_published_by_the_next_call_and_the_others_at_
     assert replica.publish_pending() == 0
 
 
-def test_an_object_always_refused_does_not_hold_back_the_others() -> None:
+def test_an_object_always_refused_does_not_hold_back_the_others_and_is_dropped_after_the_last_attempt() -> None:
     producer = RefusingProducer({"b"}, refuse_once=False)
     replica = replica_with(producer)
-    for _ in range(3):
+    for _ in range(MAX_PUBLISH_ATTEMPTS):
         with pytest.raises(KafkaException):
             replica.publish_pending()
         replica.update("c", counted("rt/1", 1), defer=True)
-    assert producer.taken == ["a", "c", "c", "c"]
+    assert producer.taken == ["a"] + ["c"] * MAX_PUBLISH_ATTEMPTS
+    assert replica.publish_pending() == 1  # c's latest change; b is no longer retried
+    assert replica.publish_pending() == 0
+
+
+def test_a_retried_object_carries_its_latest_state() -> None:
+    producer = RefusingProducer({"b"}, refuse_once=True)
+    replica = replica_with(producer)
+    with pytest.raises(KafkaException):
+        replica.publish_pending()
+    replica.update("b", counted("rt/1", 4), defer=True)
+    sent: list[int] = []
+    original = producer.publish_raw
+
+    def record(topic: str, key: bytes, value: bytes, *, event_type: str) -> None:
+        sent.append(decode_state(value)[2].value)
+        original(topic, key, value, event_type=event_type)
+
+    producer.publish_raw = record  # type: ignore[method-assign]
+    assert replica.publish_pending() == 1
+    assert sent == [5]
