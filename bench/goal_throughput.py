@@ -17,7 +17,7 @@ import argparse
 import statistics
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -56,12 +56,16 @@ class ThroughputResult:
     goals_not_completed: int
     tasks_succeeded_total: int
     records_per_s: float
-    records_per_task: float
     cpu_cores: dict[str, float]
     median_wait_to_assign_s: float
     median_assigned_to_succeeded_s: float
     per_second: tuple[int, ...]
-    records_per_task_by_topic: dict[str, float] = field(default_factory=dict)
+    records_per_task_by_topic: dict[str, float]
+    """Records written per succeeded task, topic by topic, most first."""
+
+    @property
+    def records_per_task(self) -> float:
+        return sum(self.records_per_task_by_topic.values())
 
     def cpu_ms_per_task(self) -> dict[str, float]:
         """CPU milliseconds each process spent per succeeded task: what the stack costs, whatever else runs."""
@@ -188,7 +192,6 @@ def measure_throughput(
         goals_not_completed=sum(1 for how in watch.goals_ended.values() if how != "GoalCompleted"),
         tasks_succeeded_total=watch.succeeded,
         records_per_s=sum(by_topic.values()) / seconds,
-        records_per_task=sum(by_topic.values()) / max(total, 1),
         records_per_task_by_topic={name: n / max(total, 1) for name, n in by_topic.items()},
         cpu_cores=cpu_shares(cpu_before, cpu_after),
         median_wait_to_assign_s=statistics.median(to_assign) if to_assign else float("nan"),

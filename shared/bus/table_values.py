@@ -41,8 +41,8 @@ def decode_value(stored: bytes | str | None) -> Any:
 
 class JsonValued(MutableMapping[str, Any]):
     """A ``BYTES_VALUED`` table seen as the JSON values it stores: reading a key decodes its bytes, writing one
-    encodes the value. For code written against a mapping of JSON documents (the saga, decision and drift
-    handlers); each read returns a new object, so changing it changes nothing until it is written back."""
+    encodes the value. For code written against a mapping of JSON documents (the saga and decision handlers);
+    each read returns a new object, so changing it changes nothing until it is written back."""
 
     def __init__(self, table: MutableMapping[str, Any]) -> None:
         self.table = table

@@ -60,7 +60,7 @@ def test_cpu_ms_per_task_divides_by_the_rate() -> None:
         goals_not_completed=0,
         tasks_succeeded_total=6000,
         records_per_s=1700.0,
-        records_per_task=17.0,
+        records_per_task_by_topic={"architect.tasks.events": 4.0, "architect.assigner.state": 13.0},
         cpu_cores={"orchestrator": 0.6, "kafka": 0.5},
         median_wait_to_assign_s=0.1,
         median_assigned_to_succeeded_s=0.5,
@@ -69,6 +69,7 @@ def test_cpu_ms_per_task_divides_by_the_rate() -> None:
     assert result.cpu_ms_per_task() == {"orchestrator": 6.0, "kafka": 5.0}
     assert any("100.0 tasks/s" in line for line in result.lines())
     assert any("19.5 goals/s" in line and "97.5 tasks/s" in line for line in result.lines())
+    assert any("(17.0 per task" in line for line in result.lines())
 
 
 def test_a_new_run_keeps_the_hand_written_analysis(tmp_path: Path) -> None:
