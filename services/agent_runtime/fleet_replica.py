@@ -25,6 +25,7 @@ from typing import Any
 from services.locks.lock_table import FILE_LOCKS
 from shared.bus.producer import EventProducer
 from shared.crdt import fleet_state
+from shared.crdt.failure_streaks import FailureStreaks
 from shared.crdt.lww_map import LWWMap
 from shared.crdt.replica import Replica
 from shared.events.catalogue.locks import AcquireLock, ReleaseLock
@@ -49,7 +50,7 @@ class FleetReplica:
         self._completions: dict[str, list[str]] = {}
         self._attempts: dict[str, list[fleet_state.AttemptChange]] = {}
         #: Failed updates in a row, per counter (see ``publish``).
-        self._failures: dict[str, int] = {}
+        self._failures = FailureStreaks(MAX_UPDATE_ATTEMPTS)
 
     def start(self, agent_ids: Iterable[str]) -> None:
         """Follow the shared state, and once this replica's earlier writes are merged back, open the sessions."""
@@ -114,8 +115,8 @@ class FleetReplica:
             try:
                 self.replica.update(name, lambda counter, n=noted: change(counter, n), defer=True)
             except Exception:
-                failures = self._failures[name] = self._failures.get(name, 0) + 1
-                if failures < MAX_UPDATE_ATTEMPTS:
+                retry, failures = self._failures.failed(name)
+                if retry:
                     log.warning(
                         "counter %s: update failed (%d of %d), kept for the next publish",
                         name,
@@ -127,7 +128,8 @@ class FleetReplica:
                 log.error(
                     "counter %s: update failed %d times, %d changes dropped", name, failures, len(noted), exc_info=True
                 )
-            self._failures.pop(name, None)
+            else:
+                self._failures.succeeded(name)
             del notes[name]
 
     def leases(self) -> Mapping[str, Any]:

@@ -9,6 +9,12 @@ A record is a whole state, so a busy writer may coalesce: ``update(..., defer=Tr
 and ``publish_pending()`` publishes each changed object's latest state once (an agent runtime does so per poll
 instead of per task). ``objects=`` (name prefixes) makes a replica that needs only some objects skip the
 others' records undecoded; once caught up, a replica skips its own records too (its view has them already).
+
+Ordering: a state is produced while the lock that made it is still held, so this replica's records of an object
+reach the partition in the order their states were made. The topic is compacted by key, so an older state
+written after a newer one (two threads updating the same object) would be the one a new replica finds once
+the newer is compacted away. Producing only queues the record in librdkafka; the wait for acks (``flush``) is
+outside the lock.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from shared.bus.client_config import kafka_config
 from shared.bus.producer import EventProducer
 from shared.bus.reader import end_offsets
 from shared.bus.topics import STATE_CRDT
+from shared.crdt.failure_streaks import FailureStreaks
 from shared.crdt.replication import BadCrdtRecord, MergedView, encode_state
 from shared.settings import Settings
 
@@ -53,7 +60,7 @@ class Replica:
         self._own_suffix = f"/{replica_id}".encode()
         self._pending: set[str] = set()
         #: Calls in a row in which the producer refused an object's state (see ``publish_pending``).
-        self._refusals: dict[str, int] = {}
+        self._refusals = FailureStreaks(MAX_PUBLISH_ATTEMPTS)
         self._settings = settings
         self._own_producer = producer is None
         self._producer = producer or EventProducer(settings, client_id=f"crdt-{replica_id}")
@@ -119,7 +126,7 @@ class Replica:
                 return merged
             self._pending.discard(name)
             key, value = encode_state(name, self.replica_id, merged)
-        self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+            self._producer.publish_raw(self.topic, key, value, event_type="crdt")  # see "Ordering" above
         if flush:
             self._producer.flush()
         return merged
@@ -131,31 +138,29 @@ class Replica:
         on, up to ``MAX_PUBLISH_ATTEMPTS`` calls in a row; then it is dropped from the pending set with an error
         (its state stays in this replica's view and goes out with its next change). The first refusal is raised
         once every object was tried."""
-        with self._lock:
+        with self._lock:  # produced under the lock: see "Ordering" above
             if not self._pending:
                 return 0
             names = sorted(self._pending)
-            records = [encode_state(name, self.replica_id, self._view.get(name)) for name in names]
             self._pending.clear()
-        refused: list[str] = []
-        first_error: Exception | None = None
-        for name, (key, value) in zip(names, records, strict=True):
-            try:
-                self._producer.publish_raw(self.topic, key, value, event_type="crdt")
-            except Exception as error:
-                refused.append(name)
-                first_error = first_error or error
-            else:
-                self._refusals.pop(name, None)
-        if first_error is None:
-            return len(records)
-        with self._lock:
+            refused: list[str] = []
+            first_error: Exception | None = None
+            for name in names:
+                key, value = encode_state(name, self.replica_id, self._view.get(name))
+                try:
+                    self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+                except Exception as error:
+                    refused.append(name)
+                    first_error = first_error or error
+                else:
+                    self._refusals.succeeded(name)
+            if first_error is None:
+                return len(names)
             for name in refused:
-                refusals = self._refusals[name] = self._refusals.get(name, 0) + 1
-                if refusals < MAX_PUBLISH_ATTEMPTS:
+                retry, refusals = self._refusals.failed(name)
+                if retry:
                     self._pending.add(name)
                 else:
-                    del self._refusals[name]
                     log.error(
                         "replica %s: %s refused %d times, not published until it changes",
                         self.replica_id,
