@@ -1,6 +1,8 @@
 """A transactional loop that commits in the background (``commit_in_background``, as the assigner runs): each batch
 is handled while the previous one commits, outputs reach the log in order and once, and a failed commit sends
-the loop back to its stored positions with nothing of the failed batch, or of the one after it, visible."""
+the loop back to its stored positions with nothing of the failed batch, or of the one after it, visible. A real
+rebalance (a second member joining the group and leaving) moves a partition away and back with every record
+committed once and nothing of it committed by the loop while the other member owns it."""
 
 from __future__ import annotations
 
@@ -73,13 +75,16 @@ class CopyingService:
             self.producer.publish_raw(self.output, delivery.record.key, delivery.record.value)
 
 
-def copying_service(settings: Settings, producer: EventProducer | None = None) -> tuple[CopyingService, str, str]:
-    """A copying service on new source and output topics (with a transactional producer of its own unless given),
-    and the two topics."""
+def copying_service(
+    settings: Settings, producer: EventProducer | None = None, *, partitions: int = 1
+) -> tuple[CopyingService, str, str]:
+    """A copying service on new source (``partitions``) and output topics (with a transactional producer of its own
+    unless given), and the two topics."""
     if producer is None:
         group = unique("bg")
         producer = EventProducer(settings, client_id=group, transactional_id=group)
-    source, output = create_topic(settings, unique("test.source")), create_topic(settings, unique("test.copies"))
+    source = create_topic(settings, unique("test.source"), partitions)
+    output = create_topic(settings, unique("test.copies"))
     return CopyingService(settings, producer, source, output), source, output
 
 
@@ -230,3 +235,166 @@ def test_batches_handled_during_a_slow_commit_go_together_in_the_next_transactio
     assert copies == published == service.handled
     assert slow.commits == 2, "the three held batches went in one transaction"
     assert service.offsets.positions() == {(source, 0): 8}
+
+
+COMMIT_DELAY_S = 1.0
+
+
+class SlowCommits(EventProducer):
+    """A transactional producer each of whose commits takes ``delay_s`` longer: batches are nearly always held
+    while one is in flight."""
+
+    def __init__(self, settings: Settings, group: str, delay_s: float) -> None:
+        super().__init__(settings, client_id=group, transactional_id=f"{group}-txn")
+        self.delay_s = delay_s
+
+    def commit(self, offsets: list[object] | None = None, group_metadata: object = None) -> None:
+        time.sleep(self.delay_s)
+        super().commit(offsets, group_metadata)
+
+
+def last_stable_offset(settings: Settings, topic: str) -> int:
+    """The end of ``topic``'s decided records (partition 0): what a read_committed consumer reads up to."""
+    consumer = Consumer(kafka_config(settings) | {"group.id": unique("lso"), "isolation.level": "read_committed"})
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)[1]
+    finally:
+        consumer.close()
+
+
+class Newcomer:
+    """A plain member that joins ``group`` (so a real rebalance takes a partition from the loop), keeps what it is
+    given without reading a record or committing anything, and leaves on ``close``. ``owned`` is the range of
+    ``output``'s offsets committed while it held the partition: between the output's last stable offset when the
+    partition came to it and when it leaves."""
+
+    def __init__(self, settings: Settings, group: str, topic: str, output: str) -> None:
+        self.settings, self.output = settings, output
+        self.assigned: list[int] = []
+        self.owned: tuple[int, int] | None = None
+        self._consumer = Consumer(
+            kafka_config(settings)
+            | {
+                "group.id": group,
+                "partition.assignment.strategy": "cooperative-sticky",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 100,  # learns of the second rebalance at once, not up to 3 s later
+            }
+        )
+        self._consumer.subscribe([topic], on_assign=self._on_assign)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="newcomer", daemon=True)
+        self._thread.start()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions and not self.assigned:
+            self.owned = (last_stable_offset(self.settings, self.output), -1)
+        self.assigned += [tp.partition for tp in partitions]
+        consumer.incremental_assign(partitions)
+        consumer.pause(partitions)  # holds them: what the loop gave up stays unread until they come back
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._consumer.poll(0.1)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        if self.owned is not None:
+            self.owned = (self.owned[0], last_stable_offset(self.settings, self.output))
+        self._consumer.close()  # leaves the group: the partitions go back to the loop
+
+
+def source_order(settings: Settings, topic: str, partitions: int) -> dict[int, list[str]]:
+    """Each partition's keys, in offset order."""
+    consumer = Consumer(kafka_config(settings) | {"group.id": unique("probe"), "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    keys: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    at_end: set[int] = set()
+    try:
+        while len(at_end) < partitions:
+            for message in consumer.consume(500, 1):
+                if message.error() is not None:
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        at_end.add(message.partition())
+                    continue
+                keys[message.partition()].append(message.key().decode())
+    finally:
+        consumer.close()
+    return keys
+
+
+def committed_between(settings: Settings, topic: str, start: int, end: int) -> list[str]:
+    """The keys of ``topic``'s committed records (partition 0) at offsets ``start`` to ``end`` (exclusive)."""
+    consumer = Consumer(kafka_config(settings) | {"group.id": unique("probe"), "isolation.level": "read_committed"})
+    consumer.assign([TopicPartition(topic, 0, start)])
+    keys: list[str] = []
+    try:
+        while True:
+            messages = consumer.consume(500, 2)
+            for message in messages:
+                if message.error() is None and message.offset() < end:
+                    keys.append(message.key().decode())
+            if not messages or any(m.error() is None and m.offset() >= end - 1 for m in messages):
+                return keys
+    finally:
+        consumer.close()
+
+
+def test_a_real_rebalance_moves_a_partition_away_and_back_and_every_record_is_committed_once_in_order(
+    settings: Settings, producer: EventProducer
+) -> None:
+    """A second member joins the loop's group mid-stream and leaves again; records keep arriving throughout.
+
+    When cooperative-sticky takes a partition from the loop, the loop's commit in flight settles and what it holds
+    (commits are slowed down, so there is always something) is given up: nothing of that partition is committed
+    while the other member owns it (that member would read on from the stored positions, and the two would copy
+    the same records). When the partition comes back, the loop seeks to its stored position. In the end the output
+    holds each record exactly once, in each partition's order. Without the revocation's settle-and-abort, the held
+    records of the taken partition are committed while the other member owns it, and the test fails."""
+    partitions = 2
+    slow = SlowCommits(settings, unique("bg"), COMMIT_DELAY_S)  # the revocation finds a commit in flight, batches held
+    service, source, output = copying_service(settings, slow, partitions=partitions)
+    published: list[str] = []
+    publishing = threading.Event()
+
+    def publish_steadily() -> None:
+        while not publishing.is_set():
+            published.extend(publish_goals(producer, source, 4))
+            time.sleep(0.03)
+
+    publisher = threading.Thread(target=publish_steadily, name="publisher")
+    with running(service.loop):
+        publisher.start()
+        try:
+            wait_for(lambda: len(service.handled) >= 20, message="the loop copying")
+            newcomer = Newcomer(settings, service.loop.group_id, source, output)
+            try:
+                wait_for(lambda: bool(newcomer.assigned), message="the newcomer given a partition by a rebalance")
+                owned_from = newcomer.owned[0] if newcomer.owned else 0
+                wait_for(
+                    lambda: last_stable_offset(settings, output) > owned_from,
+                    message="the loop committing its other partition's records (after re-reading what it held)",
+                )
+                time.sleep(2 * COMMIT_DELAY_S)  # a late commit of the taken partition's records would show by now
+            finally:
+                newcomer.close()
+            time.sleep(1)  # records keep coming while the partition comes back
+        finally:
+            publishing.set()
+            publisher.join(10)
+        wait_for(lambda: set(service.handled) >= set(published), timeout=60, message="every record handled")
+        copies = committed_copies(settings, output, len(published))
+    assert len(copies) == len(published) == len(set(published)), "each record committed once"
+    assert set(copies) == set(published)
+    order = source_order(settings, source, partitions)
+    taken = set(order[newcomer.assigned[0]])
+    assert taken, "the partition taken away had records"
+    assert newcomer.owned is not None
+    while_owned = committed_between(settings, output, *newcomer.owned)
+    assert while_owned, "the loop went on copying its other partition meanwhile"
+    assert not taken & set(while_owned), "nothing of the taken partition committed while another member owned it"
+    for keys in order.values():
+        assert [key for key in copies if key in set(keys)] == keys
+    assert service.offsets.positions() == {(source, p): len(keys) for p, keys in order.items()}
