@@ -14,7 +14,8 @@ file still held by another task, the task is given back as ``TaskFailed(error_cl
 the files and their holders; the assigner retries it later, possibly on another agent, without charging the
 agent's circuit breaker. Waiting only for a slot (files granted) never gives up.
 
-Declaring files: task input ``files: [path, ...]`` (non-empty strings; order and repeats do not matter).
+Declaring files: task input ``files: [path, ...]`` (non-empty strings; order and repeats do not matter; see
+``shared/events/task_files.py``).
 
 Mutual exclusion comes from the lock manager, which grants leases in the log order of the path's partition;
 this module only decides what to ask for next from the leases it has seen replicated. The holder of a lease is
@@ -37,7 +38,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-FILES_INPUT = "files"
 RESEND_S = 1.0
 #: Default bound on a wait for leases (fleet file ``runtime.lease_wait_s``).
 LEASE_WAIT_S = 60.0
@@ -47,23 +47,6 @@ ANSWER_GRACE_S = 5.0
 LEASE_GRACE_S = 30.0
 
 WaitStatus = Literal["granted", "waiting", "gave_up"]
-
-
-class BadFilesInput(ValueError):
-    """Task input ``files`` is not a list of non-empty path strings."""
-
-
-def declared_files(inputs: Mapping[str, Any]) -> tuple[str, ...]:
-    """The sorted, distinct paths a task declares it touches (none when it declares nothing)."""
-    files = inputs.get(FILES_INPUT)
-    if files is None:
-        return ()
-    if isinstance(files, str) or not isinstance(files, Sequence):
-        raise BadFilesInput(f"input '{FILES_INPUT}' must be a list of paths, not {type(files).__name__}")
-    bad = [f for f in files if not isinstance(f, str) or not f.strip() or len(f) > 1000]
-    if bad:
-        raise BadFilesInput(f"input '{FILES_INPUT}' holds entries that are not paths: {bad[:3]!r}")
-    return tuple(sorted(set(files)))
 
 
 def request_id(task_id: str, attempt: int, path: str, round_: int) -> str:

@@ -35,14 +35,7 @@ from services.agent_runtime.bidding import bids_for
 from services.agent_runtime.blackboard import Blackboard
 from services.agent_runtime.drift_control import consolidate, reset
 from services.agent_runtime.execution import run_task
-from services.agent_runtime.file_leases import (
-    LEASE_GRACE_S,
-    BadFilesInput,
-    LeaseWait,
-    LocalClaims,
-    declared_files,
-    lease_seconds,
-)
+from services.agent_runtime.file_leases import LEASE_GRACE_S, LeaseWait, LocalClaims, lease_seconds
 from services.agent_runtime.fleet_config import FleetConfig
 from services.agent_runtime.fleet_replica import FleetReplica
 from services.agent_runtime.hosted_agent import HostedAgent
@@ -79,6 +72,7 @@ from shared.events.catalogue.tasks import TaskFailed, TaskStarted
 from shared.events.catalogue.work import ExecuteTask, FindingPosted, TaskAnnounced
 from shared.events.codec import DecodeError, caused_by, decode, encode, new_event
 from shared.events.envelope import Envelope, Payload
+from shared.events.task_files import BadFilesInput, declared_files
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 """Assigner: keeps the agent registry, routes every task to an agent, and decides retries.
 
-Reads agent commands and events, task events and auction events; writes AgentRegistered, TaskAssigned (+ the
+Reads agent commands and events, task events, auction events and lock releases (a release retries at once the
+tasks given back for a lock conflict on that file); writes AgentRegistered, TaskAssigned (+ the
 ExecuteTask addressed to the agent), TaskRetryScheduled / TaskAbandoned, TaskEscalated, breaker changes and
 scheduled retries / auction closings.
 
@@ -45,6 +46,7 @@ from shared.bus.topics import (
     ASSIGNER_STATE,
     AUCTIONS_EVENTS,
     DRIFT_EVENTS,
+    LOCKS_COMMANDS,
     TASKS_EVENTS,
 )
 from shared.events.catalogue.agents import AgentDeregistered, AgentRegistered, BreakerStateChanged
@@ -59,13 +61,16 @@ from shared.events.catalogue.work import AuctionClosed, ExecuteTask, TaskAnnounc
 from shared.events.codec import caused_by, new_event
 from shared.events.envelope import DERIVED_EVENT_NAMESPACE, Envelope, Payload
 from shared.events.scheduling_client import schedule
+from shared.events.task_files import BadFilesInput, declared_files
 from shared.metrics import BREAKER_OPEN
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP = "architect-assigner"
 #: What the assigner reads: agents' commands, events and reports; tasks; auctions; drift.
-TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS)
+#: ``LOCKS_COMMANDS`` for its ReleaseLock commands only: a release wakes the tasks given back for a lock conflict on
+#: that path (``on_ReleaseLock``).
+TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS, LOCKS_COMMANDS)
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
 ANCHORS_KEY = "anchors"
@@ -349,7 +354,7 @@ class Assigner:
         jitter = random.Random(stable_id(task.task_id, p.attempt).int)
         decision = next_retry(self.policy, error_class, p.attempt, jitter)
         if decision.retry:
-            waiting = task.waiting_for_retry()
+            waiting = task.waiting_for_retry(self._conflicting_files(task) if error_class == "lock_conflict" else ())
             self._set(waiting)
             scheduled = TaskRetryScheduled(
                 task_id=task.task_id,
@@ -409,6 +414,26 @@ class Assigner:
             self._set(due)
             self.dispatch(due, time.time(), cause=e)
         return False
+
+    def on_ReleaseLock(self, e: Envelope[Any]) -> bool:
+        """A lease given back: the tasks waiting to be retried after a lock conflict on its path are retried now,
+        not when their backoff ends (their scheduled TaskRetryDue then finds them no longer waiting)."""
+        now = time.time()
+        for task in list(self.tasks.values()):
+            woken = task.woken_by_release(e.payload.path)
+            if woken is not task:
+                log.info("task %s: %s released, retrying attempt %d now", task.task_id, e.payload.path, task.attempt)
+                woken = replace(woken, trace=tracing.current_trace_headers())
+                self._set(woken)
+                self.dispatch(woken, now, cause=e)
+        return False
+
+    @staticmethod
+    def _conflicting_files(task: TrackedTask) -> tuple[str, ...]:
+        try:
+            return declared_files(task.inputs)
+        except BadFilesInput:  # the runtime gave it back for files it could read: nothing to wake it by
+            return ()
 
     def on_BidPlaced(self, e: Envelope[Any]) -> bool:
         task = self.tasks.get(e.payload.task_id)

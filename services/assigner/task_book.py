@@ -42,6 +42,9 @@ class TrackedTask:
     trace: Mapping[str, str] = field(default_factory=dict)
     #: The creator's command topic that also receives the task's outcome (``shared/bus/replies.py``).
     reply_to: str | None = None
+    #: Waiting to be retried after a lock conflict: the files it declared. A release of one of them ends the
+    #: wait early (``woken_by_release``); the backoff's scheduled retry stays the fallback.
+    waiting_for_files: tuple[str, ...] = ()
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
@@ -77,12 +80,26 @@ class TrackedTask:
     def finished(self) -> TrackedTask:
         return replace(self, state="done")
 
-    def waiting_for_retry(self) -> TrackedTask:
+    def waiting_for_retry(self, files: tuple[str, ...] = ()) -> TrackedTask:
+        """Its attempt ended and the next waits for its backoff (``files``: for a release of one of them too)."""
         failed_on = self.failed_on if self.agent_id in (None, *self.failed_on) else (*self.failed_on, self.agent_id)
-        return replace(self, state="retry_wait", attempt=self.attempt + 1, agent_id=None, failed_on=failed_on)
+        return replace(
+            self,
+            state="retry_wait",
+            attempt=self.attempt + 1,
+            agent_id=None,
+            failed_on=failed_on,
+            waiting_for_files=files,
+        )
 
     def retry_due(self, attempt: int) -> TrackedTask:
-        return replace(self, state="pending") if self.state == "retry_wait" and attempt == self.attempt else self
+        if self.state == "retry_wait" and attempt == self.attempt:
+            return replace(self, state="pending", waiting_for_files=())
+        return self
+
+    def woken_by_release(self, path: str) -> TrackedTask:
+        """Pending again if it waits to be retried for a lock conflict on ``path``; else itself."""
+        return self.retry_due(self.attempt) if path in self.waiting_for_files else self
 
     def abandoned(self) -> TrackedTask:
         return replace(self, state="abandoned")
@@ -111,6 +128,7 @@ class TrackedTask:
             "holders": [[attempt, agent] for attempt, agent in self.holders],
             "trace": dict(self.trace),
             "reply_to": self.reply_to,
+            "waiting_for_files": list(self.waiting_for_files),
         }
 
     @classmethod
@@ -118,6 +136,7 @@ class TrackedTask:
         values = dict(data)
         values["bids"] = tuple(Bid(a, c, e) for a, c, e in values.get("bids", ()))
         values["failed_on"] = tuple(values.get("failed_on", ()))
+        values["waiting_for_files"] = tuple(values.get("waiting_for_files", ()))
         # State written before holders were kept: the current holder is the one known.
         current = [[values["attempt"], values["agent_id"]]] if values.get("agent_id") else []
         values["holders"] = tuple((int(a), str(agent)) for a, agent in values.get("holders", current))

@@ -78,7 +78,17 @@ _SCHEDULER = "scheduler"
 _ASSIGNER = ServiceAccess(
     "assigner",
     reads=frozenset(
-        {AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS, ASSIGNER_STATE}
+        {
+            AGENTS_COMMANDS,
+            AGENTS_EVENTS,
+            AGENTS_REPORTS,
+            TASKS_EVENTS,
+            AUCTIONS_EVENTS,
+            DRIFT_EVENTS,
+            ASSIGNER_STATE,
+            # ReleaseLock only: a release wakes the tasks given back for a lock conflict on its path.
+            LOCKS_COMMANDS,
+        }
     ),
     writes=frozenset(
         {

@@ -3,7 +3,8 @@ edit the same file at the same instant; the lock manager (a process) grants the 
 and runs after the first released it. Their sessions and completed-task counters are replicated CRDT state,
 which the projector (a process) writes into the read models that the CLI and the gateway show. With the assigner
 and the scheduler running too, a task waiting for a file holds no slot of its agent (an unrelated task runs
-meanwhile), and one that waits past the lease-wait limit is given back (``lock_conflict``), retried and done.
+meanwhile), and one that waits past the lease-wait limit is given back (``lock_conflict``), retried and done; a
+release of the file retries it at once instead of after its backoff.
 
 The lock manager uses a fixed consumer group id: run this module on a broker of its own, e.g.
 ``ARCHITECT_TEST_KAFKA_NAME=sharedstate ARCHITECT_TEST_KAFKA_PORT=25501``.
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from shared.crdt import fleet_state
 from shared.crdt.replica import Replica
 from shared.db.connection import connect
 from shared.db.schema import migrate
-from shared.events.catalogue.locks import AcquireLock
+from shared.events.catalogue.locks import AcquireLock, ReleaseLock
 from shared.events.catalogue.tasks import TaskCreated
 from shared.events.codec import new_event
 from shared.infra.postgres_server import fresh_database
@@ -326,5 +328,51 @@ def test_a_task_waiting_for_a_file_holds_no_slot_and_past_the_limit_is_given_bac
     assert any(b["payload"]["lease_waits"] == 1 for b in beats)
     # The agents read model follows the heartbeats: nothing waits any more once the retry ran.
     shared_state.wait_rows("SELECT * FROM agents WHERE agent_id = %s AND lease_waits = 0", alice)
+    tail.close()
+    producer.close()
+
+
+def test_a_task_given_back_for_a_lock_conflict_is_retried_as_soon_as_the_file_is_released(
+    shared_state: SharedStateStack, settings: Settings, assigning: str
+) -> None:
+    """The test holds a file's lease itself; alice's task on that file gives up waiting after 0.5 s, again on its
+    first retry, and while its second retry waits for its backoff (4 s) the test releases the lease: the retry is
+    assigned at once, caused by the release, and the task is done well before the backoff would have ended."""
+    tag = uuid.uuid4().hex[:6]
+    alice, holder = f"alice-{tag}", f"carol-{tag}"
+    path, goal = f"src/{tag}/locked.py", f"goal-wake-{tag}"
+    task_id = f"{goal}/edit"
+    signed = settings.model_copy(update={"agent_identity_secret": SecretStr(assigning)})
+    alice_fleet = parse_fleet(
+        {
+            "runtime": {"id": f"rt-{alice}", "heartbeat_s": 0.5, "drain_timeout_s": 5, "lease_wait_s": 0.5},
+            "agents": [editor(alice) | {"capabilities": [f"code-{tag}"]}],
+        }
+    )
+    tail = EventTail(settings, [topics.TASKS_EVENTS, topics.AGENTS_EVENTS, topics.LOCKS_COMMANDS])
+    producer = EventProducer(settings, client_id=f"lease-wake-test-{tag}")
+    lock = {"path": path, "agent_id": holder, "request_id": f"{holder}-1"}
+    producer.publish(new_event(AcquireLock(**lock, lease_s=300), producer="tests", stream_id=path, correlation_id=goal))
+    producer.flush()
+    shared_state.wait_rows("SELECT * FROM file_locks WHERE path = %s AND holder = %s", path, holder)
+    with running_runtime(signed, alice_fleet):
+        tail.wait_for("AgentRegistered", agent_id=alice, timeout=60)
+        producer.publish(created(task_id, goal, f"code-{tag}", files=[path], edit_s=0.1))
+        producer.flush()
+        (backoff,) = tail.wait_for("TaskRetryScheduled", task_id=task_id, attempt=3, timeout=60)
+        assert backoff.payload.reason.startswith("lock_conflict: retry 2 of 5") and backoff.payload.delay_s >= 4
+        release = new_event(ReleaseLock(**lock), producer="tests", stream_id=path, correlation_id=goal)
+        producer.publish(release)
+        producer.flush()
+
+        (assigned,) = tail.wait_for("TaskAssigned", task_id=task_id, attempt=3, timeout=30)
+        (done,) = tail.wait_for("TaskSucceeded", task_id=task_id, timeout=30)
+    assert assigned.causation_id == release.event_id, "the retry was caused by the release, not by its backoff"
+    backoff_ends = backoff.occurred_at + timedelta(seconds=backoff.payload.delay_s)
+    assert assigned.occurred_at < backoff_ends and done.occurred_at < backoff_ends
+    assert done.payload.attempt == 3 and done.payload.agent_id == alice
+    # The backoff's scheduled retry, arriving later, assigned nothing more.
+    time.sleep(max((backoff_ends - done.occurred_at).total_seconds(), 0) + 2)
+    assert len(tail.matching("TaskAssigned", task_id=task_id)) == 3
     tail.close()
     producer.close()

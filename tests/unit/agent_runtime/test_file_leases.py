@@ -7,12 +7,11 @@ import pytest
 from services.agent_runtime.file_leases import (
     ANSWER_GRACE_S,
     RESEND_S,
-    BadFilesInput,
     LeaseWait,
     LocalClaims,
-    declared_files,
     request_id,
 )
+from shared.events.task_files import BadFilesInput, declared_files
 
 NOW = 1_000_000.0
 

@@ -13,6 +13,7 @@ from services.assigner.retry_policy import (
     next_retry,
 )
 from services.assigner.routing import Assign, route
+from services.assigner.task_book import TrackedTask
 from tests.unit.assigner.fleet import NOW, task
 
 
@@ -71,3 +72,34 @@ def test_lease_waits_survive_serialisation() -> None:
     agents = coder().record_assignment("coder", NOW).heartbeat("coder", NOW, lease_waits=1)
     again = AgentRegistry.from_dict(agents.to_dict())
     assert again.get("coder").lease_waits == 1 and again.get("coder").free_capacity == 1
+
+
+def given_back_for(files: tuple[str, ...]) -> TrackedTask:
+    """A task whose first attempt, on alice, was given back for a lock conflict on ``files``."""
+    tracked = TrackedTask("g/edit", "g", "edit", "code", NOW, inputs={"files": list(files)})
+    return tracked.assigned("alice").waiting_for_retry(files)
+
+
+def test_a_release_of_a_file_it_waits_for_makes_the_retry_pending_at_once() -> None:
+    waiting = given_back_for(("src/a.py", "src/b.py"))
+    assert (waiting.state, waiting.attempt) == ("retry_wait", 2)
+    woken = waiting.woken_by_release("src/b.py")
+    assert (woken.state, woken.attempt, woken.waiting_for_files) == ("pending", 2, ())
+    assert woken.retry_due(2) is woken, "the backoff's scheduled retry, arriving later, changes nothing"
+
+
+def test_a_release_of_another_file_or_of_a_task_not_waiting_wakes_nothing() -> None:
+    waiting = given_back_for(("src/a.py",))
+    assert waiting.woken_by_release("src/other.py") is waiting
+    retried = waiting.retry_due(2)
+    assert retried.woken_by_release("src/a.py") is retried
+    other_failure = TrackedTask("g/t", "g", "edit", "code", NOW).assigned("alice").waiting_for_retry()
+    assert other_failure.woken_by_release("src/a.py") is other_failure
+
+
+def test_the_files_waited_for_survive_the_state_topic() -> None:
+    waiting = given_back_for(("src/a.py",))
+    again = TrackedTask.from_dict(waiting.to_dict())
+    assert again == waiting and again.woken_by_release("src/a.py").state == "pending"
+    written_before = {k: v for k, v in waiting.to_dict().items() if k != "waiting_for_files"}
+    assert TrackedTask.from_dict(written_before).waiting_for_files == ()
