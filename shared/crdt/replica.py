@@ -146,8 +146,8 @@ class Replica:
             refused: list[str] = []
             first_error: Exception | None = None
             for name in names:
-                key, value = encode_state(name, self.replica_id, self._view.get(name))
-                try:
+                try:  # an object whose state cannot be encoded is refused too, without dropping the others
+                    key, value = encode_state(name, self.replica_id, self._view.get(name))
                     self._producer.publish_raw(self.topic, key, value, event_type="crdt")
                 except Exception as error:
                     refused.append(name)

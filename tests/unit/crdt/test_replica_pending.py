@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+import shared.crdt.replica as replica_module
 from shared.crdt.g_counter import GCounter
 from shared.crdt.replica import MAX_PUBLISH_ATTEMPTS, Replica
 from shared.crdt.replication import decode_state
@@ -80,3 +81,21 @@ def test_a_retried_object_carries_its_latest_state() -> None:
     producer.publish_raw = record  # type: ignore[method-assign]
     assert replica.publish_pending() == 1
     assert sent == [5]
+
+
+def test_an_object_whose_state_cannot_be_encoded_does_not_drop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    producer = RefusingProducer(set(), refuse_once=False)
+    replica = replica_with(producer)
+    real_encode = replica_module.encode_state
+
+    def encode_refusing_b(name: str, replica_id: str, state: object) -> tuple[bytes, bytes]:
+        if name == "b":
+            raise TypeError("not encodable")
+        return real_encode(name, replica_id, state)
+
+    monkeypatch.setattr(replica_module, "encode_state", encode_refusing_b)
+    with pytest.raises(TypeError):
+        replica.publish_pending()
+    assert producer.taken == ["a", "c"]
+    monkeypatch.setattr(replica_module, "encode_state", real_encode)
+    assert replica.publish_pending() == 1 and producer.taken == ["a", "c", "b"]
