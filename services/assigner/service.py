@@ -1,9 +1,9 @@
 """Assigner: keeps the agent registry, routes every task to an agent, and decides retries.
 
-Reads agent commands and events, task events, auction events and lock releases (a release retries at once the
-tasks given back for a lock conflict on that file); writes AgentRegistered, TaskAssigned (+ the
-ExecuteTask addressed to the agent), TaskRetryScheduled / TaskAbandoned, TaskEscalated, breaker changes and
-scheduled retries / auction closings.
+Reads agent commands and events, task events and auction events, and follows the lock manager's leases (a task
+given back for a lock conflict is retried as soon as its files are free: ``lock_wake``); writes AgentRegistered,
+TaskAssigned (+ the ExecuteTask addressed to the agent), TaskRetryScheduled / TaskAbandoned, TaskEscalated,
+breaker changes and scheduled retries / auction closings.
 
 Agents report TaskStarted / TaskSucceeded / TaskFailed on ``architect.agents.reports``. Each report is checked
 (``report_check``): it must come from the agent its attempt is assigned to, signed with that agent's credential
@@ -24,12 +24,14 @@ from dataclasses import replace
 from typing import Any
 
 from services.assigner.assign_rule import RoutingRules
+from services.assigner.lock_wake import may_retry_now
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
 from services.assigner.retry_policy import NOT_AGENT_FAULTS, next_retry
 from services.assigner.routing import Assign, Bid, Escalate, route, route_by_auction
 from services.assigner.settings import AssignerSettings
 from services.assigner.task_book import OPEN_STATES, TrackedTask, open_in_routing_order
+from services.locks.lock_table import FILE_LOCKS
 from shared import tracing
 from shared.agent_identity import REPORT_TYPES, SIGNATURE_HEADER, verify
 from shared.bus.consumer import ConsumerLoop, Delivery
@@ -46,9 +48,10 @@ from shared.bus.topics import (
     ASSIGNER_STATE,
     AUCTIONS_EVENTS,
     DRIFT_EVENTS,
-    LOCKS_COMMANDS,
     TASKS_EVENTS,
 )
+from shared.crdt.lww_map import LWWMap
+from shared.crdt.replica import Replica
 from shared.events.catalogue.agents import AgentDeregistered, AgentRegistered, BreakerStateChanged
 from shared.events.catalogue.tasks import (
     TaskAbandoned,
@@ -68,9 +71,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 GROUP = "architect-assigner"
 #: What the assigner reads: agents' commands, events and reports; tasks; auctions; drift.
-#: ``LOCKS_COMMANDS`` for its ReleaseLock commands only: a release wakes the tasks given back for a lock conflict on
-#: that path (``on_ReleaseLock``).
-TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS, LOCKS_COMMANDS)
+TOPICS = (AGENTS_COMMANDS, AGENTS_EVENTS, AGENTS_REPORTS, TASKS_EVENTS, AUCTIONS_EVENTS, DRIFT_EVENTS)
 PRODUCER = "assigner"
 REGISTRY_KEY = "registry"
 ANCHORS_KEY = "anchors"
@@ -100,6 +101,11 @@ class Assigner:
             settings, client_id="assigner", transactional_id=f"{GROUP}-{self.options.instance_id}"
         )
         self.state = CompactedState(settings, ASSIGNER_STATE, self.producer)
+        # The lock manager's leases, followed to retry a task given back for a lock conflict once its files are
+        # free (``lock_wake``); it only reads, so it shares the producer.
+        self.leases = Replica(
+            settings, f"assigner-{self.options.instance_id}", producer=self.producer, objects=(FILE_LOCKS,)
+        )
         # The positions it read to (``offsets/<topic>:<partition>``), in its state, committed with each batch.
         self.offsets = StatePositions(self.state)
         self.registry = self._empty_registry()
@@ -354,7 +360,8 @@ class Assigner:
         jitter = random.Random(stable_id(task.task_id, p.attempt).int)
         decision = next_retry(self.policy, error_class, p.attempt, jitter)
         if decision.retry:
-            waiting = task.waiting_for_retry(self._conflicting_files(task) if error_class == "lock_conflict" else ())
+            files = self._conflicting_files(task) if error_class == "lock_conflict" else ()
+            waiting = task.waiting_for_retry(files, cause=str(e.event_id))
             self._set(waiting)
             scheduled = TaskRetryScheduled(
                 task_id=task.task_id,
@@ -373,15 +380,7 @@ class Assigner:
                     event_id=stable_id(task.task_id, p.attempt, "retry"),
                 )
             )
-            due = new_event(
-                TaskRetryDue(task_id=task.task_id, goal_id=task.goal_id, attempt=waiting.attempt),
-                producer=PRODUCER,
-                stream_id=task.goal_id,
-                correlation_id=task.goal_id,
-                causation_id=e.event_id,
-                event_id=stable_id(task.task_id, waiting.attempt, "retry-due"),
-            )
-            self._emit(schedule(due, delay_s=decision.delay_s, producer=PRODUCER))
+            self._emit(schedule(retry_due_event(waiting), delay_s=decision.delay_s, producer=PRODUCER))
         else:
             self._set(task.abandoned())
             abandoned = TaskAbandoned(
@@ -413,19 +412,6 @@ class Assigner:
             due = replace(due, trace=tracing.current_trace_headers())
             self._set(due)
             self.dispatch(due, time.time(), cause=e)
-        return False
-
-    def on_ReleaseLock(self, e: Envelope[Any]) -> bool:
-        """A lease given back: the tasks waiting to be retried after a lock conflict on its path are retried now,
-        not when their backoff ends (their scheduled TaskRetryDue then finds them no longer waiting)."""
-        now = time.time()
-        for task in list(self.tasks.values()):
-            woken = task.woken_by_release(e.payload.path)
-            if woken is not task:
-                log.info("task %s: %s released, retrying attempt %d now", task.task_id, e.payload.path, task.attempt)
-                woken = replace(woken, trace=tracing.current_trace_headers())
-                self._set(woken)
-                self.dispatch(woken, now, cause=e)
         return False
 
     @staticmethod
@@ -608,11 +594,31 @@ class Assigner:
             return
         self._last_tick = now
         self._forget_finished(now)
+        self._retry_lock_conflicts_now(now)
         for agent in self.registry.views():
             BREAKER_OPEN.labels(agent.agent_id).set(1 if agent.breaker.state_at(now) == "open" else 0)
         # Breakers half-open and agents come back by themselves: try what is waiting.
         if any(t.state == "pending" for t in self.tasks.values()):
             self.dispatch_pending(now)
+
+    def _retry_lock_conflicts_now(self, now: float) -> None:
+        """Retry the tasks given back for a lock conflict whose files have no live lease any more
+        (``lock_wake``): their TaskRetryDue (the scheduled one's id, so the later copy is a duplicate) is
+        published now and they are dispatched at once, in their goal's trace."""
+        if not self.leases.wait_caught_up(0):
+            return  # an old view of the leases could show files free that are not
+        grants = self.leases.get(FILE_LOCKS)
+        if not isinstance(grants, LWWMap):
+            return
+        now_ms = int(now * 1000)
+        for task in [t for t in self.tasks.values() if may_retry_now(t, grants, now_ms)]:
+            log.info("task %s: its files are free, retrying attempt %d before its backoff", task.task_id, task.attempt)
+            due = retry_due_event(task)
+            self._emit(due)
+            woken = task.retry_due(task.attempt)
+            self._set(woken)
+            with tracing.resumed_context(task.trace):
+                self.dispatch(woken, now, cause=due)
 
     def _forget_finished(self, now: float) -> None:
         horizon = now - self.options.finished_retention_s
@@ -632,13 +638,27 @@ class Assigner:
                 "agent reports are checked against assignments but not signatures: "
                 "no ARCHITECT_AGENT_IDENTITY_SECRET, so an agent could report under another's name"
             )
+        self.leases.start()
         try:
             self.loop.run()
         finally:
+            self.leases.close()
             self.producer.flush(30)
 
     def stop(self) -> None:
         self.loop.stop()
+
+
+def retry_due_event(task: TrackedTask) -> Envelope[Any]:
+    """The TaskRetryDue of ``task``'s next attempt (it waits for it), citing the event that ended the last one."""
+    return new_event(
+        TaskRetryDue(task_id=task.task_id, goal_id=task.goal_id, attempt=task.attempt),
+        producer=PRODUCER,
+        stream_id=task.goal_id,
+        correlation_id=task.goal_id,
+        causation_id=uuid.UUID(task.retry_cause) if task.retry_cause else None,
+        event_id=stable_id(task.task_id, task.attempt, "retry-due"),
+    )
 
 
 #: The event types the assigner has an ``on_<type>`` handler for.

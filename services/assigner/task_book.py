@@ -42,9 +42,11 @@ class TrackedTask:
     trace: Mapping[str, str] = field(default_factory=dict)
     #: The creator's command topic that also receives the task's outcome (``shared/bus/replies.py``).
     reply_to: str | None = None
-    #: Waiting to be retried after a lock conflict: the files it declared. A release of one of them ends the
-    #: wait early (``woken_by_release``); the backoff's scheduled retry stays the fallback.
+    #: Waiting to be retried after a lock conflict: the files it declared. Once none has a live lease the wait
+    #: ends early (``lock_wake``); the backoff's scheduled retry stays the fallback.
     waiting_for_files: tuple[str, ...] = ()
+    #: The event that ended the last attempt (a TaskFailed or TaskTimedOut), which the retry's TaskRetryDue cites.
+    retry_cause: str | None = None
 
     def view(self) -> TaskView:
         state = "pending" if self.state in ("pending", "announced") else self.state
@@ -80,8 +82,9 @@ class TrackedTask:
     def finished(self) -> TrackedTask:
         return replace(self, state="done")
 
-    def waiting_for_retry(self, files: tuple[str, ...] = ()) -> TrackedTask:
-        """Its attempt ended and the next waits for its backoff (``files``: for a release of one of them too)."""
+    def waiting_for_retry(self, files: tuple[str, ...] = (), cause: str | None = None) -> TrackedTask:
+        """Its attempt ended (``cause``: the event that said so) and the next waits for its backoff, or until
+        ``files`` (those of a lock conflict) are free."""
         failed_on = self.failed_on if self.agent_id in (None, *self.failed_on) else (*self.failed_on, self.agent_id)
         return replace(
             self,
@@ -90,16 +93,13 @@ class TrackedTask:
             agent_id=None,
             failed_on=failed_on,
             waiting_for_files=files,
+            retry_cause=cause,
         )
 
     def retry_due(self, attempt: int) -> TrackedTask:
         if self.state == "retry_wait" and attempt == self.attempt:
             return replace(self, state="pending", waiting_for_files=())
         return self
-
-    def woken_by_release(self, path: str) -> TrackedTask:
-        """Pending again if it waits to be retried for a lock conflict on ``path``; else itself."""
-        return self.retry_due(self.attempt) if path in self.waiting_for_files else self
 
     def abandoned(self) -> TrackedTask:
         return replace(self, state="abandoned")
@@ -129,6 +129,7 @@ class TrackedTask:
             "trace": dict(self.trace),
             "reply_to": self.reply_to,
             "waiting_for_files": list(self.waiting_for_files),
+            "retry_cause": self.retry_cause,
         }
 
     @classmethod

@@ -86,8 +86,9 @@ _ASSIGNER = ServiceAccess(
             AUCTIONS_EVENTS,
             DRIFT_EVENTS,
             ASSIGNER_STATE,
-            # ReleaseLock only: a release wakes the tasks given back for a lock conflict on its path.
-            LOCKS_COMMANDS,
+            # The lock manager's leases (``file-locks``), read by a CRDT replica: a task given back for a lock
+            # conflict is retried as soon as its files are free (``services/assigner/lock_wake.py``).
+            STATE_CRDT,
         }
     ),
     writes=frozenset(
@@ -105,7 +106,7 @@ _ASSIGNER = ServiceAccess(
         }
     ),
     groups=frozenset({"architect-assigner"}),
-    group_prefixes=frozenset({SCAN_GROUP_PREFIX}),
+    group_prefixes=frozenset({SCAN_GROUP_PREFIX, CRDT_GROUP_PREFIX}),
     # ``architect-assigner-<instance id>``: one transactional producer per instance.
     transactional_id_prefixes=frozenset({"architect-assigner-"}),
 )

@@ -335,9 +335,10 @@ def test_a_task_waiting_for_a_file_holds_no_slot_and_past_the_limit_is_given_bac
 def test_a_task_given_back_for_a_lock_conflict_is_retried_as_soon_as_the_file_is_released(
     shared_state: SharedStateStack, settings: Settings, assigning: str
 ) -> None:
-    """The test holds a file's lease itself; alice's task on that file gives up waiting after 0.5 s, again on its
-    first retry, and while its second retry waits for its backoff (4 s) the test releases the lease: the retry is
-    assigned at once, caused by the release, and the task is done well before the backoff would have ended."""
+    """The test holds a file's lease itself; alice's task on that file gives up waiting after 2 s, again on its
+    first retry, and while its second retry waits for its backoff (4 s) the test releases the lease. The assigner,
+    following the lock manager's leases, retries it at once (its TaskRetryDue published early), and the task is
+    done before the backoff would have ended; the backoff's own TaskRetryDue, arriving later, assigns nothing."""
     tag = uuid.uuid4().hex[:6]
     alice, holder = f"alice-{tag}", f"carol-{tag}"
     path, goal = f"src/{tag}/locked.py", f"goal-wake-{tag}"
@@ -345,14 +346,15 @@ def test_a_task_given_back_for_a_lock_conflict_is_retried_as_soon_as_the_file_is
     signed = settings.model_copy(update={"agent_identity_secret": SecretStr(assigning)})
     alice_fleet = parse_fleet(
         {
-            "runtime": {"id": f"rt-{alice}", "heartbeat_s": 0.5, "drain_timeout_s": 5, "lease_wait_s": 0.5},
+            "runtime": {"id": f"rt-{alice}", "heartbeat_s": 0.5, "drain_timeout_s": 5, "lease_wait_s": 2},
             "agents": [editor(alice) | {"capabilities": [f"code-{tag}"]}],
         }
     )
-    tail = EventTail(settings, [topics.TASKS_EVENTS, topics.AGENTS_EVENTS, topics.LOCKS_COMMANDS])
+    tail = EventTail(settings, [topics.TASKS_EVENTS, topics.AGENTS_EVENTS])
     producer = EventProducer(settings, client_id=f"lease-wake-test-{tag}")
     lock = {"path": path, "agent_id": holder, "request_id": f"{holder}-1"}
-    producer.publish(new_event(AcquireLock(**lock, lease_s=300), producer="tests", stream_id=path, correlation_id=goal))
+    held = AcquireLock(**lock, lease_s=300)
+    producer.publish(new_event(held, producer="tests", stream_id=path, correlation_id=goal))
     producer.flush()
     shared_state.wait_rows("SELECT * FROM file_locks WHERE path = %s AND holder = %s", path, holder)
     with running_runtime(signed, alice_fleet):
@@ -361,18 +363,21 @@ def test_a_task_given_back_for_a_lock_conflict_is_retried_as_soon_as_the_file_is
         producer.flush()
         (backoff,) = tail.wait_for("TaskRetryScheduled", task_id=task_id, attempt=3, timeout=60)
         assert backoff.payload.reason.startswith("lock_conflict: retry 2 of 5") and backoff.payload.delay_s >= 4
-        release = new_event(ReleaseLock(**lock), producer="tests", stream_id=path, correlation_id=goal)
-        producer.publish(release)
+        assert not tail.matching("TaskAssigned", task_id=task_id, attempt=3), "not retried while the file was held"
+        released = new_event(ReleaseLock(**lock), producer="tests", stream_id=path, correlation_id=goal)
+        producer.publish(released)
         producer.flush()
 
         (assigned,) = tail.wait_for("TaskAssigned", task_id=task_id, attempt=3, timeout=30)
         (done,) = tail.wait_for("TaskSucceeded", task_id=task_id, timeout=30)
-    assert assigned.causation_id == release.event_id, "the retry was caused by the release, not by its backoff"
-    backoff_ends = backoff.occurred_at + timedelta(seconds=backoff.payload.delay_s)
-    assert assigned.occurred_at < backoff_ends and done.occurred_at < backoff_ends
+        backoff_ends = backoff.occurred_at + timedelta(seconds=backoff.payload.delay_s)
+        time.sleep(max((backoff_ends - done.occurred_at).total_seconds(), 0) + 2)
+        dues = tail.matching("TaskRetryDue", task_id=task_id, attempt=3)
     assert done.payload.attempt == 3 and done.payload.agent_id == alice
-    # The backoff's scheduled retry, arriving later, assigned nothing more.
-    time.sleep(max((backoff_ends - done.occurred_at).total_seconds(), 0) + 2)
-    assert len(tail.matching("TaskAssigned", task_id=task_id)) == 3
+    assert done.occurred_at < backoff_ends, "done before the backoff would have retried it"
+    early = min(dues, key=lambda due: due.occurred_at)
+    assert assigned.causation_id == early.event_id and early.occurred_at < backoff_ends
+    assert {due.event_id for due in dues} == {early.event_id}, "the backoff's TaskRetryDue is the same event"
+    assert len(tail.matching("TaskAssigned", task_id=task_id)) == 3, "the later TaskRetryDue assigned nothing"
     tail.close()
     producer.close()

@@ -4,6 +4,7 @@ to the agent's breaker; tasks waiting for file leases (heartbeat ``lease_waits``
 from __future__ import annotations
 
 from services.assigner.breaker import BreakerConfig, CircuitBreaker
+from services.assigner.lock_wake import may_retry_now
 from services.assigner.registry import AgentRegistry
 from services.assigner.retry_policy import (
     ERROR_CLASSES,
@@ -14,6 +15,8 @@ from services.assigner.retry_policy import (
 )
 from services.assigner.routing import Assign, route
 from services.assigner.task_book import TrackedTask
+from services.locks.lock_table import LockTable
+from shared.crdt.lww_map import LWWMap
 from tests.unit.assigner.fleet import NOW, task
 
 
@@ -77,29 +80,53 @@ def test_lease_waits_survive_serialisation() -> None:
 def given_back_for(files: tuple[str, ...]) -> TrackedTask:
     """A task whose first attempt, on alice, was given back for a lock conflict on ``files``."""
     tracked = TrackedTask("g/edit", "g", "edit", "code", NOW, inputs={"files": list(files)})
-    return tracked.assigned("alice").waiting_for_retry(files)
+    return tracked.assigned("alice").waiting_for_retry(files, cause="failed-1")
 
 
-def test_a_release_of_a_file_it_waits_for_makes_the_retry_pending_at_once() -> None:
+def leases(held: dict[str, float], released: tuple[str, ...] = (), ignored: tuple[str, ...] = ()) -> LWWMap:
+    """The lock manager's leases: bob granted each path of ``held`` for that many seconds at NOW, then bob
+    released those in ``released``, and carol (not the holder: ignored) those in ``ignored``."""
+    table = LockTable()
+    for path, lease_s in held.items():
+        table, decision = table.acquire(path, "bob", f"bob-{path}", lease_s, at=NOW, task_id="g/review")
+        assert decision.outcome == "granted"
+    for path in released:
+        table, _ = table.release(path, "bob", f"bob-{path}", at=NOW + 0.1)
+    for path in ignored:
+        table, decision = table.release(path, "carol", "carol-1", at=NOW + 0.1)
+        assert decision.outcome == "ignored"
+    return table.grants
+
+
+NOW_MS = int(NOW * 1000)
+
+
+def test_a_task_is_retried_early_once_none_of_its_files_has_a_live_lease() -> None:
     waiting = given_back_for(("src/a.py", "src/b.py"))
-    assert (waiting.state, waiting.attempt) == ("retry_wait", 2)
-    woken = waiting.woken_by_release("src/b.py")
-    assert (woken.state, woken.attempt, woken.waiting_for_files) == ("pending", 2, ())
-    assert woken.retry_due(2) is woken, "the backoff's scheduled retry, arriving later, changes nothing"
+    later = NOW_MS + 1000
+    assert (waiting.state, waiting.attempt, waiting.retry_cause) == ("retry_wait", 2, "failed-1")
+    assert not may_retry_now(waiting, leases({"src/a.py": 60}), later), "held"
+    assert not may_retry_now(waiting, leases({"src/a.py": 60}, ignored=("src/a.py",)), later), "release ignored"
+    assert may_retry_now(waiting, leases({"src/a.py": 60}, released=("src/a.py",)), later), "released"
+    assert may_retry_now(waiting, leases({"src/a.py": 0.5}), later), "expired unreleased"
+    assert may_retry_now(waiting, leases({"src/other.py": 60}), later), "only others' files held"
+    assert not may_retry_now(waiting, leases({"src/a.py": 60, "src/b.py": 60}, released=("src/a.py",)), later)
 
 
-def test_a_release_of_another_file_or_of_a_task_not_waiting_wakes_nothing() -> None:
-    waiting = given_back_for(("src/a.py",))
-    assert waiting.woken_by_release("src/other.py") is waiting
-    retried = waiting.retry_due(2)
-    assert retried.woken_by_release("src/a.py") is retried
+def test_only_a_task_waiting_for_a_lock_conflict_retry_is_retried_early() -> None:
+    free = LWWMap()
+    assert not may_retry_now(given_back_for(("src/a.py",)), None, NOW_MS), "no leases seen yet"
+    retried = given_back_for(("src/a.py",)).retry_due(2)
+    assert (retried.state, retried.waiting_for_files) == ("pending", ())
+    assert not may_retry_now(retried, free, NOW_MS)
     other_failure = TrackedTask("g/t", "g", "edit", "code", NOW).assigned("alice").waiting_for_retry()
-    assert other_failure.woken_by_release("src/a.py") is other_failure
+    assert not may_retry_now(other_failure, free, NOW_MS)
 
 
-def test_the_files_waited_for_survive_the_state_topic() -> None:
+def test_the_files_waited_for_and_the_cause_survive_the_state_topic() -> None:
     waiting = given_back_for(("src/a.py",))
     again = TrackedTask.from_dict(waiting.to_dict())
-    assert again == waiting and again.woken_by_release("src/a.py").state == "pending"
-    written_before = {k: v for k, v in waiting.to_dict().items() if k != "waiting_for_files"}
-    assert TrackedTask.from_dict(written_before).waiting_for_files == ()
+    assert again == waiting
+    written_before = {k: v for k, v in waiting.to_dict().items() if k not in ("waiting_for_files", "retry_cause")}
+    old = TrackedTask.from_dict(written_before)
+    assert (old.waiting_for_files, old.retry_cause) == ((), None)
