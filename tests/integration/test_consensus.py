@@ -161,7 +161,9 @@ def consensus(
         "ARCHITECT_DATA_DIR": str(directory / "data"),
         "ARCHITECT_CONSENSUS_OPERATIONAL_STEP_TIMEOUT_S": "3",
         "ARCHITECT_CONSENSUS_STRATEGIC_STEP_TIMEOUT_S": "30",
-        "ARCHITECT_CONSENSUS_TACTICAL_STEP_TIMEOUT_S": "30",
+        # Long enough that the kill test's decisions, open while the engine is down and restarts, are settled by
+        # their votes, not closed by their deadline on a slow machine (one CI run took over 30 s).
+        "ARCHITECT_CONSENSUS_TACTICAL_STEP_TIMEOUT_S": "120",
         "ARCHITECT_SAGA_DEFINITIONS_DIR": str(definitions_dir),
     }
     stack = LocalStack(settings.kafka_bootstrap_servers, read_models, directory / "logs", extra_env=env)
@@ -447,6 +449,8 @@ def test_an_engine_killed_mid_decision_resumes_and_records_each_vote_once(consen
 
     for decision_id in (by_command, by_task):
         (reached,) = consensus.wait_for(decision_id, "DecisionReached", timeout_s=STARTUP_TIMEOUT_S)
+        closed = [c.payload.why for c in consensus.events(decision_id, "RoundClosed")]
+        assert "deadline passed" not in closed, "the round's deadline came before the restarted engine caught up"
         assert (reached.payload.choice, reached.payload.protocol) == ("yes", "supermajority")
         recorded = consensus.events(decision_id, "VoteRecorded")
         voters_recorded = [e.payload.voter for e in recorded]
