@@ -613,11 +613,11 @@ class Assigner:
         now_ms = int(now * 1000)
         for task in [t for t in self.tasks.values() if may_retry_now(t, grants, now_ms)]:
             log.info("task %s: its files are free, retrying attempt %d before its backoff", task.task_id, task.attempt)
-            due = retry_due_event(task)
-            self._emit(due)
             woken = task.retry_due(task.attempt)
             self._set(woken)
             with tracing.resumed_context(task.trace):
+                due = retry_due_event(task)
+                self._emit(due)
                 self.dispatch(woken, now, cause=due)
 
     def _forget_finished(self, now: float) -> None:
@@ -638,7 +638,10 @@ class Assigner:
                 "agent reports are checked against assignments but not signatures: "
                 "no ARCHITECT_AGENT_IDENTITY_SECRET, so an agent could report under another's name"
             )
-        self.leases.start()
+        try:
+            self.leases.start()
+        except Exception:  # only an optimisation rests on it: retries after lock conflicts wait for their backoff
+            log.warning("assigner: not following the lock manager's leases", exc_info=True)
         try:
             self.loop.run()
         finally:
