@@ -2,11 +2,11 @@
 
 A task whose files another task held is given back by its agent runtime (``lock_conflict``) and waits for a
 retry by backoff (2 s, 4 s, ... under the adaptive policy). Its files are often free much sooner: the holder
-finishes, or its lease expires. The assigner follows the lock manager's leases (the ``file-locks`` object of the
-replicated CRDT state, which only the lock manager writes, in the log order of the lock commands) and retries
-such a task as soon as none of its files has a live lease: released, expired, or never granted (the lock manager
-had not answered). The backoff's scheduled retry stays the fallback, for instance while this replica has not
-caught up.
+finishes, or its lease expires. While such a task waits, the assigner follows the lock manager's leases (the
+``file-locks`` object of the replicated CRDT state, which only the lock manager writes, in the log order of the
+lock commands; ``lease_watch``) and retries it as soon as none of its files has a live lease: released,
+expired, or never granted (the lock manager had not answered). The backoff's scheduled retry stays the
+fallback, for instance until the leases are followed and caught up.
 
 Only the lock manager's decisions count, not the commands: a release that the manager ignored (not the holder's)
 or the task's own release when it gave up changes no lease, so it wakes nothing. A file that is free when the

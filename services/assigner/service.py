@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from services.assigner.assign_rule import RoutingRules
+from services.assigner.lease_watch import LeaseWatch
 from services.assigner.lock_wake import may_retry_now
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
@@ -31,7 +32,6 @@ from services.assigner.retry_policy import NOT_AGENT_FAULTS, next_retry
 from services.assigner.routing import Assign, Bid, Escalate, route, route_by_auction
 from services.assigner.settings import AssignerSettings
 from services.assigner.task_book import OPEN_STATES, TrackedTask, open_in_routing_order
-from services.locks.lock_table import FILE_LOCKS
 from shared import tracing
 from shared.agent_identity import REPORT_TYPES, SIGNATURE_HEADER, verify
 from shared.bus.consumer import ConsumerLoop, Delivery
@@ -50,8 +50,6 @@ from shared.bus.topics import (
     DRIFT_EVENTS,
     TASKS_EVENTS,
 )
-from shared.crdt.lww_map import LWWMap
-from shared.crdt.replica import Replica
 from shared.events.catalogue.agents import AgentDeregistered, AgentRegistered, BreakerStateChanged
 from shared.events.catalogue.tasks import (
     TaskAbandoned,
@@ -101,11 +99,8 @@ class Assigner:
             settings, client_id="assigner", transactional_id=f"{GROUP}-{self.options.instance_id}"
         )
         self.state = CompactedState(settings, ASSIGNER_STATE, self.producer)
-        # The lock manager's leases, followed to retry a task given back for a lock conflict once its files are
-        # free (``lock_wake``); it only reads, so it shares the producer.
-        self.leases = Replica(
-            settings, f"assigner-{self.options.instance_id}", producer=self.producer, objects=(FILE_LOCKS,)
-        )
+        # The lock manager's leases, followed while a task waits for a retry after a lock conflict (``lock_wake``).
+        self.leases = LeaseWatch(settings, f"assigner-{self.options.instance_id}", self.producer)
         # The positions it read to (``offsets/<topic>:<partition>``), in its state, committed with each batch.
         self.offsets = StatePositions(self.state)
         self.registry = self._empty_registry()
@@ -605,10 +600,9 @@ class Assigner:
         """Retry the tasks given back for a lock conflict whose files have no live lease any more
         (``lock_wake``): their TaskRetryDue (the scheduled one's id, so the later copy is a duplicate) is
         published now and they are dispatched at once, in their goal's trace."""
-        if not self.leases.wait_caught_up(0):
-            return  # an old view of the leases could show files free that are not
-        grants = self.leases.get(FILE_LOCKS)
-        if not isinstance(grants, LWWMap):
+        needed = any(t.state == "retry_wait" and t.waiting_for_files for t in self.tasks.values())
+        grants = self.leases.grants(needed, now)
+        if grants is None:
             return
         now_ms = int(now * 1000)
         for task in [t for t in self.tasks.values() if may_retry_now(t, grants, now_ms)]:
@@ -638,10 +632,6 @@ class Assigner:
                 "agent reports are checked against assignments but not signatures: "
                 "no ARCHITECT_AGENT_IDENTITY_SECRET, so an agent could report under another's name"
             )
-        try:
-            self.leases.start()
-        except Exception:  # only an optimisation rests on it: retries after lock conflicts wait for their backoff
-            log.warning("assigner: not following the lock manager's leases", exc_info=True)
         try:
             self.loop.run()
         finally:
