@@ -4,13 +4,17 @@ The assigner retries a task given back for a lock conflict once its files are fr
 the ``file-locks`` object of the replicated CRDT state. A :class:`~shared.crdt.replica.Replica` follows it on a
 thread of its own, a consumer reading the whole CRDT topic; so that an assigner whose fleet uses no file locks
 runs neither (the latency path shares its GIL and cores), it runs only while some task waits for such a retry:
-started at the first tick that finds one (its first answer once it has caught up, a tick or two later), stopped
-``IDLE_S`` after the last. Until then, and if it cannot start, retries wait for their backoff.
+started at the first tick that finds one, stopped ``IDLE_S`` after the last. Starting (metadata and end offsets,
+up to a minute or more while the broker is unwell) happens on a helper thread, never on the consumer loop's;
+``grants`` answers once the replica has started and caught up. Until then, and while it cannot start (tried
+again ``RETRY_START_S`` after each failure), retries wait for their backoff. Called from the loop thread only.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from services.locks.lock_table import FILE_LOCKS
 from shared.bus.producer import EventProducer
@@ -29,6 +33,8 @@ class LeaseWatch:
     def __init__(self, settings: Settings, replica_id: str, producer: EventProducer) -> None:
         self._settings, self._replica_id, self._producer = settings, replica_id, producer
         self._replica: Replica | None = None
+        self._starting: Future[Replica] | None = None
+        self._starter: ThreadPoolExecutor | None = None
         self._needed_at = 0.0
         self._next_start = 0.0
 
@@ -36,29 +42,52 @@ class LeaseWatch:
     def following(self) -> bool:
         return self._replica is not None
 
+    @property
+    def starting(self) -> bool:
+        """A replica is being started on the helper thread."""
+        return self._starting is not None
+
     def grants(self, needed: bool, now: float) -> LWWMap | None:
         """The leases, when ``needed`` and known (followed and caught up); follows or stops following as need be."""
+        self._take_started()
         if not needed:
             if self._replica is not None and now - self._needed_at > IDLE_S:
                 self.close()
             return None
         self._needed_at = now
-        if self._replica is None and now >= self._next_start:
-            self._start(now)
+        if self._replica is None and self._starting is None and time.time() >= self._next_start:
+            self._start()
         if self._replica is None or not self._replica.wait_caught_up(0):
             return None  # an old view of the leases could show files free that are not
         grants = self._replica.get(FILE_LOCKS)
         return grants if isinstance(grants, LWWMap) else None
 
-    def _start(self, now: float) -> None:
+    def _start(self) -> None:
+        if self._starter is None:
+            self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease-watch-start")
         replica = Replica(self._settings, self._replica_id, producer=self._producer, objects=(FILE_LOCKS,))
+        self._starting = self._starter.submit(replica.start)
+
+    def _take_started(self) -> None:
+        """The replica whose start has ended, if it started; a failed start is tried again later."""
+        starting = self._starting
+        if starting is None or not starting.done():
+            return
+        self._starting = None
         try:
-            self._replica = replica.start()
+            self._replica = starting.result()
         except Exception:  # only an optimisation rests on it: the retries wait for their backoff
-            log.warning("not following the lock manager's leases; retrying in %.0fs", RETRY_START_S, exc_info=True)
-            self._next_start = now + RETRY_START_S
+            log.warning("not following the lock manager's leases; trying again in %.0fs", RETRY_START_S, exc_info=True)
+            self._next_start = time.time() + RETRY_START_S
 
     def close(self) -> None:
+        """Stop following (a start still under way is closed once it ends)."""
+        if self._starting is not None:
+            self._starting.add_done_callback(lambda started: None if started.exception() else started.result().close())
+            self._starting = None
         if self._replica is not None:
             self._replica.close()
             self._replica = None
+        if self._starter is not None:
+            self._starter.shutdown(wait=False)
+            self._starter = None

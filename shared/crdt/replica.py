@@ -83,13 +83,17 @@ class Replica:
                 "enable.partition.eof": False,
             }
         )
-        partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
-        if not partitions:
-            log.warning(
-                "replica %s: %s has no partitions (not created?): nothing to follow", self.replica_id, self.topic
-            )
-        highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
-        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+        try:
+            partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
+            if not partitions:
+                log.warning(
+                    "replica %s: %s has no partitions (not created?): nothing to follow", self.replica_id, self.topic
+                )
+            highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+        except BaseException:
+            consumer.close()
+            raise
         if not highs:
             self._caught_up.set()
         self._thread = threading.Thread(
