@@ -13,7 +13,6 @@ again ``RETRY_START_S`` after each failure), retries wait for their backoff. Cal
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from services.locks.lock_table import FILE_LOCKS
@@ -49,13 +48,13 @@ class LeaseWatch:
 
     def grants(self, needed: bool, now: float) -> LWWMap | None:
         """The leases, when ``needed`` and known (followed and caught up); follows or stops following as need be."""
-        self._take_started()
+        self._take_started(now)
         if not needed:
             if self._replica is not None and now - self._needed_at > IDLE_S:
                 self.close()
             return None
         self._needed_at = now
-        if self._replica is None and self._starting is None and time.time() >= self._next_start:
+        if self._replica is None and self._starting is None and now >= self._next_start:
             self._start()
         if self._replica is None or not self._replica.wait_caught_up(0):
             return None  # an old view of the leases could show files free that are not
@@ -68,8 +67,9 @@ class LeaseWatch:
         replica = Replica(self._settings, self._replica_id, producer=self._producer, objects=(FILE_LOCKS,))
         self._starting = self._starter.submit(replica.start)
 
-    def _take_started(self) -> None:
-        """The replica whose start has ended, if it started; a failed start is tried again later."""
+    def _take_started(self, now: float) -> None:
+        """The replica whose start has ended, if it started; a failed start is tried again ``RETRY_START_S`` after
+        ``now``, when its failure is noticed."""
         starting = self._starting
         if starting is None or not starting.done():
             return
@@ -78,7 +78,7 @@ class LeaseWatch:
             self._replica = starting.result()
         except Exception:  # only an optimisation rests on it: the retries wait for their backoff
             log.warning("not following the lock manager's leases; trying again in %.0fs", RETRY_START_S, exc_info=True)
-            self._next_start = time.time() + RETRY_START_S
+            self._next_start = now + RETRY_START_S
 
     def close(self) -> None:
         """Stop following (a start still under way is closed once it ends)."""

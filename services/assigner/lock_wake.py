@@ -21,8 +21,13 @@ from services.locks.lock_table import live_lease
 from shared.crdt.lww_map import LWWMap
 
 
+def waits_for_files(task: TrackedTask) -> bool:
+    """Whether ``task`` waits for a retry after a lock conflict (so the leases on its files matter)."""
+    return task.state == "retry_wait" and bool(task.waiting_for_files)
+
+
 def may_retry_now(task: TrackedTask, grants: LWWMap | None, now_ms: int) -> bool:
     """Whether ``task`` waits for a retry after a lock conflict and none of its files has a live lease now."""
-    if task.state != "retry_wait" or not task.waiting_for_files or grants is None:
+    if not waits_for_files(task) or grants is None:
         return False
     return all(live_lease(grants, path, now_ms) is None for path in task.waiting_for_files)

@@ -25,7 +25,7 @@ from typing import Any
 
 from services.assigner.assign_rule import RoutingRules
 from services.assigner.lease_watch import LeaseWatch
-from services.assigner.lock_wake import may_retry_now
+from services.assigner.lock_wake import may_retry_now, waits_for_files
 from services.assigner.registry import AgentRegistry
 from services.assigner.report_check import check_report
 from services.assigner.retry_policy import NOT_AGENT_FAULTS, next_retry
@@ -600,12 +600,12 @@ class Assigner:
         """Retry the tasks given back for a lock conflict whose files have no live lease any more
         (``lock_wake``): their TaskRetryDue (the scheduled one's id, so the later copy is a duplicate) is
         published now and they are dispatched at once, in their goal's trace."""
-        needed = any(t.state == "retry_wait" and t.waiting_for_files for t in self.tasks.values())
-        grants = self.leases.grants(needed, now)
+        waiting = [t for t in self.tasks.values() if waits_for_files(t)]
+        grants = self.leases.grants(bool(waiting), now)
         if grants is None:
             return
         now_ms = int(now * 1000)
-        for task in [t for t in self.tasks.values() if may_retry_now(t, grants, now_ms)]:
+        for task in [t for t in waiting if may_retry_now(t, grants, now_ms)]:
             log.info("task %s: its files are free, retrying attempt %d before its backoff", task.task_id, task.attempt)
             woken = task.retry_due(task.attempt)
             self._set(woken)

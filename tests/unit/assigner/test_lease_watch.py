@@ -48,26 +48,15 @@ class FakeReplica:
         self.closed = True
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+@pytest.fixture(autouse=True)
+def fake_replicas(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeReplica.made, FakeReplica.fail_start = [], False
     FakeReplica.gate.set()
     monkeypatch.setattr(lease_watch, "Replica", FakeReplica)
-    fake = Clock()
-    monkeypatch.setattr(lease_watch, "time", fake)
-    return fake
 
 
 @pytest.fixture
-def watch(clock: Clock) -> LeaseWatch:
+def watch() -> LeaseWatch:
     return LeaseWatch(Settings(), "assigner-0", producer=None)  # type: ignore[arg-type]
 
 
@@ -116,16 +105,14 @@ def test_following_stops_a_while_after_the_last_need_and_starts_afresh_later(wat
     assert FakeReplica.made[1].closed
 
 
-def test_a_replica_that_cannot_start_is_tried_again_later(watch: LeaseWatch, clock: Clock) -> None:
+def test_a_replica_that_cannot_start_is_tried_again_later(watch: LeaseWatch) -> None:
     FakeReplica.fail_start = True
-    settle(watch, 0.0)
+    settle(watch, 0.0)  # the failure is noticed at 0
     assert not watch.following
-    clock.now += RETRY_START_S - 1
-    watch.grants(True, 1.0)
+    watch.grants(True, RETRY_START_S - 1)
     assert len(FakeReplica.made) == 1 and not watch.starting, "not tried again at once"
     FakeReplica.fail_start = False
-    clock.now += 1
-    settle(watch, 2.0)
+    settle(watch, RETRY_START_S)
     assert len(FakeReplica.made) == 2 and watch.following
     watch.close()
 
