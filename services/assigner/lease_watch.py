@@ -7,7 +7,8 @@ runs neither (the latency path shares its GIL and cores), it runs only while som
 started at the first tick that finds one, stopped ``IDLE_S`` after the last. Starting (metadata and end offsets,
 up to a minute or more while the broker is unwell) happens on a helper thread, never on the consumer loop's;
 ``grants`` answers once the replica has started and caught up. Until then, and while it cannot start (tried
-again ``RETRY_START_S`` after each failure), retries wait for their backoff. Called from the loop thread only.
+again ``RETRY_START_S`` after each failure, or after its follower thread ended), retries wait for their
+backoff. Called from the loop thread only.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class LeaseWatch:
     def grants(self, needed: bool, now: float) -> LWWMap | None:
         """The leases, when ``needed`` and known (followed and caught up); follows or stops following as need be."""
         self._take_started(now)
+        if self._replica is not None and not self._replica.alive:
+            log.warning("the lock manager's leases are no longer followed; starting again in %.0fs", RETRY_START_S)
+            self._replica.close()
+            self._replica, self._next_start = None, now + RETRY_START_S
         if not needed:
             if self._replica is not None and now - self._needed_at > IDLE_S:
                 self.close()

@@ -102,6 +102,12 @@ class Replica:
         self._thread.start()
         return self
 
+    @property
+    def alive(self) -> bool:
+        """Started, and its follower thread still runs (it ends on close, or on a consumer error it cannot go on
+        after, logged; the view then stops moving)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         self._stopping.set()
         if self._thread is not None:
@@ -222,6 +228,8 @@ class Replica:
                     self._lock.notify_all()
                 if not self._caught_up.is_set():
                     self._check_caught_up(consumer, highs, idle=not messages)
+        except Exception:
+            log.exception("replica %s: stopped following %s; its view no longer moves", self.replica_id, self.topic)
         finally:
             consumer.close()
 

@@ -59,8 +59,25 @@ def decode_state(value: bytes) -> tuple[str, str, Any]:
         data = json.loads(value)
         kind = CRDT_TYPES[data["type"]]
         return str(data["object"]), str(data["replica"]), kind.from_dict(data["state"])
-    except (ValueError, KeyError, TypeError) as error:
+    except Exception as error:  # whatever the bytes are, a reader gets one error it knows to skip or dead-letter
         raise BadCrdtRecord(f"not a CRDT state record: {error!r}") from error
+
+
+def merged_states(name: str, current: Any, incoming: Any, source: str) -> Any:
+    """``current`` joined with ``incoming`` (a state of object ``name`` from replica ``source``).
+
+    ``BadCrdtRecord`` when they cannot merge: states of two types, or values of the right shape but the wrong kind
+    (a record can decode and still hold, say, a timestamp that does not compare with ours)."""
+    if current is None:
+        return incoming
+    if type(current) is not type(incoming):
+        raise BadCrdtRecord(
+            f"{name}: a {type(incoming).__name__} from {source} cannot merge into a {type(current).__name__}"
+        )
+    try:
+        return current.merge(incoming)
+    except Exception as error:
+        raise BadCrdtRecord(f"{name}: the state from {source} does not merge: {error!r}") from error
 
 
 @dataclass
@@ -71,12 +88,7 @@ class MergedView:
     sources: dict[str, set[str]] = field(default_factory=dict)
 
     def merge(self, name: str, replica_id: str, crdt: Any) -> Any:
-        current = self.objects.get(name)
-        if current is not None and type(current) is not type(crdt):
-            raise BadCrdtRecord(
-                f"{name}: a {type(crdt).__name__} from {replica_id} cannot merge into a {type(current).__name__}"
-            )
-        merged = crdt if current is None else current.merge(crdt)
+        merged = merged_states(name, self.objects.get(name), crdt, replica_id)
         self.objects[name] = merged
         self.sources.setdefault(name, set()).add(replica_id)
         return merged

@@ -27,6 +27,7 @@ class FakeReplica:
     def __init__(self, _settings: Settings, replica_id: str, *, producer: Any, objects: tuple[str, ...]) -> None:
         assert objects == (FILE_LOCKS,)
         self.replica_id, self.started_on, self.closed, self.caught_up = replica_id, "", False, False
+        self.follower_died = False
         self.state: Any = LWWMap()
         FakeReplica.made.append(self)
 
@@ -36,6 +37,10 @@ class FakeReplica:
             raise RuntimeError("broker away")
         self.started_on = threading.current_thread().name
         return self
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.started_on) and not self.closed and not self.follower_died
 
     def wait_caught_up(self, _timeout: float) -> bool:
         return self.caught_up
@@ -127,3 +132,17 @@ def test_a_start_still_under_way_when_following_stops_is_closed_once_it_ends(wat
     while not replica.closed and time.monotonic() < deadline:
         time.sleep(0.01)
     assert replica.closed and not watch.following
+
+
+def test_a_replica_whose_follower_thread_ended_is_closed_and_followed_again_later(watch: LeaseWatch) -> None:
+    """Its view no longer moves, so a lease released since would never be seen: serving it would be wrong."""
+    settle(watch, 0.0)
+    first = FakeReplica.made[0]
+    first.caught_up = True
+    assert watch.grants(True, 1.0) is first.state
+    first.follower_died = True
+    assert watch.grants(True, 2.0) is None
+    assert first.closed and not watch.following and not watch.starting
+    assert watch.grants(True, 2.0 + RETRY_START_S - 1) is None and len(FakeReplica.made) == 1
+    settle(watch, 2.0 + RETRY_START_S)
+    assert len(FakeReplica.made) == 2 and watch.following

@@ -70,3 +70,43 @@ def test_records_that_are_not_crdt_states_are_refused() -> None:
     view.merge("x", "r1", GCounter().increment("r1"))
     with pytest.raises(BadCrdtRecord, match="cannot merge"):
         view.merge_record(encode_state("x", "r2", ORSet())[1])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"object": "x", "replica": "r", "type": "GCounter", "state": 5}',
+        b'{"object": "x", "replica": "r", "type": "GCounter", "state": {"counts": [1, 2]}}',
+        b'{"object": "x", "replica": "r", "type": "PNCounter", "state": {"increments": "abc", "decrements": {}}}',
+        b'{"object": "x", "replica": "r", "type": "ORSet", "state": {"added": {"s": [[1]]}}}',
+        b'{"object": "x", "replica": "r", "type": "LWWMap", "state": {"registers": {"k": {"value": 1}}}}',
+        b'{"object": "x", "replica": "r", "type": "GCounter", "state": {"counts": {"r": "many"}}}',
+        b"[1, 2]",
+        b"\xff\xfe not json",
+    ],
+)
+def test_a_record_of_the_wrong_shape_is_refused_as_a_bad_record_whatever_breaks_inside(value: bytes) -> None:
+    """Before, a state of the right type but the wrong shape raised AttributeError (or another error than the
+    ones caught) out of ``decode_state``, which killed every replica's follower thread that read it."""
+    with pytest.raises(BadCrdtRecord, match="not a CRDT state record"):
+        decode_state(value)
+    view = MergedView()
+    with pytest.raises(BadCrdtRecord):
+        view.merge_record(value)
+    assert view.objects == {}
+
+
+class _Unmergeable:
+    """A state that decoded but whose values do not compare with another's."""
+
+    def merge(self, other: _Unmergeable) -> _Unmergeable:
+        raise TypeError("'<' not supported between instances of 'str' and 'int'")
+
+
+def test_a_state_that_decodes_but_does_not_merge_is_refused_and_the_view_keeps_what_it_had() -> None:
+    view = MergedView()
+    view.merge("x", "r1", _Unmergeable())
+    kept = view.get("x")
+    with pytest.raises(BadCrdtRecord, match="x: the state from r2 does not merge"):
+        view.merge("x", "r2", _Unmergeable())
+    assert view.get("x") is kept and view.sources["x"] == {"r1"}
