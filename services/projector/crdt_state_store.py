@@ -3,15 +3,16 @@
 One transaction per batch: each record's state is merged into its (object, replica) row, every object touched
 is merged over all its replicas and its read-model rows replaced (see :mod:`.crdt_projection`), and the next
 offsets are stored beside them; on (re)assignment the loop seeks to those offsets. Merging makes the tables
-indifferent to order, duplicates and redelivery, like any other replica. A record that is not a CRDT state is
-logged and skipped (it cannot be dead-lettered from here without looping on a topic that is not an event topic;
-replicas skip it the same way).
+indifferent to order, duplicates and redelivery, like any other replica. A record that is not a CRDT state (or
+whose state does not merge with the batch's earlier one of the same replica) is skipped and handed to ``refuse``
+before the transaction begins: the live loop dead-letters it there, so its dead letter is acknowledged before
+the position past it is stored; the rebuild only logs it. Replicas skip such records too, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -19,12 +20,18 @@ from psycopg.types.json import Jsonb
 
 from services.projector.crdt_projection import ObjectRows, rows_for
 from shared.bus.record import Record
-from shared.crdt.replication import CRDT_TYPES, BadCrdtRecord, decode_state
+from shared.crdt.replication import CRDT_TYPES, BadCrdtRecord, decode_state, merged_states
 from shared.db.connection import connect
 
 log = logging.getLogger(__name__)
 PROJECTION = "crdt-state"
 JSON_COLUMNS = frozenset({"sessions", "runtimes", "by_replica", "denied"})
+#: What is done with a record that is not a mergeable CRDT state: (the record, what is wrong with it).
+Refuse = Callable[[Record, str], None]
+
+
+def log_refused(record: Record, error: str) -> None:
+    log.error("crdt projection: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
 
 
 class CrdtStateStore:
@@ -45,22 +52,20 @@ class CrdtStateStore:
             ).fetchall()
         return {(t, p): o for t, p, o in rows}
 
-    def write(self, records: Sequence[Record]) -> None:
+    def write(self, records: Sequence[Record], refuse: Refuse = log_refused) -> None:
         states: dict[tuple[str, str], Any] = {}
         for record in records:
             if record.value is None:
                 continue
             try:
                 name, replica, crdt = decode_state(record.value)
+                current = states.get((name, replica))
+                if current is not None and type(current) is type(crdt):  # a replica's later type replaces it
+                    crdt = merged_states(name, current, crdt, replica)
             except BadCrdtRecord as error:
-                log.error(
-                    "crdt projection: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
-                )
+                refuse(record, str(error))
                 continue
-            current = states.get((name, replica))
-            states[(name, replica)] = (
-                crdt if current is None or type(current) is not type(crdt) else current.merge(crdt)
-            )
+            states[(name, replica)] = crdt
         ends: dict[tuple[str, int], int] = {}
         for r in records:
             ends[(r.topic, r.partition)] = max(ends.get((r.topic, r.partition), -1), r.offset + 1)

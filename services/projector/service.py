@@ -1,5 +1,6 @@
 """Projector: every event topic -> the event log and read models in Postgres; the dead-letter topic -> dead_letters;
-the shared CRDT state topic -> crdt_states, active_sessions, task_counters and file_locks.
+the shared CRDT state topic -> crdt_states, active_sessions, task_counters and file_locks (a record there that is
+not a CRDT state is dead-lettered, as a malformed event is).
 
 Positions live in Postgres next to the rows they produced, so on (re)assignment the consumer seeks to them.
 """
@@ -18,6 +19,7 @@ from services.projector.dead_letter_store import DeadLetterStore
 from services.projector.store import ProjectorStore, is_logged_here
 from shared import tracing
 from shared.bus.consumer import BACKGROUND_FETCH, ConsumerLoop, Delivery, RawConsumerLoop
+from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 GROUP = "architect-projector"
 DLQ_GROUP = "architect-projector-dlq"
 CRDT_GROUP = "architect-projector-crdt"
+#: The dead-letter reason of a record on the CRDT topic that is not a mergeable state.
+BAD_CRDT_STATE = "bad_crdt_state"
 
 
 def seek_to_stored(
@@ -74,7 +78,7 @@ class Projector:
             group_id=CRDT_GROUP,
             topics=[STATE_CRDT],
             producer=self.producer,
-            raw_handler=self.crdt_states.write,
+            raw_handler=lambda records: self.crdt_states.write(records, self._dead_letter_shared_state),
             on_assign=seek_to_stored(self.crdt_states.positions),
             overrides=BACKGROUND_FETCH,
         )
@@ -84,6 +88,13 @@ class Projector:
         started = time.time_ns()
         self.store.write(deliveries, records)
         tracing.record_batch_spans(deliveries, "project", started, time.time_ns())
+
+    def _dead_letter_shared_state(self, record: Record, error: str) -> None:
+        """A record on the CRDT topic that is not a state to merge: dead-lettered, and acknowledged before the
+        batch's positions (past it) are stored with the rows."""
+        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+        dead_letter(self.producer, record, reason=BAD_CRDT_STATE, error=error, group=CRDT_GROUP)
+        self.producer.flush()
 
     def run(self) -> None:
         side_loops = [(self.letters, "dead-letters"), (self.shared_state, "shared-state")]

@@ -3,6 +3,7 @@ moment and restarted, it leaves no row missing or doubled, and a rebuild from of
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +15,12 @@ from collections.abc import Callable
 import pytest
 
 from services.projector.rebuild import REBUILT_TABLES, SECONDARY_INDEXES, rebuild
-from services.projector.service import Projector
+from services.projector.service import BAD_CRDT_STATE, CRDT_GROUP, Projector
 from shared.bus.producer import EventProducer
+from shared.bus.topics import STATE_CRDT
+from shared.crdt import fleet_state
+from shared.crdt.g_counter import GCounter
+from shared.crdt.replication import encode_state, state_key
 from shared.db.connection import connect
 from shared.db.schema import migrate
 from shared.settings import Settings
@@ -217,3 +222,49 @@ def _indexes_of_rebuilt_tables(url: str) -> set[tuple[str, str, bool]]:
 def _dead_letters_for(url: str, group: str) -> int:
     with connect(url) as conn:
         return conn.execute("SELECT count(*) FROM dead_letters WHERE consumer_group = %s", (group,)).fetchone()[0]
+
+
+@pytest.mark.timeout(180)
+def test_a_record_on_the_crdt_topic_that_is_no_state_is_dead_lettered_and_the_states_around_it_projected(
+    settings: Settings, producer: EventProducer, new_database: Callable[[], str]
+) -> None:
+    """Before, such a record (the right type, the wrong shape) raised out of the batch's write, every retry failed
+    the same way, and the loop skipped the whole batch: the good states beside it never reached the tables."""
+    url = new_database()
+    agent = unique("crdt-dlq")
+    name = fleet_state.completed_counter("agent", agent)
+    key = state_key(name, "rt-a")
+    poison = json.dumps({"object": name, "replica": "rt-a", "type": "GCounter", "state": {"counts": [7]}}).encode()
+    for value in (
+        encode_state(name, "rt-a", GCounter().increment("rt-a", 2))[1],
+        poison,
+        encode_state(name, "rt-a", GCounter().increment("rt-a", 5))[1],
+    ):  # one key: one partition, one after the other, so one batch as a rule
+        producer.publish_raw(STATE_CRDT, key, value)
+    producer.flush()
+
+    projector, thread = run_projector(settings, url)
+    try:
+        wait_for(lambda: _completed(url, agent) == 5, timeout=60, message="the counter's later state projected")
+        wait_for(lambda: _dead_letters_with_value(url, poison) == 1, timeout=60, message="the dead letter's row")
+    finally:
+        projector.stop()
+        thread.join(30)
+    assert thread.is_alive() is False
+    with connect(url) as conn:
+        reason, error, topic, group = conn.execute(
+            "SELECT reason, error, source_topic, consumer_group FROM dead_letters WHERE value = %s", (poison,)
+        ).fetchone()
+    assert (reason, topic, group) == (BAD_CRDT_STATE, STATE_CRDT, CRDT_GROUP)
+    assert "not a CRDT state record" in error and "AttributeError" in error
+
+
+def _completed(url: str, agent: str) -> int | None:
+    with connect(url) as conn:
+        row = conn.execute("SELECT completed FROM task_counters WHERE name = %s", (agent,)).fetchone()
+    return row[0] if row else None
+
+
+def _dead_letters_with_value(url: str, value: bytes) -> int:
+    with connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM dead_letters WHERE value = %s", (value,)).fetchone()[0]
