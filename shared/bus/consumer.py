@@ -500,12 +500,16 @@ class ConsumerLoop:
         return [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
 
     def _process(self, records: list[Record]) -> None:
-        deliveries = self._decode_all(records)
+        deliveries, dead_lettered = self._decode_all(records)
+        if dead_lettered and not self._producer.transactional:
+            self._dead_letters_acknowledged(records)
         if deliveries or self._batch_handler is not None:
             self._handle(deliveries, records)
 
-    def _decode_all(self, records: list[Record]) -> list[Delivery]:
+    def _decode_all(self, records: list[Record]) -> tuple[list[Delivery], int]:
+        """The batch's records the handler takes, decoded; and how many were dead-lettered."""
         deliveries: list[Delivery] = []
+        dead_lettered = 0
         for record in records:
             if self._accepts is not None and _refused(record, self._accepts):
                 continue  # a type the handler ignores: not decoded (its offset is committed with the batch)
@@ -514,9 +518,22 @@ class ConsumerLoop:
             except DecodeError as exc:
                 log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
                 dead_letter(self._producer, record, reason=exc.reason, error=exc.message, group=self.group_id)
+                dead_lettered += 1
                 continue
             deliveries.append(Delivery(envelope, record))
-        return deliveries
+        return deliveries, dead_lettered
+
+    def _dead_letters_acknowledged(self, records: list[Record]) -> None:
+        """Wait for the batch's dead letters before its handler runs.
+
+        Outside a transaction a handler may store positions of its own past a rejected record (the projector keeps
+        them in Postgres with its rows): were the process killed before the producer sent the dead letter, the
+        record would be lost without one. A dead letter that is not acknowledged re-reads the batch."""
+        try:
+            self._producer.flush()
+        except DeliveryError as exc:
+            log.error("consumer %s: dead letters not acknowledged, re-reading the batch: %s", self.group_id, exc)
+            raise Rewind(self._first_offsets(records)) from exc
 
     def _handle(self, deliveries: list[Delivery], records: list[Record]) -> None:
         if self._batch_handler is not None:

@@ -1,0 +1,83 @@
+"""Outside a transaction, a batch's dead letters are acknowledged before its handler runs: a handler may store
+positions of its own past the rejected record (the projector keeps them in Postgres with its rows), and a process
+killed between that and the producer's next flush would otherwise lose the record without a dead letter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from shared.bus.consumer import ConsumerLoop, Delivery, Rewind
+from shared.bus.producer import DeliveryError
+from shared.bus.record import Record
+from shared.bus.topics import DEAD_LETTERS, GOALS_EVENTS
+from shared.events.catalogue.goals import GoalSubmitted
+from shared.events.codec import encode, new_event
+from shared.settings import Settings
+
+
+class RecordingProducer:
+    """Stands for ``EventProducer``: notes what is queued and flushed, in order; a flush fails while ``fail``."""
+
+    transactional = False
+    holding = False
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.calls: list[str] = []
+        self.fail = fail
+
+    def publish_raw(self, topic: str, key: Any, value: Any, headers: Any = None, *, event_type: str = "raw") -> None:
+        self.calls.append(f"queued to {topic}")
+
+    def flush(self, timeout: float = 60.0) -> None:
+        self.calls.append("flush")
+        if self.fail:
+            raise DeliveryError(["architect.deadletter: broker down"])
+
+
+def loop_with(producer: RecordingProducer) -> ConsumerLoop:
+    def handle(deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
+        producer.calls.append(f"handler took {len(deliveries)} of {len(records)}")
+
+    return ConsumerLoop(
+        Settings(),
+        group_id="g",
+        topics=[GOALS_EVENTS],
+        producer=producer,
+        batch_handler=handle,  # type: ignore[arg-type]
+    )
+
+
+def batch() -> list[Record]:
+    goal = new_event(
+        GoalSubmitted(goal_id="g1", goal_type="fix_bug", title="t"),
+        producer="test",
+        stream_id="g1",
+        correlation_id="g1",
+    )
+    return [
+        Record(GOALS_EVENTS, 0, 10, b"g1", b"{not json"),
+        Record(GOALS_EVENTS, 0, 11, b"g1", encode(goal)),
+    ]
+
+
+def test_a_batch_with_a_dead_letter_waits_for_its_acknowledgement_before_the_handler_runs() -> None:
+    producer = RecordingProducer()
+    loop_with(producer)._process(batch())
+    assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush", "handler took 1 of 2"]
+
+
+def test_a_batch_without_dead_letters_does_not_wait() -> None:
+    producer = RecordingProducer()
+    loop_with(producer)._process(batch()[1:])
+    assert producer.calls == ["handler took 1 of 1"]
+
+
+def test_a_dead_letter_not_acknowledged_re_reads_the_batch_without_handling_it() -> None:
+    producer = RecordingProducer(fail=True)
+    with pytest.raises(Rewind) as rewind:
+        loop_with(producer)._process(batch())
+    assert rewind.value.positions == {(GOALS_EVENTS, 0): 10}
+    assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush"]
