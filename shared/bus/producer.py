@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -26,10 +27,18 @@ _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 TRANSACTION_LINGER_MS = 1000
 #: First retry delay of a transactional producer's requests (doubling up to librdkafka's retry.backoff.max.ms).
 TRANSACTION_RETRY_BACKOFF_MS = 10
+#: How long ``publish`` waits for room in a full local queue before ``ProducerQueueFull`` (Kafka's Java producer
+#: blocks as long by default: ``max.block.ms``).
+MAX_BLOCK_S = 60.0
 
 
 class DeliveryError(RuntimeError):
     """Kafka did not store one or more events; the caller must not treat their effects as durable."""
+
+
+class ProducerQueueFull(TimeoutError):
+    """The producer's local queue stayed full for ``MAX_BLOCK_S``: the brokers are not taking records (a consumer
+    loop retries its batch as after any transient error)."""
 
 
 def producer_config(settings: Settings, *, client_id: str, transactional_id: str | None = None) -> dict[str, Any]:
@@ -174,12 +183,19 @@ class EventProducer:
             else:
                 EVENTS_PRODUCED.labels(topic, event_type).inc()
 
+        deadline = None
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers or [], on_delivery=on_delivery)
                 break
             except BufferError:
-                # Local queue full: serve delivery reports to make room, then try again.
+                # Local queue full: serve delivery reports to make room, then try again, for a while.
+                deadline = deadline or time.monotonic() + MAX_BLOCK_S
+                if time.monotonic() >= deadline:
+                    raise ProducerQueueFull(
+                        f"{topic}: the producer's queue stayed full for {MAX_BLOCK_S:.0f}s "
+                        f"({len(self._producer)} record(s) not yet acknowledged); are the brokers reachable?"
+                    ) from None
                 self._producer.poll(0.5)
         self._producer.poll(0)
 

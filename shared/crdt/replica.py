@@ -130,7 +130,8 @@ class Replica:
     def update(self, name: str, change: Callable[[Any], Any], *, flush: bool = True, defer: bool = False) -> Any:
         """Apply ``change`` (current merged state or None -> new state) and publish the result.
 
-        ``defer``: only mark the object changed; ``publish_pending`` (or ``flush``) publishes its state then."""
+        ``defer``: only mark the object changed; ``publish_pending`` (or ``flush``) publishes its state then. A state
+        the producer refuses (say a queue full for ``MAX_BLOCK_S``) stays pending for them, and the error is raised."""
         with self._lock:
             state = change(self._view.get(name))
             merged = self._view.merge(name, self.replica_id, state)
@@ -140,7 +141,11 @@ class Replica:
                 return merged
             self._pending.discard(name)
             key, value = encode_state(name, self.replica_id, merged)
-            self._producer.publish_raw(self.topic, key, value, event_type="crdt")  # see "Ordering" above
+            try:
+                self._producer.publish_raw(self.topic, key, value, event_type="crdt")  # see "Ordering" above
+            except Exception:
+                self._pending.add(name)  # the view has it: the next publish_pending or flush sends it
+                raise
         if flush:
             self._producer.flush()
         return merged
