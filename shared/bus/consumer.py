@@ -30,7 +30,7 @@ from shared import tracing
 from shared.bus.background_commit import BackgroundCommit, CannotBegin
 from shared.bus.client_config import kafka_config
 from shared.bus.dead_letters import dead_letter
-from shared.bus.producer import DeliveryError, EventProducer
+from shared.bus.producer import DeliveryError, EventProducer, ProducerQueueFull
 from shared.bus.record import Record
 from shared.events.catalogue import CATALOGUE
 from shared.events.codec import DecodeError, decode
@@ -349,6 +349,11 @@ class ConsumerLoop:
             except Rewind as rewind:
                 self._producer.flush()
                 self._seek(rewind.positions)
+                return
+            except ProducerQueueFull as exc:  # the brokers took nothing for a minute: read the batch again later
+                log.error("consumer %s: re-reading the batch: %s", self.group_id, exc)
+                if records:
+                    self._seek(self._first_offsets(records))
                 return
             if records:
                 self._make_durable_and_commit(records)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.bus.consumer import ConsumerLoop, Delivery, Rewind
-from shared.bus.producer import DeliveryError
+from shared.bus.producer import DeliveryError, ProducerQueueFull
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, GOALS_EVENTS
 from shared.events.catalogue.goals import GoalSubmitted
@@ -81,3 +81,18 @@ def test_a_dead_letter_not_acknowledged_re_reads_the_batch_without_handling_it()
         loop_with(producer)._process(batch())
     assert rewind.value.positions == {(GOALS_EVENTS, 0): 10}
     assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush"]
+
+
+def test_a_producer_queue_full_for_too_long_re_reads_the_batch_instead_of_ending_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class QueueFullProducer(RecordingProducer):
+        def publish_raw(self, *args: Any, **kwargs: Any) -> None:
+            raise ProducerQueueFull("architect.deadletter: the producer's queue stayed full for 60s")
+
+    loop = loop_with(QueueFullProducer())
+    seeks: list[dict[tuple[str, int], int]] = []
+    monkeypatch.setattr(loop, "_seek", seeks.append)
+    records = batch()
+    loop._in_transaction(lambda: loop._run_tick_then(records), records)
+    assert seeks == [{(GOALS_EVENTS, 0): 10}]
