@@ -4,15 +4,15 @@ One transaction per batch: each record's state is merged into its (object, repli
 is merged over all its replicas and its read-model rows replaced (see :mod:`.crdt_projection`), and the next
 offsets are stored beside them; on (re)assignment the loop seeks to those offsets. Merging makes the tables
 indifferent to order, duplicates and redelivery, like any other replica. A record that is not a CRDT state (or
-whose state does not merge with the batch's earlier one of the same replica) is skipped and handed to ``refuse``
-before the transaction begins: the live loop dead-letters it there, so its dead letter is acknowledged before
-the position past it is stored; the rebuild only logs it. Replicas skip such records too, with a warning.
+whose state does not merge with the batch's earlier one of the same replica) is skipped with an error in the
+log. The live loop has dead-lettered it already (``state_problem`` is its check: once per batch, acknowledged
+before the position past it is stored); replicas skip such records too, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -26,12 +26,20 @@ from shared.db.connection import connect
 log = logging.getLogger(__name__)
 PROJECTION = "crdt-state"
 JSON_COLUMNS = frozenset({"sessions", "runtimes", "by_replica", "denied"})
-#: What is done with a record that is not a mergeable CRDT state: (the record, what is wrong with it).
-Refuse = Callable[[Record, str], None]
+#: The dead-letter reason of a record on the CRDT topic that is not a CRDT state.
+BAD_CRDT_STATE = "bad_crdt_state"
 
 
-def log_refused(record: Record, error: str) -> None:
-    log.error("crdt projection: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+def state_problem(record: Record) -> tuple[str, str] | None:
+    """Why a record on the CRDT topic is not a state to merge, as (dead-letter reason, error); None if it is one
+    (or a tombstone)."""
+    if record.value is None:
+        return None
+    try:
+        decode_state(record.value)
+    except BadCrdtRecord as error:
+        return BAD_CRDT_STATE, str(error)
+    return None
 
 
 class CrdtStateStore:
@@ -52,7 +60,7 @@ class CrdtStateStore:
             ).fetchall()
         return {(t, p): o for t, p, o in rows}
 
-    def write(self, records: Sequence[Record], refuse: Refuse = log_refused) -> None:
+    def write(self, records: Sequence[Record]) -> None:
         states: dict[tuple[str, str], Any] = {}
         for record in records:
             if record.value is None:
@@ -63,7 +71,9 @@ class CrdtStateStore:
                 if current is not None and type(current) is type(crdt):  # a replica's later type replaces it
                     crdt = merged_states(name, current, crdt, replica)
             except BadCrdtRecord as error:
-                refuse(record, str(error))
+                log.error(
+                    "crdt projection: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
+                )
                 continue
             states[(name, replica)] = crdt
         ends: dict[tuple[str, int], int] = {}

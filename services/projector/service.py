@@ -14,12 +14,11 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from services.projector.crdt_state_store import CrdtStateStore
+from services.projector.crdt_state_store import CrdtStateStore, state_problem
 from services.projector.dead_letter_store import DeadLetterStore
 from services.projector.store import ProjectorStore, is_logged_here
 from shared import tracing
 from shared.bus.consumer import BACKGROUND_FETCH, ConsumerLoop, Delivery, RawConsumerLoop
-from shared.bus.dead_letters import dead_letter
 from shared.bus.producer import EventProducer
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, EVENT_TOPICS, STATE_CRDT
@@ -29,8 +28,6 @@ log = logging.getLogger(__name__)
 GROUP = "architect-projector"
 DLQ_GROUP = "architect-projector-dlq"
 CRDT_GROUP = "architect-projector-crdt"
-#: The dead-letter reason of a record on the CRDT topic that is not a mergeable state.
-BAD_CRDT_STATE = "bad_crdt_state"
 
 
 def seek_to_stored(
@@ -49,7 +46,9 @@ class Projector:
     """The three loops of the projector service, run side by side until stopped."""
 
     def __init__(self, settings: Settings, database_url: str, *, max_batch: int = 2000) -> None:
-        self.producer = EventProducer(settings, client_id="projector")
+        # One producer per loop: a producer reports a failed delivery to whichever thread flushes it next, and each
+        # loop must know whether its own dead letters were stored before it stores positions past them.
+        self.producers = [EventProducer(settings, client_id=f"projector{part}") for part in ("", "-dlq", "-crdt")]
         self.store = ProjectorStore(database_url)
         self.dead_letters = DeadLetterStore(database_url)
         self.crdt_states = CrdtStateStore(database_url)
@@ -57,7 +56,7 @@ class Projector:
             settings,
             group_id=GROUP,
             topics=EVENT_TOPICS,
-            producer=self.producer,
+            producer=self.producers[0],
             batch_handler=self._write,
             on_assign=seek_to_stored(self.store.positions),
             max_batch=max_batch,
@@ -68,7 +67,7 @@ class Projector:
             settings,
             group_id=DLQ_GROUP,
             topics=[DEAD_LETTERS],
-            producer=self.producer,
+            producer=self.producers[1],
             raw_handler=self.dead_letters.write,
             on_assign=seek_to_stored(self.dead_letters.positions),
             overrides=BACKGROUND_FETCH,
@@ -77,8 +76,9 @@ class Projector:
             settings,
             group_id=CRDT_GROUP,
             topics=[STATE_CRDT],
-            producer=self.producer,
-            raw_handler=lambda records: self.crdt_states.write(records, self._dead_letter_shared_state),
+            producer=self.producers[2],
+            raw_handler=self.crdt_states.write,
+            check=state_problem,
             on_assign=seek_to_stored(self.crdt_states.positions),
             overrides=BACKGROUND_FETCH,
         )
@@ -88,13 +88,6 @@ class Projector:
         started = time.time_ns()
         self.store.write(deliveries, records)
         tracing.record_batch_spans(deliveries, "project", started, time.time_ns())
-
-    def _dead_letter_shared_state(self, record: Record, error: str) -> None:
-        """A record on the CRDT topic that is not a state to merge: dead-lettered, and acknowledged before the
-        batch's positions (past it) are stored with the rows."""
-        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
-        dead_letter(self.producer, record, reason=BAD_CRDT_STATE, error=error, group=CRDT_GROUP)
-        self.producer.flush()
 
     def run(self) -> None:
         side_loops = [(self.letters, "dead-letters"), (self.shared_state, "shared-state")]
@@ -108,7 +101,8 @@ class Projector:
                 loop.stop()
             for thread in threads:
                 thread.join(timeout=30)
-            self.producer.close()
+            for producer in self.producers:
+                producer.close()
             self.store.close()
             self.dead_letters.close()
             self.crdt_states.close()

@@ -347,10 +347,15 @@ class ConsumerLoop:
             try:
                 work()
             except Rewind as rewind:
-                self._producer.flush()
+                try:
+                    self._producer.flush()
+                except DeliveryError as exc:  # the batch is read again anyway
+                    log.error("consumer %s: re-reading, with effects not acknowledged: %s", self.group_id, exc)
                 self._seek(rewind.positions)
                 return
-            except ProducerQueueFull as exc:  # the brokers took nothing for a minute: read the batch again later
+            except ProducerQueueFull as exc:
+                # A dead letter found no room for MAX_BLOCK_S (handlers' own publishes are retried in place, as
+                # any transient error): read the batch again rather than end the loop.
                 log.error("consumer %s: re-reading the batch: %s", self.group_id, exc)
                 if records:
                     self._seek(self._first_offsets(records))
@@ -529,11 +534,12 @@ class ConsumerLoop:
         return deliveries, dead_lettered
 
     def _dead_letters_acknowledged(self, records: list[Record]) -> None:
-        """Wait for the batch's dead letters before its handler runs.
+        """Wait for the dead letters just sent (of records the decoder or the handler rejected) before handling
+        goes on.
 
         Outside a transaction a handler may store positions of its own past a rejected record (the projector keeps
         them in Postgres with its rows): were the process killed before the producer sent the dead letter, the
-        record would be lost without one. A dead letter that is not acknowledged re-reads the batch."""
+        record would be lost without one. A dead letter that is not acknowledged re-reads ``records``."""
         try:
             self._producer.flush()
         except DeliveryError as exc:
@@ -614,6 +620,8 @@ class ConsumerLoop:
                 error,
             )
             dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
+            if not self._producer.transactional:
+                self._dead_letters_acknowledged([record])
             return
         # A batch failed for good: apply its records one by one so only the poison one is dead-lettered.
         for delivery in deliveries:
@@ -668,20 +676,29 @@ class ConsumerLoop:
 
 
 RawBatchHandler = Callable[[Sequence[Record]], None]
+#: Why a raw record is bad input, as (dead-letter reason, error), or None for a good one.
+RawRecordCheck = Callable[[Record], tuple[str, str] | None]
 
 
 class RawConsumerLoop(ConsumerLoop):
-    """The same loop for a topic whose records are not envelopes (the dead-letter topic itself).
+    """The same loop for a topic whose records are not envelopes (the dead-letter topic, the CRDT state topic).
 
     Records reach the handler as they are; a handler error is retried like any other, and since dead-lettering
     a dead letter would loop, a record the handler rejects for good is logged and skipped, counted as such.
+    ``check`` (where the topic has a shape to check) finds bad records before the handler runs: each is
+    dead-lettered once per batch, however often the handler is retried, and the handler must skip it.
     """
 
-    def __init__(self, settings: Settings, *, raw_handler: RawBatchHandler, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, raw_handler: RawBatchHandler, check: RawRecordCheck | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(settings, batch_handler=lambda _deliveries, _records: None, **kwargs)
         self._raw_handler = raw_handler
+        self._check = check
 
     def _process(self, records: list[Record]) -> None:
+        if self._check is not None:
+            self._dead_letter_bad(records, self._check)
         attempt = 0
         while True:
             attempt += 1
@@ -705,3 +722,16 @@ class RawConsumerLoop(ConsumerLoop):
                 )
                 EVENTS_CONSUMED.labels(self.group_id, records[0].topic, "rejected").inc(len(records))
                 return
+
+    def _dead_letter_bad(self, records: list[Record], check: RawRecordCheck) -> None:
+        dead_lettered = 0
+        for record in records:
+            verdict = check(record)
+            if verdict is None:
+                continue
+            reason, error = verdict
+            log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+            dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
+            dead_lettered += 1
+        if dead_lettered and not self._producer.transactional:
+            self._dead_letters_acknowledged(records)

@@ -72,6 +72,14 @@ class ORSet:
     def from_dict(cls, data: Mapping[str, Any]) -> ORSet:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            {str(e): frozenset(tags) for e, tags in data.get("added", {}).items()},
-            {str(e): frozenset(tags) for e, tags in data.get("removed", {}).items()},
+            {str(e): _tags(tags) for e, tags in data.get("added", {}).items()},
+            {str(e): _tags(tags) for e, tags in data.get("removed", {}).items()},
         )
+
+
+def _tags(tags: Any) -> frozenset[str]:
+    """An element's tags as read from JSON: a list of strings, or ``TypeError`` (a state of another shape would
+    merge, then fail to encode: its tags sort together)."""
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise TypeError(f"an OR-Set's tags are a list of strings, not {tags!r:.80}")
+    return frozenset(tags)

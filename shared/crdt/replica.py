@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from shared.bus.client_config import kafka_config
-from shared.bus.producer import EventProducer
+from shared.bus.producer import EventProducer, ProducerQueueFull
 from shared.bus.reader import end_offsets
 from shared.bus.topics import STATE_CRDT
 from shared.crdt.failure_streaks import FailureStreaks
@@ -156,7 +156,8 @@ class Replica:
         An object the producer refuses stays pending (the next call publishes its state then) while the others go
         on, up to ``MAX_PUBLISH_ATTEMPTS`` calls in a row; then it is dropped from the pending set with an error
         (its state stays in this replica's view and goes out with its next change). The first refusal is raised
-        once every object was tried."""
+        once every object was tried. A producer whose queue stayed full (``ProducerQueueFull``) refuses no object in
+        particular: that object and the ones after it stay pending, however long it lasts."""
         with self._lock:  # produced under the lock: see "Ordering" above
             if not self._pending:
                 return 0
@@ -164,10 +165,16 @@ class Replica:
             self._pending.clear()
             refused: list[str] = []
             first_error: Exception | None = None
-            for name in names:
+            for index, name in enumerate(names):
                 try:  # an object whose state cannot be encoded is refused too, without dropping the others
                     key, value = encode_state(name, self.replica_id, self._view.get(name))
                     self._producer.publish_raw(self.topic, key, value, event_type="crdt")
+                except ProducerQueueFull as error:
+                    # Full for every object (brokers away): the rest wait for the next call, none counted refused,
+                    # and the lock is not held for another MAX_BLOCK_S per object.
+                    self._pending.update(names[index:])
+                    first_error = first_error or error
+                    break
                 except Exception as error:
                     refused.append(name)
                     first_error = first_error or error

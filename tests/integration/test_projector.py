@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
+from services.projector.crdt_state_store import BAD_CRDT_STATE
 from services.projector.rebuild import REBUILT_TABLES, SECONDARY_INDEXES, rebuild
-from services.projector.service import BAD_CRDT_STATE, CRDT_GROUP, Projector
+from services.projector.service import CRDT_GROUP, Projector
 from shared.bus.producer import EventProducer
 from shared.bus.topics import STATE_CRDT
 from shared.crdt import fleet_state

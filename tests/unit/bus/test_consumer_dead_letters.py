@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.bus.consumer import ConsumerLoop, Delivery, Rewind
+from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord, Rewind
 from shared.bus.producer import DeliveryError, ProducerQueueFull
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, GOALS_EVENTS
@@ -34,7 +34,7 @@ class RecordingProducer:
     def flush(self, timeout: float = 60.0) -> None:
         self.calls.append("flush")
         if self.fail:
-            raise DeliveryError(["architect.deadletter: broker down"])
+            raise DeliveryError("architect.deadletter: Local: Message timed out")
 
 
 def loop_with(producer: RecordingProducer) -> ConsumerLoop:
@@ -96,3 +96,33 @@ def test_a_producer_queue_full_for_too_long_re_reads_the_batch_instead_of_ending
     records = batch()
     loop._in_transaction(lambda: loop._run_tick_then(records), records)
     assert seeks == [{(GOALS_EVENTS, 0): 10}]
+
+
+def test_a_dead_letter_not_acknowledged_re_reads_the_batch_and_the_loop_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The re-read's own flush may fail again (brokers still away): the loop seeks all the same, never ends."""
+    loop = loop_with(RecordingProducer(fail=True))
+    seeks: list[dict[tuple[str, int], int]] = []
+    monkeypatch.setattr(loop, "_seek", seeks.append)
+    records = batch()
+    loop._in_transaction(lambda: loop._run_tick_then(records), records)
+    assert seeks == [{(GOALS_EVENTS, 0): 10}]
+
+
+def test_a_record_the_handler_rejects_is_acknowledged_as_a_dead_letter_before_handling_goes_on() -> None:
+    producer = RecordingProducer()
+
+    def handle(deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
+        producer.calls.append(f"handler took {len(deliveries)}")
+        raise RejectRecord("policy", "no such goal")
+
+    loop = ConsumerLoop(
+        Settings(),
+        group_id="g",
+        topics=[GOALS_EVENTS],
+        producer=producer,
+        batch_handler=handle,  # type: ignore[arg-type]
+    )
+    loop._process(batch()[1:])
+    assert producer.calls == ["handler took 1", f"queued to {DEAD_LETTERS}", "flush"]

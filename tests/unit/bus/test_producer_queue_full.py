@@ -12,7 +12,7 @@ from shared.bus import producer as producer_module
 from shared.bus.producer import EventProducer, ProducerQueueFull
 from shared.bus.topics import STATE_CRDT
 from shared.crdt.g_counter import GCounter
-from shared.crdt.replica import Replica
+from shared.crdt.replica import MAX_PUBLISH_ATTEMPTS, Replica
 from shared.settings import Settings
 
 
@@ -70,3 +70,21 @@ def test_a_replica_update_the_producer_refused_stays_pending_and_goes_out_with_t
     assert replica.get("done").value == 1, "the view keeps the change"
     queue.room_after = 0
     assert replica.publish_pending() == 1 and queue.produced == 1
+
+
+def test_deferred_states_wait_out_a_full_queue_however_long_and_go_out_once_there_is_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full queue refuses no object in particular: nothing is counted towards dropping it, and each call waits
+    once (not once per object) while holding the replica's lock."""
+    queue = FullQueue(room_after=None)
+    replica = Replica(Settings(), "rt/1", producer=producer_over(queue, monkeypatch))
+    for name in ("a", "b", "c"):
+        replica.update(name, lambda c: (c or GCounter()).increment("rt/1"), defer=True)
+    for _ in range(MAX_PUBLISH_ATTEMPTS + 2):
+        started = time.monotonic()
+        with pytest.raises(ProducerQueueFull):
+            replica.publish_pending()
+        assert time.monotonic() - started < 2 * producer_module.MAX_BLOCK_S
+    queue.room_after = 0
+    assert replica.publish_pending() == 3 and queue.produced == 3

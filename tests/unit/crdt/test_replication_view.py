@@ -79,6 +79,8 @@ def test_records_that_are_not_crdt_states_are_refused() -> None:
         b'{"object": "x", "replica": "r", "type": "GCounter", "state": {"counts": [1, 2]}}',
         b'{"object": "x", "replica": "r", "type": "PNCounter", "state": {"increments": "abc", "decrements": {}}}',
         b'{"object": "x", "replica": "r", "type": "ORSet", "state": {"added": {"s": [[1]]}}}',
+        b'{"object": "x", "replica": "r", "type": "ORSet", "state": {"added": {"s": [1, "t"]}}}',
+        b'{"object": "x", "replica": "r", "type": "ORSet", "state": {"removed": {"s": "tag"}}}',
         b'{"object": "x", "replica": "r", "type": "LWWMap", "state": {"registers": {"k": {"value": 1}}}}',
         b'{"object": "x", "replica": "r", "type": "GCounter", "state": {"counts": {"r": "many"}}}',
         b"[1, 2]",
