@@ -7,8 +7,8 @@ runs neither (the latency path shares its GIL and cores), it runs only while som
 started at the first tick that finds one, stopped ``IDLE_S`` after the last. Starting (metadata and end offsets,
 up to a minute or more while the broker is unwell) happens on a helper thread, never on the consumer loop's;
 ``grants`` answers once the replica has started and caught up. Until then, and while it cannot start (tried
-again ``RETRY_START_S`` after each failure, or after its follower thread ended), retries wait for their
-backoff. Called from the loop thread only.
+again ``RETRY_START_S`` after each failure, or after its follower thread ended, which only a bug would do),
+retries wait for their backoff. Called from the loop thread only.
 """
 
 from __future__ import annotations

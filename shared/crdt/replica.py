@@ -39,6 +39,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 #: Calls of ``publish_pending`` in a row an object's state may be refused before it stops being retried.
 MAX_PUBLISH_ATTEMPTS = 5
+#: After a consumer error, how long the follower waits before following on with a new consumer.
+REFOLLOW_S = 5.0
 T = TypeVar("T")
 
 
@@ -68,21 +70,14 @@ class Replica:
         self._lock = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._partitions: list[int] = []
         self._caught_up = threading.Event()
         self.records_merged = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> Replica:
         """Start following the topic from its beginning."""
-        consumer = Consumer(
-            kafka_config(self._settings)
-            | {
-                "group.id": f"architect-crdt-{uuid.uuid4()}",
-                "client.id": f"crdt-{self.replica_id}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-            }
-        )
+        consumer = self._new_consumer()
         try:
             partitions = consumer.list_topics(self.topic, timeout=30).topics[self.topic].partitions
             if not partitions:
@@ -90,7 +85,8 @@ class Replica:
                     "replica %s: %s has no partitions (not created?): nothing to follow", self.replica_id, self.topic
                 )
             highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+            self._partitions = sorted(partitions)
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self._partitions])
         except BaseException:
             consumer.close()
             raise
@@ -102,10 +98,33 @@ class Replica:
         self._thread.start()
         return self
 
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
+            kafka_config(self._settings)
+            | {
+                "group.id": f"architect-crdt-{uuid.uuid4()}",
+                "client.id": f"crdt-{self.replica_id}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            }
+        )
+
+    def _consumer_at(self, positions: dict[int, int]) -> Consumer:
+        """A new consumer of the topic's partitions, each at ``positions`` (its beginning where none is given)."""
+        consumer = self._new_consumer()
+        try:
+            consumer.assign(
+                [TopicPartition(self.topic, p, positions.get(p, OFFSET_BEGINNING)) for p in self._partitions]
+            )
+        except BaseException:
+            consumer.close()
+            raise
+        return consumer
+
     @property
     def alive(self) -> bool:
-        """Started, and its follower thread still runs (it ends on close, or on a consumer error it cannot go on
-        after, logged; the view then stops moving)."""
+        """Started and not closed: its follower thread runs (a consumer error makes it follow on with a new
+        consumer ``REFOLLOW_S`` later, from where it was, so only a bug in this class ends it early)."""
         return self._thread is not None and self._thread.is_alive()
 
     def close(self) -> None:
@@ -223,27 +242,43 @@ class Replica:
                 self._lock.wait(min(left, 0.5))
 
     # -- the follower thread -----------------------------------------------------------------------------------
-    def _follow(self, consumer: Consumer, highs: dict[int, int]) -> None:
-        try:
-            while not self._stopping.is_set():
-                messages = consumer.consume(500, 0.2)
-                caught_up = self._caught_up.is_set()
-                with self._lock:
-                    for message in messages:
-                        if message.error() is not None or message.value() is None or self._skips(message, caught_up):
-                            continue
-                        try:
-                            self._view.merge_record(message.value())
-                            self.records_merged += 1
-                        except BadCrdtRecord as error:
-                            log.warning("replica %s: skipping a record: %s", self.replica_id, error)
-                    self._lock.notify_all()
-                if not self._caught_up.is_set():
-                    self._check_caught_up(consumer, highs, idle=not messages)
-        except Exception:
-            log.exception("replica %s: stopped following %s; its view no longer moves", self.replica_id, self.topic)
-        finally:
-            consumer.close()
+    def _follow(self, consumer: Consumer | None, highs: dict[int, int]) -> None:
+        """Merge every record until closed; after a consumer error, follow on from the next offsets with a new
+        consumer (records are states and merging is a join, so one read twice does no harm)."""
+        positions: dict[int, int] = {}
+        while not self._stopping.is_set():
+            try:
+                consumer = consumer or self._consumer_at(positions)
+                self._merge_until_stopped(consumer, highs, positions)
+            except Exception:
+                log.exception(
+                    "replica %s: following %s failed; following on in %.0fs", self.replica_id, self.topic, REFOLLOW_S
+                )
+                self._stopping.wait(REFOLLOW_S)
+            finally:
+                if consumer is not None:
+                    consumer.close()
+                    consumer = None
+
+    def _merge_until_stopped(self, consumer: Consumer, highs: dict[int, int], positions: dict[int, int]) -> None:
+        while not self._stopping.is_set():
+            messages = consumer.consume(500, 0.2)
+            caught_up = self._caught_up.is_set()
+            with self._lock:
+                for message in messages:
+                    if message.error() is not None:
+                        continue
+                    positions[message.partition()] = message.offset() + 1
+                    if message.value() is None or self._skips(message, caught_up):
+                        continue
+                    try:
+                        self._view.merge_record(message.value())
+                        self.records_merged += 1
+                    except BadCrdtRecord as error:
+                        log.warning("replica %s: skipping a record: %s", self.replica_id, error)
+                self._lock.notify_all()
+            if not self._caught_up.is_set():
+                self._check_caught_up(consumer, highs, idle=not messages)
 
     def _skips(self, message: Message, caught_up: bool) -> bool:
         """A record of an object this replica does not follow, or (once caught up) its own state echoed back."""

@@ -1,15 +1,17 @@
-"""A replica's follower thread skips records it cannot merge, whatever is wrong with them, and a consumer error
-that ends it is logged and seen from outside (``alive``), never a silent freeze of the view."""
+"""A replica's follower thread skips records it cannot merge, whatever is wrong with them, and after a consumer
+error it follows on with a new consumer from where it was: never a silent freeze of the view."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+import shared.crdt.replica as replica_module
 from shared.crdt.g_counter import GCounter
 from shared.crdt.replica import Replica
 from shared.crdt.replication import encode_state
@@ -17,8 +19,14 @@ from shared.settings import Settings
 
 
 class Message:
-    def __init__(self, key: bytes, value: bytes) -> None:
-        self._key, self._value = key, value
+    def __init__(self, key: bytes, value: bytes, offset: int = 0) -> None:
+        self._key, self._value, self._offset = key, value, offset
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
 
     def error(self) -> None:
         return None
@@ -31,14 +39,19 @@ class Message:
 
 
 class ScriptedConsumer:
-    """Hands out one batch per ``consume``, then raises ``KafkaException`` (a fatal error) once they are used up."""
+    """Hands out one batch per ``consume``; once they are used up, raises ``KafkaException`` (a fatal error), or
+    with ``then_idle`` finds nothing more."""
 
-    def __init__(self, batches: list[list[Message]]) -> None:
+    def __init__(self, batches: list[list[Message]], *, then_idle: bool = False) -> None:
         self._batches: Iterator[list[Message]] = iter(batches)
+        self.then_idle = then_idle
         self.closed = threading.Event()
 
-    def consume(self, _count: int, _timeout: float) -> list[Message]:
+    def consume(self, _count: int, timeout: float) -> list[Message]:
         batch = next(self._batches, None)
+        if batch is None and self.then_idle:
+            time.sleep(timeout)
+            return []
         if batch is None:
             raise KafkaException(KafkaError(KafkaError._FATAL, "fenced"))
         return batch
@@ -47,9 +60,9 @@ class ScriptedConsumer:
         self.closed.set()
 
 
-def state(name: str, replica_id: str, amount: int) -> Message:
+def state(name: str, replica_id: str, amount: int, offset: int = 0) -> Message:
     key, value = encode_state(name, replica_id, GCounter().increment(replica_id, amount))
-    return Message(key, value)
+    return Message(key, value, offset)
 
 
 def follow(replica: Replica, consumer: ScriptedConsumer) -> None:
@@ -62,32 +75,45 @@ def test_records_of_the_wrong_shape_are_skipped_and_the_states_around_them_merge
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     poison = [
-        Message(b"done/x", b'{"object": "done", "replica": "x", "type": "GCounter", "state": 5}'),
-        Message(b"done/y", b'{"object": "done", "replica": "y", "type": "GCounter", "state": {"counts": [1]}}'),
-        Message(b"done/z", b"\xff not json"),
+        Message(b"done/x", b'{"object": "done", "replica": "x", "type": "GCounter", "state": 5}', 1),
+        Message(b"done/y", b'{"object": "done", "replica": "y", "type": "GCounter", "state": {"counts": [1]}}', 2),
+        Message(b"done/z", b"\xff not json", 3),
     ]
-    consumer = ScriptedConsumer([[state("done", "a", 2), *poison], [state("done", "b", 3)]])
+    consumer = ScriptedConsumer([[state("done", "a", 2, 0), *poison], [state("done", "b", 3, 4)]], then_idle=True)
     replica = Replica(Settings(), "me", producer=object())  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="shared.crdt.replica"):
         follow(replica, consumer)
-        assert consumer.closed.wait(5), "the follower thread did not end on the fatal consumer error"
-        replica._thread.join(5)
+        wait_for(lambda: replica.records_merged == 2)
+        replica.close()
 
     assert replica.get("done").value == 5, "the states before and after the bad ones were merged"
-    assert replica.records_merged == 2
     assert sum("skipping a record" in r.getMessage() for r in caplog.records) == 3
+    assert not replica.alive and consumer.closed.is_set()
 
 
-def test_a_consumer_error_that_ends_the_follower_is_logged_and_the_replica_no_longer_alive(
-    caplog: pytest.LogCaptureFixture,
+def test_after_a_consumer_error_the_follower_follows_on_from_where_it_was_with_a_new_consumer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    monkeypatch.setattr(replica_module, "REFOLLOW_S", 0.05)
     replica = Replica(Settings(), "me", producer=object())  # type: ignore[arg-type]
     assert not replica.alive, "not started"
-    consumer = ScriptedConsumer([[state("done", "a", 1)]])
+    first = ScriptedConsumer([[state("done", "a", 1, 0), state("done", "a", 2, 1)]])
+    second = ScriptedConsumer([[state("done", "b", 3, 2)]], then_idle=True)
+    asked_at: list[dict[int, int]] = []
+    monkeypatch.setattr(replica, "_consumer_at", lambda positions: asked_at.append(dict(positions)) or second)
     with caplog.at_level(logging.ERROR, logger="shared.crdt.replica"):
-        follow(replica, consumer)
-        replica._thread.join(5)
+        follow(replica, first)
+        wait_for(lambda: replica.records_merged == 3)
+        assert replica.alive and first.closed.is_set()
+        replica.close()
 
-    assert not replica.alive and consumer.closed.is_set()
-    assert any("stopped following" in r.getMessage() and r.exc_info for r in caplog.records)
-    assert replica.get("done").value == 1
+    assert asked_at == [{0: 2}], "the new consumer starts after the last record read"
+    assert replica.get("done").value == 5 and second.closed.is_set() and not replica.alive
+    assert any("following architect.state.crdt failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
