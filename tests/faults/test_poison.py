@@ -100,11 +100,11 @@ def test_a_record_on_the_crdt_topic_that_is_no_state_is_dead_lettered_and_every_
         assert "not a CRDT state record" in letter.error and letter.value == value.encode()
     fault.detail = "dead-lettered by the projector; " + check_all(faults, workload)
     stopped = [name for name, text in logged_since(faults, log_sizes).items() if any(s in text for s in ENDED)]
-    assert not stopped, f"a replica's follower thread ended in: {stopped}"
+    assert not stopped, f"a replica's follower thread failed in: {stopped}"
 
 
-#: What a service logs when a replica's follower thread ends: its own line, or Python's for an uncaught error.
-ENDED = ("stopped following", "Exception in thread crdt")
+#: What a service logs when a replica's follower thread fails: its own line, or Python's for an uncaught error.
+ENDED = (f"following {STATE_CRDT} failed", "Exception in thread crdt")
 
 
 def log_sizes_now(faults: FaultStack) -> dict[str, int]:
