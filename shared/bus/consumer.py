@@ -726,7 +726,10 @@ class RawConsumerLoop(ConsumerLoop):
     def _dead_letter_bad(self, records: list[Record], check: RawRecordCheck) -> None:
         dead_lettered = 0
         for record in records:
-            verdict = check(record)
+            try:
+                verdict = check(record)
+            except Exception as exc:  # a check that breaks on a record finds it bad rather than end the loop
+                verdict = ("check_error", f"{type(exc).__name__}: {exc}")
             if verdict is None:
                 continue
             reason, error = verdict

@@ -75,3 +75,21 @@ def test_a_bad_record_is_dead_lettered_once_before_the_handler_however_often_it_
     assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush", "handler", "handler", "handler"]
     assert producer.reasons == [BAD_CRDT_STATE]
     assert handled == [3, 3, 3], "the handler still sees the whole batch (its positions), and skips the bad one"
+
+
+def test_a_check_that_breaks_on_a_record_dead_letters_it_rather_than_end_the_loop() -> None:
+    producer = RecordingProducer()
+
+    def breaks(record: Record) -> tuple[str, str] | None:
+        raise AttributeError("'int' object has no attribute 'items'")
+
+    loop = RawConsumerLoop(
+        Settings(),
+        group_id="g",
+        topics=[STATE_CRDT],
+        producer=producer,
+        raw_handler=lambda _: None,
+        check=breaks,  # type: ignore[arg-type]
+    )
+    loop._process([BAD])
+    assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush"] and producer.reasons == ["check_error"]
