@@ -5,8 +5,10 @@ is merged over all its replicas and its read-model rows replaced (see :mod:`.crd
 offsets are stored beside them; on (re)assignment the loop seeks to those offsets. Merging makes the tables
 indifferent to order, duplicates and redelivery, like any other replica. A record that is not a CRDT state (or
 whose state does not merge with the batch's earlier one of the same replica) is skipped with an error in the
-log. The live loop has dead-lettered it already (``state_problem`` is its check: once per batch, acknowledged
-before the position past it is stored); replicas skip such records too, with a warning.
+log. The live loop has dead-lettered a record that does not decode already (``state_problem`` is its check:
+once per batch, acknowledged before the position past it is stored); one that decodes but does not merge is
+only logged (no type of today's can get there). Replicas skip such records too, with a warning. A stored state
+that no longer decodes (a row kept by an earlier version with looser checks) is logged and treated as absent.
 """
 
 from __future__ import annotations
@@ -105,8 +107,12 @@ class CrdtStateStore:
             "SELECT crdt_type, state FROM crdt_states WHERE object = %s AND replica = %s FOR UPDATE", (name, replica)
         ).fetchone()
         kind = type(crdt).__name__
-        if row is not None and row[0] == kind:
-            crdt = CRDT_TYPES[kind].from_dict(row[1]).merge(crdt)
+        stored = _stored_state(name, replica, kind, row[1]) if row is not None and row[0] == kind else None
+        if stored is not None:
+            try:
+                crdt = merged_states(name, stored, crdt, replica)
+            except BadCrdtRecord as error:  # the newer state replaces one it cannot merge with
+                log.error("crdt projection: replacing the stored state of %s %s: %s", name, replica, error)
         cur.execute(
             "INSERT INTO crdt_states (object, replica, crdt_type, state, updated_at) VALUES (%s, %s, %s, %s, now()) "
             "ON CONFLICT (object, replica) DO UPDATE SET crdt_type = EXCLUDED.crdt_type, state = EXCLUDED.state, "
@@ -117,18 +123,19 @@ class CrdtStateStore:
     @staticmethod
     def _merged(cur: psycopg.Cursor[Any], name: str) -> Any:
         merged = None
-        for kind, state in cur.execute(
-            "SELECT crdt_type, state FROM crdt_states WHERE object = %s ORDER BY replica", (name,)
+        for replica, kind, state in cur.execute(
+            "SELECT replica, crdt_type, state FROM crdt_states WHERE object = %s ORDER BY replica", (name,)
         ).fetchall():
-            if kind not in CRDT_TYPES:
+            crdt = _stored_state(name, replica, kind, state)
+            if crdt is None:
                 continue
-            crdt = CRDT_TYPES[kind].from_dict(state)
-            if merged is None:
-                merged = crdt
-            elif type(merged) is type(crdt):
-                merged = merged.merge(crdt)
-            else:
+            if merged is not None and type(merged) is not type(crdt):
                 log.error("crdt projection: %s has states of two types (%s, %s)", name, type(merged).__name__, kind)
+                continue
+            try:
+                merged = merged_states(name, merged, crdt, replica)
+            except BadCrdtRecord as error:
+                log.error("crdt projection: leaving out the stored state of %s %s: %s", name, replica, error)
         return merged
 
     @staticmethod
@@ -145,3 +152,14 @@ class CrdtStateStore:
         if self._conn is not None and not self._conn.closed:
             self._conn.close()
         self._conn = None
+
+
+def _stored_state(name: str, replica: str, kind: str, state: Any) -> Any:
+    """A state as stored in ``crdt_states``, or None (logged) when this version cannot read it."""
+    if kind not in CRDT_TYPES:
+        return None
+    try:
+        return CRDT_TYPES[kind].from_dict(state)
+    except Exception as error:
+        log.error("crdt projection: ignoring the stored %s state of %s %s: %r", kind, name, replica, error)
+        return None

@@ -102,7 +102,10 @@ class Projector:
             for thread in threads:
                 thread.join(timeout=30)
             for producer in self.producers:
-                producer.close()
+                try:
+                    producer.close()
+                except Exception:  # undelivered dead letters: their batches' positions were not stored
+                    log.exception("projector: closing a producer")
             self.store.close()
             self.dead_letters.close()
             self.crdt_states.close()

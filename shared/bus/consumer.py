@@ -189,6 +189,8 @@ class ConsumerLoop:
         self._held_from: dict[tuple[str, int], int] = {}
         self._committing_positions: dict[tuple[str, int], int] | None = None
         self._reread_after_revocation = False
+        #: The first offsets of the batch being processed: where a batch whose dead letters failed is read again.
+        self._batch_start: dict[tuple[str, int], int] = {}
         self._accepts = accepts
         self._max_attempts = max_attempts
         self._stop = threading.Event()
@@ -510,9 +512,10 @@ class ConsumerLoop:
         return [TopicPartition(t, p, o + 1) for (t, p), o in latest.items()]
 
     def _process(self, records: list[Record]) -> None:
+        self._batch_start = self._first_offsets(records)
         deliveries, dead_lettered = self._decode_all(records)
         if dead_lettered and not self._producer.transactional:
-            self._dead_letters_acknowledged(records)
+            self._dead_letters_acknowledged()
         if deliveries or self._batch_handler is not None:
             self._handle(deliveries, records)
 
@@ -533,18 +536,19 @@ class ConsumerLoop:
             deliveries.append(Delivery(envelope, record))
         return deliveries, dead_lettered
 
-    def _dead_letters_acknowledged(self, records: list[Record]) -> None:
+    def _dead_letters_acknowledged(self) -> None:
         """Wait for the dead letters just sent (of records the decoder or the handler rejected) before handling
         goes on.
 
         Outside a transaction a handler may store positions of its own past a rejected record (the projector keeps
         them in Postgres with its rows): were the process killed before the producer sent the dead letter, the
-        record would be lost without one. A dead letter that is not acknowledged re-reads ``records``."""
+        record would be lost without one. A dead letter that is not acknowledged re-reads the whole batch (the
+        failed flush may have reported the failures of other effects of the batch too)."""
         try:
             self._producer.flush()
         except DeliveryError as exc:
             log.error("consumer %s: dead letters not acknowledged, re-reading the batch: %s", self.group_id, exc)
-            raise Rewind(self._first_offsets(records)) from exc
+            raise Rewind(self._batch_start) from exc
 
     def _handle(self, deliveries: list[Delivery], records: list[Record]) -> None:
         if self._batch_handler is not None:
@@ -621,7 +625,7 @@ class ConsumerLoop:
             )
             dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
             if not self._producer.transactional:
-                self._dead_letters_acknowledged([record])
+                self._dead_letters_acknowledged()
             return
         # A batch failed for good: apply its records one by one so only the poison one is dead-lettered.
         for delivery in deliveries:
@@ -697,6 +701,7 @@ class RawConsumerLoop(ConsumerLoop):
         self._check = check
 
     def _process(self, records: list[Record]) -> None:
+        self._batch_start = self._first_offsets(records)
         if self._check is not None:
             self._dead_letter_bad(records, self._check)
         attempt = 0
@@ -737,4 +742,4 @@ class RawConsumerLoop(ConsumerLoop):
             dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
             dead_lettered += 1
         if dead_lettered and not self._producer.transactional:
-            self._dead_letters_acknowledged(records)
+            self._dead_letters_acknowledged()

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from shared.bus.client_config import kafka_config
 from shared.bus.producer import EventProducer, ProducerQueueFull
@@ -106,6 +106,8 @@ class Replica:
                 "client.id": f"crdt-{self.replica_id}",
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
+                # A position no longer on the log (truncated, topic made anew) reads from its start: a join again.
+                "auto.offset.reset": "earliest",
             }
         )
 
@@ -245,7 +247,7 @@ class Replica:
     def _follow(self, consumer: Consumer | None, highs: dict[int, int]) -> None:
         """Merge every record until closed; after a consumer error, follow on from the next offsets with a new
         consumer (records are states and merging is a join, so one read twice does no harm)."""
-        positions: dict[int, int] = {}
+        positions: dict[int, int] = {}  # per partition, the next offset to read
         while not self._stopping.is_set():
             try:
                 consumer = consumer or self._consumer_at(positions)
@@ -254,11 +256,15 @@ class Replica:
                 log.exception(
                     "replica %s: following %s failed; following on in %.0fs", self.replica_id, self.topic, REFOLLOW_S
                 )
+                consumer = self._closed(consumer)
                 self._stopping.wait(REFOLLOW_S)
             finally:
-                if consumer is not None:
-                    consumer.close()
-                    consumer = None
+                consumer = self._closed(consumer)
+
+    @staticmethod
+    def _closed(consumer: Consumer | None) -> None:
+        if consumer is not None:
+            consumer.close()
 
     def _merge_until_stopped(self, consumer: Consumer, highs: dict[int, int], positions: dict[int, int]) -> None:
         while not self._stopping.is_set():
@@ -266,7 +272,7 @@ class Replica:
             caught_up = self._caught_up.is_set()
             with self._lock:
                 for message in messages:
-                    if message.error() is not None:
+                    if self._failed(message):
                         continue
                     positions[message.partition()] = message.offset() + 1
                     if message.value() is None or self._skips(message, caught_up):
@@ -278,7 +284,18 @@ class Replica:
                         log.warning("replica %s: skipping a record: %s", self.replica_id, error)
                 self._lock.notify_all()
             if not self._caught_up.is_set():
-                self._check_caught_up(consumer, highs, idle=not messages)
+                self._check_caught_up(consumer, highs, positions, idle=not messages)
+
+    def _failed(self, message: Message) -> bool:
+        """An error in place of a record: logged (end of partition aside); a fatal one raises, to follow on anew."""
+        error = message.error()
+        if error is None:
+            return False
+        if error.fatal():
+            raise KafkaException(error)
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("replica %s: %s", self.replica_id, error.str())
+        return True
 
     def _skips(self, message: Message, caught_up: bool) -> bool:
         """A record of an object this replica does not follow, or (once caught up) its own state echoed back."""
@@ -287,10 +304,16 @@ class Replica:
             return True
         return caught_up and key.endswith(self._own_suffix)
 
-    def _check_caught_up(self, consumer: Consumer, highs: dict[int, int], *, idle: bool) -> None:
+    def _check_caught_up(
+        self, consumer: Consumer, highs: dict[int, int], positions: dict[int, int], *, idle: bool
+    ) -> None:
         """Caught up once each partition's position reached its start-time end (or its last record before a
-        transaction marker, when a poll found nothing more)."""
+        transaction marker, when a poll found nothing more). The consumer's own positions also count what it
+        read past without returning (markers, aborted records), and ``positions`` what an earlier consumer read
+        (a new one has no position on a partition until it returns a record there)."""
         slack = 1 if idle else 0
-        positions = consumer.position([TopicPartition(self.topic, p) for p in highs])
-        if all(tp.offset >= highs[tp.partition] - slack for tp in positions):
+        for tp in consumer.position([TopicPartition(self.topic, p) for p in highs]):
+            if tp.offset >= 0:  # not a logical offset (none yet: -1001)
+                positions[tp.partition] = max(positions.get(tp.partition, 0), tp.offset)
+        if all(positions.get(p, -1) >= high - slack for p, high in highs.items()):
             self._caught_up.set()

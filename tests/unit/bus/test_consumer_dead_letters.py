@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.bus import consumer as consumer_module
 from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord, Rewind
 from shared.bus.producer import DeliveryError, ProducerQueueFull
 from shared.bus.record import Record
@@ -126,3 +127,33 @@ def test_a_record_the_handler_rejects_is_acknowledged_as_a_dead_letter_before_ha
     )
     loop._process(batch()[1:])
     assert producer.calls == ["handler took 1", f"queued to {DEAD_LETTERS}", "flush"]
+
+
+def test_a_rejection_whose_dead_letter_fails_re_reads_the_whole_batch_every_partition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch is split after it failed as a whole: p0's record is handled, p1's rejected, p2's not reached yet
+    when the dead letter's flush fails. Re-reading only p1 lost p2's record (read past, never handled)."""
+    monkeypatch.setattr(consumer_module.time, "sleep", lambda _s: None)
+    producer = RecordingProducer(fail=True)
+    goal = batch()[1].value
+
+    def handle(deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
+        if len(deliveries) > 1 or deliveries[0].record.partition == 1:
+            raise ValueError("cannot apply")
+        producer.calls.append(f"handled p{deliveries[0].record.partition}")
+
+    loop = ConsumerLoop(
+        Settings(),
+        group_id="g",
+        topics=[GOALS_EVENTS],
+        producer=producer,
+        batch_handler=handle,  # type: ignore[arg-type]
+    )
+    seeks: list[dict[tuple[str, int], int]] = []
+    monkeypatch.setattr(loop, "_seek", seeks.append)
+    records = [Record(GOALS_EVENTS, p, offset, b"g1", goal) for p, offset in ((0, 5), (1, 7), (2, 9))]
+    loop._in_transaction(lambda: loop._run_tick_then(records), records)
+
+    assert producer.calls[0] == "handled p0" and "handled p2" not in producer.calls
+    assert seeks == [{(GOALS_EVENTS, 0): 5, (GOALS_EVENTS, 1): 7, (GOALS_EVENTS, 2): 9}]

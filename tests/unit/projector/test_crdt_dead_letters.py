@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.projector.crdt_state_store import BAD_CRDT_STATE, state_problem
+from services.projector.crdt_state_store import BAD_CRDT_STATE, _stored_state, state_problem
 from shared.bus import consumer as consumer_module
 from shared.bus.consumer import RawConsumerLoop
 from shared.bus.record import Record
@@ -93,3 +93,15 @@ def test_a_check_that_breaks_on_a_record_dead_letters_it_rather_than_end_the_loo
     )
     loop._process([BAD])
     assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush"] and producer.reasons == ["check_error"]
+
+
+def test_a_stored_state_this_version_cannot_read_counts_as_absent_rather_than_failing_every_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An OR-Set row kept before tags had to be strings: reading it back raised, so every batch touching the
+    object failed five times and was skipped, good states included."""
+    assert _stored_state("active-sessions", "rt-a", "ORSet", {"added": {"agent": [1, 2]}}) is None
+    assert "ignoring the stored ORSet state of active-sessions rt-a" in caplog.text
+    kept = _stored_state("active-sessions", "rt-a", "ORSet", {"added": {"agent": ["rt-a/agent/1"]}})
+    assert kept is not None and kept.elements == {"agent"}
+    assert _stored_state("x", "rt-a", "NoSuchType", {}) is None
