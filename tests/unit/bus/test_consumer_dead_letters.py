@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.bus import consumer as consumer_module
-from shared.bus.consumer import ConsumerLoop, Delivery, RejectRecord, Rewind
+from shared.bus.consumer import BatchHandler, ConsumerLoop, Delivery, RejectRecord, Rewind
 from shared.bus.producer import DeliveryError, ProducerQueueFull
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, GOALS_EVENTS
@@ -38,16 +38,18 @@ class RecordingProducer:
             raise DeliveryError("architect.deadletter: Local: Message timed out")
 
 
-def loop_with(producer: RecordingProducer) -> ConsumerLoop:
-    def handle(deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
+def loop_with(producer: RecordingProducer, handle: BatchHandler | None = None) -> ConsumerLoop:
+    """A loop over ``producer`` whose batch handler is ``handle``, or one that notes what it took."""
+
+    def note(deliveries: Sequence[Delivery], records: Sequence[Record]) -> None:
         producer.calls.append(f"handler took {len(deliveries)} of {len(records)}")
 
     return ConsumerLoop(
         Settings(),
         group_id="g",
         topics=[GOALS_EVENTS],
-        producer=producer,
-        batch_handler=handle,  # type: ignore[arg-type]
+        producer=producer,  # type: ignore[arg-type]
+        batch_handler=handle or note,
     )
 
 
@@ -118,14 +120,7 @@ def test_a_record_the_handler_rejects_is_acknowledged_as_a_dead_letter_before_ha
         producer.calls.append(f"handler took {len(deliveries)}")
         raise RejectRecord("policy", "no such goal")
 
-    loop = ConsumerLoop(
-        Settings(),
-        group_id="g",
-        topics=[GOALS_EVENTS],
-        producer=producer,
-        batch_handler=handle,  # type: ignore[arg-type]
-    )
-    loop._process(batch()[1:])
+    loop_with(producer, handle)._process(batch()[1:])
     assert producer.calls == ["handler took 1", f"queued to {DEAD_LETTERS}", "flush"]
 
 
@@ -143,13 +138,7 @@ def test_a_rejection_whose_dead_letter_fails_re_reads_the_whole_batch_every_part
             raise ValueError("cannot apply")
         producer.calls.append(f"handled p{deliveries[0].record.partition}")
 
-    loop = ConsumerLoop(
-        Settings(),
-        group_id="g",
-        topics=[GOALS_EVENTS],
-        producer=producer,
-        batch_handler=handle,  # type: ignore[arg-type]
-    )
+    loop = loop_with(producer, handle)
     seeks: list[dict[tuple[str, int], int]] = []
     monkeypatch.setattr(loop, "_seek", seeks.append)
     records = [Record(GOALS_EVENTS, p, offset, b"g1", goal) for p, offset in ((0, 5), (1, 7), (2, 9))]

@@ -10,7 +10,7 @@ import pytest
 
 from services.projector.crdt_state_store import BAD_CRDT_STATE, _stored_state, state_problem
 from shared.bus import consumer as consumer_module
-from shared.bus.consumer import RawConsumerLoop
+from shared.bus.consumer import RawBatchHandler, RawConsumerLoop, RawRecordCheck
 from shared.bus.record import Record
 from shared.bus.topics import DEAD_LETTERS, STATE_CRDT
 from shared.crdt.g_counter import GCounter
@@ -32,6 +32,17 @@ class RecordingProducer:
 
     def flush(self, timeout: float = 60.0) -> None:
         self.calls.append("flush")
+
+
+def crdt_loop(producer: RecordingProducer, write: RawBatchHandler, check: RawRecordCheck) -> RawConsumerLoop:
+    return RawConsumerLoop(
+        Settings(),
+        group_id="g",
+        topics=[STATE_CRDT],
+        producer=producer,  # type: ignore[arg-type]
+        raw_handler=write,
+        check=check,
+    )
 
 
 def good(offset: int) -> Record:
@@ -62,15 +73,7 @@ def test_a_bad_record_is_dead_lettered_once_before_the_handler_however_often_it_
         if len(handled) < 3:
             raise ConnectionError("Postgres away")
 
-    loop = RawConsumerLoop(
-        Settings(),
-        group_id="g",
-        topics=[STATE_CRDT],
-        producer=producer,
-        raw_handler=write,
-        check=state_problem,  # type: ignore[arg-type]
-    )
-    loop._process([good(1), BAD, good(3)])
+    crdt_loop(producer, write, state_problem)._process([good(1), BAD, good(3)])
 
     assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush", "handler", "handler", "handler"]
     assert producer.reasons == [BAD_CRDT_STATE]
@@ -83,15 +86,7 @@ def test_a_check_that_breaks_on_a_record_dead_letters_it_rather_than_end_the_loo
     def breaks(record: Record) -> tuple[str, str] | None:
         raise AttributeError("'int' object has no attribute 'items'")
 
-    loop = RawConsumerLoop(
-        Settings(),
-        group_id="g",
-        topics=[STATE_CRDT],
-        producer=producer,
-        raw_handler=lambda _: None,
-        check=breaks,  # type: ignore[arg-type]
-    )
-    loop._process([BAD])
+    crdt_loop(producer, lambda _: None, breaks)._process([BAD])
     assert producer.calls == [f"queued to {DEAD_LETTERS}", "flush"] and producer.reasons == ["check_error"]
 
 
