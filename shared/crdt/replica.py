@@ -86,7 +86,7 @@ class Replica:
                 )
             highs = {p: high for (_, p), (low, high) in end_offsets(consumer, [self.topic]).items() if high > low}
             self._partitions = sorted(partitions)
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in self._partitions])
+            self._assign(consumer, {})
         except BaseException:
             consumer.close()
             raise
@@ -115,13 +115,14 @@ class Replica:
         """A new consumer of the topic's partitions, each at ``positions`` (its beginning where none is given)."""
         consumer = self._new_consumer()
         try:
-            consumer.assign(
-                [TopicPartition(self.topic, p, positions.get(p, OFFSET_BEGINNING)) for p in self._partitions]
-            )
+            self._assign(consumer, positions)
         except BaseException:
             consumer.close()
             raise
         return consumer
+
+    def _assign(self, consumer: Consumer, positions: dict[int, int]) -> None:
+        consumer.assign([TopicPartition(self.topic, p, positions.get(p, OFFSET_BEGINNING)) for p in self._partitions])
 
     @property
     def alive(self) -> bool:
@@ -256,15 +257,11 @@ class Replica:
                 log.exception(
                     "replica %s: following %s failed; following on in %.0fs", self.replica_id, self.topic, REFOLLOW_S
                 )
-                consumer = self._closed(consumer)
-                self._stopping.wait(REFOLLOW_S)
             finally:
-                consumer = self._closed(consumer)
-
-    @staticmethod
-    def _closed(consumer: Consumer | None) -> None:
-        if consumer is not None:
-            consumer.close()
+                if consumer is not None:
+                    consumer.close()
+                    consumer = None
+            self._stopping.wait(REFOLLOW_S)  # returns at once when it stopped because closed
 
     def _merge_until_stopped(self, consumer: Consumer, highs: dict[int, int], positions: dict[int, int]) -> None:
         while not self._stopping.is_set():
