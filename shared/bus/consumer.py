@@ -514,7 +514,7 @@ class ConsumerLoop:
     def _process(self, records: list[Record]) -> None:
         self._batch_start = self._first_offsets(records)
         deliveries, dead_lettered = self._decode_all(records)
-        if dead_lettered and not self._producer.transactional:
+        if dead_lettered:
             self._dead_letters_acknowledged()
         if deliveries or self._batch_handler is not None:
             self._handle(deliveries, records)
@@ -529,21 +529,26 @@ class ConsumerLoop:
             try:
                 envelope = decode(record.value, record.key, max_bytes=self._settings.max_event_bytes)
             except DecodeError as exc:
-                log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-                dead_letter(self._producer, record, reason=exc.reason, error=exc.message, group=self.group_id)
+                self._dead_letter(record, exc.reason, exc.message)
                 dead_lettered += 1
                 continue
             deliveries.append(Delivery(envelope, record))
         return deliveries, dead_lettered
 
+    def _dead_letter(self, record: Record, reason: str, error: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d: %s: %s", record.topic, record.partition, record.offset, reason, error)
+        dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
+
     def _dead_letters_acknowledged(self) -> None:
         """Wait for the dead letters just sent (of records the decoder or the handler rejected) before handling
-        goes on.
+        goes on, unless they are part of a transaction (they commit with it, or not at all).
 
         Outside a transaction a handler may store positions of its own past a rejected record (the projector keeps
         them in Postgres with its rows): were the process killed before the producer sent the dead letter, the
         record would be lost without one. A dead letter that is not acknowledged re-reads the whole batch (the
         failed flush may have reported the failures of other effects of the batch too)."""
+        if self._producer.transactional:
+            return
         try:
             self._producer.flush()
         except DeliveryError as exc:
@@ -624,8 +629,7 @@ class ConsumerLoop:
                 error,
             )
             dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
-            if not self._producer.transactional:
-                self._dead_letters_acknowledged()
+            self._dead_letters_acknowledged()
             return
         # A batch failed for good: apply its records one by one so only the poison one is dead-lettered.
         for delivery in deliveries:
@@ -737,9 +741,7 @@ class RawConsumerLoop(ConsumerLoop):
                 verdict = ("check_error", f"{type(exc).__name__}: {exc}")
             if verdict is None:
                 continue
-            reason, error = verdict
-            log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
-            dead_letter(self._producer, record, reason=reason, error=error, group=self.group_id)
+            self._dead_letter(record, *verdict)
             dead_lettered += 1
-        if dead_lettered and not self._producer.transactional:
+        if dead_lettered:
             self._dead_letters_acknowledged()
