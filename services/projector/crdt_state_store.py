@@ -129,10 +129,7 @@ class CrdtStateStore:
             crdt = _stored_state(name, replica, kind, state)
             if crdt is None:
                 continue
-            if merged is not None and type(merged) is not type(crdt):
-                log.error("crdt projection: %s has states of two types (%s, %s)", name, type(merged).__name__, kind)
-                continue
-            try:
+            try:  # states of two types, or one that does not merge: left out
                 merged = merged_states(name, merged, crdt, replica)
             except BadCrdtRecord as error:
                 log.error("crdt projection: leaving out the stored state of %s %s: %s", name, replica, error)
